@@ -1,0 +1,128 @@
+"""FastAPI routes for the SDK: POST /v1/events, GET /v1/caps/status, GET /v1/healthz.
+
+Every route resolves the tenant itself from the API key; nothing in the body can name a tenant.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from ingest_api.body import BodyError, read_json_body
+from ingest_api.schemas import ApiError, CapsStatus, IngestRequest, IngestResponse
+from llmobserve_app import routes
+from llmobserve_app.db import get_engine, session_scope
+from llmobserve_app.services.api_keys import tenant_for_key
+from llmobserve_app.services.events import ingest_events
+from llmobserve_app.settings import get_settings
+
+
+class ApiProblem(Exception):
+    def __init__(self, status_code: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status_code, self.code, self.detail, self.headers = status_code, code, detail, headers or {}
+
+
+def _json(status_code: int, content: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON reply with a Date header: the SDK compares it with its own clock."""
+    return JSONResponse(content, status_code=status_code,
+                        headers={"Date": formatdate(usegmt=True), **(headers or {})})
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ApiError, "description": "Missing, unknown or revoked API key."},
+    413: {"model": ApiError, "description": "Body (or its gunzipped form) over the limit."},
+    422: {"model": ApiError, "description": "Body is not JSON, or not {\"events\": [...]}."},
+}
+
+
+def create_ingest_app(database_url: str | None = None) -> FastAPI:
+    """Build the API. ``database_url`` defaults to the settings' (tests pass their own)."""
+    api = FastAPI(
+        title="LLM Observe ingest API",
+        version="1",
+        docs_url=routes.API_DOCS,
+        redoc_url=None,
+        openapi_url=routes.API_OPENAPI,
+    )
+
+    def engine() -> sa.Engine:
+        return get_engine(database_url)
+
+    @api.exception_handler(ApiProblem)
+    async def _problem(_request: Request, problem: ApiProblem) -> JSONResponse:
+        return _json(problem.status_code, {"error": problem.code, "detail": problem.detail}, problem.headers)
+
+    def require_tenant(request: Request) -> int:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiProblem(401, "missing_api_key", "Authorization header must be 'Bearer llmo_sk_...'",
+                             {"WWW-Authenticate": "Bearer"})
+        with session_scope(engine()) as session:
+            tenant_id = tenant_for_key(session, token.strip())
+        if tenant_id is None:
+            raise ApiProblem(401, "invalid_api_key", "API key is unknown or has been revoked",
+                             {"WWW-Authenticate": "Bearer"})
+        return tenant_id
+
+    def _ingest(tenant_id: int, events: list[Any]) -> dict[str, Any]:
+        with session_scope(engine()) as session:
+            result = ingest_events(session, tenant_id, events)
+        return {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": [{"index": r.index, "error": r.error} for r in result.rejected],
+            "blocked": [],
+        }
+
+    @api.post(
+        routes.API_EVENTS,
+        response_model=IngestResponse,
+        responses=_ERRORS,
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": IngestRequest.model_json_schema()}}}},
+        summary="Send a batch of events (idempotent on span_id)",
+    )
+    async def post_events(request: Request, tenant_id: int = Depends(require_tenant)) -> JSONResponse:
+        settings = get_settings()
+        try:
+            payload = await read_json_body(request, settings.ingest_max_body_bytes)
+        except BodyError as error:
+            raise ApiProblem(error.status_code, error.code, error.detail) from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+            raise ApiProblem(422, "invalid_body", "body must be a JSON object with an 'events' array")
+        events = payload["events"]
+        if len(events) > settings.ingest_max_events:
+            raise ApiProblem(413, "too_many_events",
+                             f"events: at most {settings.ingest_max_events} per batch, got {len(events)}")
+        return _json(200, await run_in_threadpool(_ingest, tenant_id, events))
+
+    @api.get(routes.API_CAPS_STATUS, response_model=CapsStatus, responses=_ERRORS,
+             summary="Scopes currently blocked by spending caps")
+    async def caps_status(tenant_id: int = Depends(require_tenant)) -> JSONResponse:
+        # Spending caps are not built yet: nothing can be blocked, so the list is truthfully empty.
+        del tenant_id
+        return _json(200, {"blocked": []})
+
+    @api.get(routes.API_HEALTHZ, summary="Liveness and database check")
+    async def healthz() -> JSONResponse:
+        def check() -> bool:
+            try:
+                with Session(engine()) as session:
+                    session.execute(sa.text("SELECT 1"))
+                return True
+            except sa.exc.SQLAlchemyError:
+                return False
+
+        ok = await run_in_threadpool(check)
+        return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable",
+                                          "database": "ok" if ok else "unreachable"})
+
+    return api

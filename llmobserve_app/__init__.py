@@ -1,0 +1,1 @@
+"""LLM Observe: the Reflex app, its services and its data layer."""

@@ -1,0 +1,93 @@
+"""Engine, sessions and migrations. ``python -m llmobserve_app.db upgrade`` brings a database up to date."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+from llmobserve_app.settings import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(database_url: str | None = None) -> sa.Engine:
+    """One engine per URL (the app uses the settings' URL; tests pass their own)."""
+    url = make_url(database_url or get_settings().database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@contextmanager
+def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error: nothing is half-written."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _alembic_config(database_url: str):  # noqa: ANN202
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(database_url: str | None = None) -> None:
+    """Apply every Alembic migration (idempotent)."""
+    from alembic import command
+
+    url = database_url or get_settings().database_url
+    get_engine(url)  # creates the SQLite folder if needed
+    command.upgrade(_alembic_config(url), "head")
+
+
+def _main(argv: list[str]) -> int:
+    from alembic import command
+
+    usage = "usage: python -m llmobserve_app.db upgrade | revision MESSAGE"
+    if not argv:
+        print(usage, file=sys.stderr)
+        return 2
+    url = get_settings().database_url
+    if argv[0] == "upgrade":
+        migrate(url)
+        print(f"database is up to date: {make_url(url).render_as_string(hide_password=True)}")
+        return 0
+    if argv[0] == "revision" and len(argv) == 2:
+        migrate(url)
+        command.revision(_alembic_config(url), message=argv[1], autogenerate=True)
+        return 0
+    print(usage, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

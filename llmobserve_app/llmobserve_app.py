@@ -1,0 +1,28 @@
+"""The app: pages (Reflex) and the ingest API (FastAPI), served by one process on one port."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ingest_api import create_ingest_app
+from llmobserve_app import routes
+from llmobserve_app.pages.auth import login_page, signup_page
+from llmobserve_app.pages.dashboard import dashboard_page
+from llmobserve_app.pages.onboarding import onboarding_page
+from llmobserve_app.pages.settings import settings_page
+from llmobserve_app.settings import get_settings
+from llmobserve_app.state.auth import AuthFormState, OnboardingState
+from llmobserve_app.state.dashboard import DashboardState
+from llmobserve_app.state.settings_page import SettingsState
+
+get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in production)
+
+app = rx.App(api_transformer=create_ingest_app())
+app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",
+             on_load=AuthFormState.redirect_if_signed_in)
+app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · LLM Observe",
+             on_load=AuthFormState.redirect_if_signed_in)
+app.add_page(onboarding_page, route=routes.ONBOARDING, title="Get started · LLM Observe",
+             on_load=OnboardingState.load)
+app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · LLM Observe", on_load=DashboardState.load)
+app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)

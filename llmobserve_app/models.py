@@ -1,0 +1,190 @@
+"""Database tables (SQLModel). Schema changes go through Alembic migrations in ``migrations/``.
+
+Money is stored as integer nano-dollars (``*_nanos``): exact, summable in SQL on SQLite and PostgreSQL
+alike, and fine-grained enough that a cheap embedding call does not round to zero. Times are UTC and
+timezone-aware in Python whatever the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+NANOS_PER_USD = 1_000_000_000
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC in Python (SQLite keeps naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _bigint(**kwargs: Any) -> Any:
+    return Field(sa_type=sa.BigInteger, **kwargs)
+
+
+class User(SQLModel, table=True):
+    """An account; its id is the tenant id every other row is scoped by."""
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=100)
+    subscription_tier: str = Field(default="free", max_length=40)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser; the JWT carries its id so logout revokes it on the server."""
+
+    __tablename__ = "login_sessions"
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+    expires_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """An ingest key. Only its SHA-256 is stored: keys are 256-bit random, so a slow hash adds nothing."""
+
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+    last_used_at: datetime | None = _ts(default=None, nullable=True)
+    revoked_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class Event(SQLModel, table=True):
+    """One provider call, as the SDK reported it, priced on arrival."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "span_id", name="uq_events_tenant_span"),
+        sa.Index("ix_events_tenant_started", "tenant_id", "started_at"),
+        sa.Index("ix_events_tenant_run", "tenant_id", "run_id"),
+    )
+    id: int | None = Field(default=None, sa_type=sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                           primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    span_id: str = Field(max_length=128)
+    run_id: str | None = Field(default=None, max_length=128)
+    parent_span_id: str | None = Field(default=None, max_length=128)
+    started_at: datetime = _ts()
+    ended_at: datetime = _ts()
+    latency_ms: int = Field(default=0)
+    provider: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=200)
+    endpoint: str = Field(default="unknown", max_length=64)
+    status_code: int | None = None
+    streamed: bool = False
+    incomplete: bool = False
+    error: str | None = Field(default=None, max_length=200)
+    input_tokens: int = _bigint(default=0)
+    cached_input_tokens: int = _bigint(default=0)
+    cache_write_tokens: int = _bigint(default=0)
+    cache_write_1h_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    reasoning_tokens: int = _bigint(default=0)
+    audio_seconds: float = 0.0
+    web_searches: int = 0
+    requests: int = 1
+    units: dict[str, float] = Field(default_factory=dict, sa_type=sa.JSON)
+    customer_id: str | None = Field(default=None, max_length=200)
+    section_path: str | None = Field(default=None, max_length=500)
+    agent: str | None = Field(default=None, max_length=200)
+    tags: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    batch: bool = False
+    service_tier: str | None = Field(default=None, max_length=40)
+    provider_reported_cost_nanos: int | None = _bigint(default=None, nullable=True)
+    cost_nanos: int | None = _bigint(default=None, nullable=True)
+    priced: bool = False
+    charged: bool = True
+    price_id: str | None = Field(default=None, max_length=200)
+    sdk_version: str | None = Field(default=None, max_length=40)
+    received_at: datetime = _ts(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    """A group of calls sharing a run id, maintained at ingest so run lists never scan events."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "run_id", name="uq_runs_tenant_run"),
+        sa.Index("ix_runs_tenant_last_seen", "tenant_id", "last_seen"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    run_id: str = Field(max_length=128)
+    customer_id: str | None = Field(default=None, max_length=200)
+    agent: str | None = Field(default=None, max_length=200)
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+    calls: int = 0
+    failed_calls: int = 0
+    unpriced_calls: int = 0
+    cost_nanos: int = _bigint(default=0)
+
+
+class UsageHourly(SQLModel, table=True):
+    """Hourly rollup written in the same transaction as the events: every aggregate reads this table.
+
+    Empty strings stand for "none" in key columns so the unique key works on every database.
+    """
+
+    __tablename__ = "usage_hourly"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "tenant_id", "hour", "customer_id", "provider", "model", "section_path", "priced",
+            name="uq_usage_hourly_key",
+        ),
+        sa.Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    hour: datetime = _ts()
+    customer_id: str = Field(default="", max_length=200)
+    provider: str = Field(max_length=64)
+    model: str = Field(default="", max_length=200)
+    section_path: str = Field(default="", max_length=500)
+    agent: str = Field(default="", max_length=200)
+    priced: bool = True
+    calls: int = _bigint(default=0)
+    failed_calls: int = _bigint(default=0)
+    cost_nanos: int = _bigint(default=0)
+    input_tokens: int = _bigint(default=0)
+    cached_input_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    reasoning_tokens: int = _bigint(default=0)
+    latency_ms_sum: int = _bigint(default=0)

@@ -1,0 +1,1 @@
+"""Page components; routes and on_load handlers are wired in llmobserve_app.py."""

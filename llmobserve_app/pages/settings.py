@@ -1,0 +1,90 @@
+"""/settings — account and API keys."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from llmobserve_app.components.layout import app_frame, error_callout
+from llmobserve_app.state.settings_page import SettingsState
+
+
+def _info(label: str, value: rx.Var, test_id: str) -> rx.Component:
+    return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(rx.text(value, id=test_id)))
+
+
+def account_card() -> rx.Component:
+    return rx.card(
+        rx.heading("Account", size="4", margin_bottom="0.5em"),
+        rx.data_list.root(
+            _info("Name", SettingsState.user_name, "account-name"),
+            _info("Email", SettingsState.user_email, "account-email"),
+            _info("Plan", SettingsState.subscription_tier, "account-tier"),
+            _info("Member since", SettingsState.member_since, "account-since"),
+        ),
+        width="100%",
+    )
+
+
+def created_key_panel() -> rx.Component:
+    return rx.cond(
+        SettingsState.created_key != "",
+        rx.callout.root(
+            rx.callout.text(rx.text("New key — copy it now, it is shown only once:", weight="bold")),
+            rx.hstack(
+                rx.code(SettingsState.created_key, id="created-api-key", size="3"),
+                rx.button(rx.icon("copy", size=14), "Copy", variant="soft", on_click=[
+                    rx.set_clipboard(SettingsState.created_key), rx.toast.success("Copied")]),
+                rx.button("Done", variant="ghost", on_click=SettingsState.dismiss_created_key),
+                align="center", wrap="wrap",
+            ),
+            color_scheme="green", width="100%",
+        ),
+    )
+
+
+def _key_row(key: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(key["name"]), rx.table.cell(rx.code(key["prefix"])), rx.table.cell(key["created"]),
+        rx.table.cell(key["last_used"]),
+        rx.table.cell(rx.cond(
+            key["status"] == "active",
+            rx.button("Revoke", color_scheme="red", variant="soft", size="1",
+                      on_click=SettingsState.revoke_key(key["id"]), class_name="revoke-key"),
+            rx.badge("revoked", color_scheme="gray"),
+        )),
+        class_name="api-key-row",
+    )
+
+
+def keys_card() -> rx.Component:
+    return rx.card(
+        rx.heading("API keys", size="4", margin_bottom="0.5em"),
+        rx.text("Keys are stored hashed: a key's full value is shown only when it is created.", size="2",
+                color_scheme="gray"),
+        created_key_panel(),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                           ("Name", "Key", "Created", "Last used", "")])),
+            rx.table.body(rx.foreach(SettingsState.keys, _key_row)),
+            width="100%", id="api-keys",
+        ),
+        rx.hstack(
+            rx.input(placeholder="Key name (e.g. production)", value=SettingsState.new_key_name,
+                     on_change=SettingsState.set_new_key_name, id="new-key-name", max_length=100),
+            rx.button(rx.icon("plus", size=14), "Create key", on_click=SettingsState.create_key, id="create-key"),
+            margin_top="1em",
+        ),
+        width="100%",
+    )
+
+
+def settings_page() -> rx.Component:
+    return app_frame(
+        rx.vstack(
+            rx.heading("Settings", size="7"),
+            error_callout(SettingsState.error),
+            rx.cond(SettingsState.loading, rx.skeleton(rx.card(height="200px"), width="100%"),
+                    rx.vstack(account_card(), keys_card(), spacing="4", width="100%")),
+            spacing="4", width="100%",
+        )
+    )

@@ -1,0 +1,119 @@
+"""Accounts and browser sessions: sign-up, login (bcrypt, rate-limited), JWT session tokens, logout."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+import bcrypt
+import jwt
+from sqlmodel import Session, select
+
+from llmobserve_app.models import LoginSession, User, utcnow
+from llmobserve_app.services.errors import RateLimitedError, UserFacingError
+from llmobserve_app.services.rate_limit import allow_login_attempt
+from llmobserve_app.settings import get_settings
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt only reads the first 72 bytes; longer passwords are refused, not cut
+_JWT_ALGORITHM = "HS256"
+# Compared against when the email is unknown, so a login takes as long either way.
+_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt()).decode()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _check_password_rules(password: str) -> bytes:
+    encoded = password.encode("utf-8")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserFacingError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise UserFacingError(
+            f"Password is too long: at most {MAX_PASSWORD_BYTES} bytes (yours is {len(encoded)}).", "password"
+        )
+    return encoded
+
+
+def signup(session: Session, email: str, password: str, name: str) -> User:
+    email = normalize_email(email)
+    name = name.strip()
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise UserFacingError("Enter a valid email address.", "email")
+    if not name or len(name) > 200:
+        raise UserFacingError("Enter your name (up to 200 characters).", "name")
+    encoded = _check_password_rules(password)
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise UserFacingError("An account with this email already exists. Log in instead.", "email")
+    user = User(email=email, name=name, password_hash=bcrypt.hashpw(encoded, bcrypt.gensalt()).decode())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str, client_address: str) -> User:
+    """Return the user for valid credentials; raise a UserFacingError otherwise (same message either way)."""
+    email = normalize_email(email)
+    if not allow_login_attempt(email, client_address):
+        raise RateLimitedError("Too many login attempts. Wait a minute and try again.")
+    user = session.exec(select(User).where(User.email == email)).first()
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise UserFacingError(f"Password is too long: at most {MAX_PASSWORD_BYTES} bytes.", "password")
+    stored = user.password_hash if user else _DUMMY_HASH
+    if not bcrypt.checkpw(encoded, stored.encode()) or user is None:
+        raise UserFacingError("Incorrect email or password.")
+    return user
+
+
+def start_session(session: Session, user: User) -> str:
+    """Create a server-side session and return the signed JWT that names it."""
+    settings = get_settings()
+    now = utcnow()
+    login = LoginSession(
+        id=secrets.token_urlsafe(24),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.session_ttl_hours),
+    )
+    session.add(login)
+    session.flush()
+    claims = {"sub": str(user.id), "sid": login.id, "iat": now, "exp": login.expires_at}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=_JWT_ALGORITHM)
+
+
+def _decode(token: str) -> dict | None:
+    try:
+        return jwt.decode(
+            token, get_settings().jwt_secret, algorithms=[_JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.PyJWTError:
+        return None
+
+
+def user_for_token(session: Session, token: str | None) -> User | None:
+    """The user a session token belongs to, or None if it is invalid, expired or logged out."""
+    if not token:
+        return None
+    claims = _decode(token)
+    if claims is None:
+        return None
+    login = session.get(LoginSession, claims.get("sid", ""))
+    if login is None or login.revoked_at is not None or login.expires_at <= utcnow():
+        return None
+    if str(login.user_id) != claims["sub"]:
+        return None
+    return session.get(User, login.user_id)
+
+
+def end_session(session: Session, token: str | None) -> None:
+    claims = _decode(token) if token else None
+    if claims is None:
+        return
+    login = session.get(LoginSession, claims.get("sid", ""))
+    if login is not None and login.revoked_at is None:
+        login.revoked_at = utcnow()
+        session.add(login)

@@ -1,0 +1,60 @@
+"""Ingest API keys: created once (the plaintext is returned once and never stored), listed, revoked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from llmobserve_app.models import ApiKey, utcnow
+from llmobserve_app.services.errors import UserFacingError
+
+KEY_PREFIX = "llmo_sk_"
+_VISIBLE_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+_LAST_USED_RESOLUTION = timedelta(minutes=1)  # write last_used_at at most once a minute per key
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def create_api_key(session: Session, user_id: int, name: str) -> tuple[ApiKey, str]:
+    """Create a key; return the row and the plaintext, which is never available again."""
+    name = name.strip() or "Default key"
+    if len(name) > 100:
+        raise UserFacingError("Key name must be at most 100 characters.", "name")
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user_id=user_id, name=name, prefix=plaintext[:_VISIBLE_PREFIX_LENGTH], key_hash=hash_key(plaintext))
+    session.add(key)
+    session.flush()
+    return key, plaintext
+
+
+def list_api_keys(session: Session, user_id: int) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, user_id: int, key_id: int) -> None:
+    """Revoke one of the user's keys. A key of another account is reported as not found."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.user_id != user_id:
+        raise UserFacingError("No such API key.", "key_id")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+
+
+def tenant_for_key(session: Session, plaintext: str) -> int | None:
+    """The tenant an active key belongs to, or None; notes when the key was last used."""
+    if not plaintext.startswith(KEY_PREFIX):
+        return None
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext))).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
+        session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return key.user_id

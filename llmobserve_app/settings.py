@@ -1,0 +1,89 @@
+"""Configuration, read once from the environment.
+
+Every secret comes from the environment. In development (the default) a missing ``JWT_SECRET`` is replaced
+by a random one kept in the data folder, so sessions survive restarts without a constant in the code;
+with ``LLMOBSERVE_ENV=production`` the app refuses to start without it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: str
+    jwt_secret: str
+    session_ttl_hours: int
+    ingest_max_body_bytes: int
+    ingest_max_events: int
+    login_limit_per_account: str
+    login_limit_per_address: str
+    redis_url: str | None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _jwt_secret(env: str, data_dir: Path) -> str:
+    secret = os.environ.get("JWT_SECRET", "").strip()
+    if secret:
+        if len(secret) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters long.")
+        return secret
+    if env == "production":
+        raise ConfigError(
+            "JWT_SECRET is not set. In production the app refuses to start without it: "
+            "set JWT_SECRET to a random string of at least 32 characters."
+        )
+    secret_file = data_dir / "jwt_secret"
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Create with owner-only permissions; O_EXCL so two workers starting together agree on one secret.
+    try:
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return secret_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ.get("LLMOBSERVE_ENV", "development").strip().lower()
+    if env not in {"development", "production"}:
+        raise ConfigError(f"LLMOBSERVE_ENV must be 'development' or 'production', not {env!r}.")
+    data_dir = Path(os.environ.get("LLMOBSERVE_DATA_DIR", REPO_ROOT / "data")).resolve()
+    database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'llmobserve.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        jwt_secret=_jwt_secret(env, data_dir),
+        session_ttl_hours=int(os.environ.get("SESSION_TTL_HOURS", "168")),
+        ingest_max_body_bytes=int(os.environ.get("INGEST_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
+        ingest_max_events=int(os.environ.get("INGEST_MAX_EVENTS", "1000")),
+        login_limit_per_account=os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
+        login_limit_per_address=os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20/minute"),
+        redis_url=os.environ.get("REDIS_URL") or None,
+    )

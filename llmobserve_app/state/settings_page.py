@@ -1,0 +1,90 @@
+"""Settings page: account details and API keys (create once-shown, revoke)."""
+
+from __future__ import annotations
+
+import reflex as rx
+from sqlmodel import Session
+
+from llmobserve_app import routes
+from llmobserve_app.services import api_keys
+from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.state.session import SessionState, run_db
+
+
+def _key_rows(session: Session, user_id: int) -> list[dict[str, str]]:
+    return [{
+        "id": str(key.id),
+        "name": key.name,
+        "prefix": key.prefix + "…",
+        "created": key.created_at.strftime("%Y-%m-%d"),
+        "last_used": key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else "never",
+        "status": "revoked" if key.revoked_at else "active",
+    } for key in api_keys.list_api_keys(session, user_id)]
+
+
+def _create(session: Session, user_id: int, name: str) -> str:
+    return api_keys.create_api_key(session, user_id, name)[1]
+
+
+def _revoke(session: Session, user_id: int, key_id: int) -> None:
+    api_keys.revoke_api_key(session, user_id, key_id)
+
+
+class SettingsState(SessionState):
+    loading: bool = True
+    error: str = ""
+    subscription_tier: str = ""
+    member_since: str = ""
+    keys: list[dict[str, str]] = []
+    new_key_name: str = ""
+    created_key: str = ""
+
+    @rx.event
+    def set_new_key_name(self, value: str) -> None:
+        self.new_key_name = value
+
+    async def _refresh(self, user_id: int) -> None:
+        self.keys = await run_db(_key_rows, user_id)
+
+    @rx.event
+    async def load(self):  # noqa: ANN201
+        self.loading, self.error, self.created_key = True, "", ""
+        user = await self._require_user()
+        if user is None:
+            return rx.redirect(routes.LOGIN, replace=True)
+        self.subscription_tier = user.subscription_tier
+        self.member_since = user.member_since
+        await self._refresh(user.id)
+        self.loading = False
+        return None
+
+    @rx.event
+    async def create_key(self):  # noqa: ANN201
+        user = await self._require_user()
+        if user is None:
+            return rx.redirect(routes.LOGIN, replace=True)
+        try:
+            self.created_key = await run_db(_create, user.id, self.new_key_name)
+        except UserFacingError as error:
+            self.error = error.message
+            return None
+        self.new_key_name, self.error = "", ""
+        await self._refresh(user.id)
+        return None
+
+    @rx.event
+    def dismiss_created_key(self) -> None:
+        self.created_key = ""
+
+    @rx.event
+    async def revoke_key(self, key_id: str):  # noqa: ANN201
+        user = await self._require_user()
+        if user is None:
+            return rx.redirect(routes.LOGIN, replace=True)
+        try:
+            await run_db(_revoke, user.id, int(key_id))
+        except (UserFacingError, ValueError):
+            self.error = "That key does not exist."
+            return None
+        await self._refresh(user.id)
+        return rx.toast.success("Key revoked: calls using it are now refused.")
