@@ -26,14 +26,16 @@ class OnboardingState(SessionState):
     """Holds a new account's first API key until the user leaves the onboarding page: shown once."""
 
     api_key_once: str = ""
-    checked: bool = False
+    _key_displayed: bool = False
 
     @rx.event
     async def load(self):  # noqa: ANN201
         if await self._require_user() is None:
             self.api_key_once = ""
             return rx.redirect(routes.LOGIN, replace=True)
-        self.checked = True
+        if self._key_displayed:  # a reload or a second visit: the key is gone for good
+            self.api_key_once = ""
+        self._key_displayed = True
         return None
 
     @rx.event
@@ -74,6 +76,7 @@ class AuthFormState(SessionState):
         self.session_token = token
         onboarding = await self.get_state(OnboardingState)
         onboarding.api_key_once = plaintext
+        onboarding._key_displayed = False
         yield rx.redirect(routes.ONBOARDING, replace=True)
 
     @rx.event

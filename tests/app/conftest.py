@@ -1,0 +1,94 @@
+"""Fixtures for app tests: every database test runs on SQLite and on the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+os.environ.setdefault("LLMOBSERVE_DATA_DIR", tempfile.mkdtemp(prefix="llmo-test-data-"))
+os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
+
+from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
+from llmobserve_app.services import accounts, api_keys, rate_limit  # noqa: E402
+from llmobserve_app.settings import get_settings  # noqa: E402
+
+get_settings.cache_clear()
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database (Alembic, as in production) shared by the session; tests use fresh accounts."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+        migrate(url)
+        yield url
+        get_engine(url).dispose()
+        return
+    name = f"llmo_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> sa.Engine:
+    return get_engine(database_url)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    rate_limit.reset_for_tests()
+
+
+def unique_email(label: str = "user") -> str:
+    return f"{label}-{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
+
+
+@pytest.fixture
+def make_account(engine: sa.Engine):  # noqa: ANN201
+    """Create an account with one API key; returns (user_id, email, plaintext_key)."""
+
+    def make(label: str = "user", password: str = "correct horse") -> tuple[int, str, str]:
+        email = unique_email(label)
+        with session_scope(engine) as session:
+            user = accounts.signup(session, email, password, label.title())
+            _, key = api_keys.create_api_key(session, user.id, "Default key")
+            return user.id, email, key
+
+    return make
+
+
+def event(span_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid SDK event (gpt-4o-mini chat call) with any field overridden."""
+    base: dict[str, Any] = {
+        "span_id": span_id or uuid.uuid4().hex,
+        "run_id": None,
+        "started_at": datetime.now(UTC).isoformat(),
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "endpoint": "chat",
+        "status_code": 200,
+        "usage": {"input_tokens": 1000, "output_tokens": 200},
+    }
+    base.update(overrides)
+    return base

@@ -1,0 +1,71 @@
+"""Dashboard aggregates over the rollups: windows, week over week, per-day series, breakdowns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from llmobserve_app.db import session_scope
+from llmobserve_app.services import analytics
+from llmobserve_app.services.events import ingest_events
+from tests.app.conftest import event
+
+NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+
+
+def _at(hours_ago: float, **overrides):
+    return event(started_at=(NOW - timedelta(hours=hours_ago)).isoformat(), **overrides)
+
+
+def test_summary_windows_and_week_over_week(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    events = [
+        _at(1, run_id="a"),                        # in 24 h and 7 d
+        _at(30, run_id="b"),                       # in 7 d only
+        _at(200, run_id="old"),                    # previous 7 d
+        _at(201),                                  # previous 7 d
+        _at(2, model="unknown-model-zz"),          # unpriced, in 24 h
+        _at(3, status_code=429),                   # failed, in 24 h
+    ]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events)
+    with session_scope(engine) as session:
+        summary = analytics.dashboard_summary(session, tenant, NOW)
+    one = 270_000  # a gpt-4o-mini call of the test event: 1000 in, 200 out
+    assert summary.last_24h.cost_nanos == one and summary.last_24h.calls == 3
+    assert summary.last_24h.unpriced_calls == 1 and summary.last_24h.failed_calls == 1
+    assert summary.last_7d.cost_nanos == 2 * one and summary.last_7d.calls == 4
+    assert summary.previous_7d.cost_nanos == 2 * one
+    assert summary.week_over_week == 0
+    assert summary.runs_7d == 2 and summary.has_any_data
+
+
+def test_empty_account(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        summary = analytics.dashboard_summary(session, tenant, NOW)
+        assert not summary.has_any_data and summary.week_over_week is None
+        start = analytics.window_start(NOW, 24 * 7)
+        days = analytics.cost_over_time(session, tenant, start, NOW)
+        assert len(days) == 8 and all(cost == 0 for _, cost in days)  # 168 h touch 8 calendar days
+        assert analytics.recent_runs(session, tenant) == []
+
+
+def test_cost_per_day_and_breakdowns(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [
+            _at(1), _at(1, model="gpt-4o"), _at(25), _at(26, provider="anthropic", model="claude-3-5-haiku-20241022"),
+        ])
+    end = NOW + timedelta(hours=1)
+    start = analytics.window_start(NOW, 24 * 7)
+    with session_scope(engine) as session:
+        days = dict(analytics.cost_over_time(session, tenant, start, end))
+        providers = analytics.cost_by(session, tenant, "provider", start, end)
+        models = analytics.cost_by(session, tenant, "model", start, end)
+    today = NOW.replace(hour=0, minute=0)
+    assert set(days) >= {today, today - timedelta(days=1)}
+    assert sum(days.values()) == sum(row.cost_nanos for row in providers)
+    assert [row.name for row in providers] == sorted([row.name for row in providers],
+                                                     key=lambda n: -next(r.cost_nanos for r in providers if r.name == n))
+    assert {row.name for row in models} == {"gpt-4o-mini", "gpt-4o", "claude-3-5-haiku-20241022"}
+    assert next(r for r in models if r.name == "gpt-4o-mini").calls == 2

@@ -1,0 +1,44 @@
+"""Configuration: the JWT secret is never a constant, and production refuses to start without one."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from llmobserve_app.settings import ConfigError, get_settings
+
+
+@pytest.fixture
+def clean_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLMOBSERVE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_production_refuses_to_start_without_a_secret(clean_settings, monkeypatch) -> None:
+    monkeypatch.setenv("LLMOBSERVE_ENV", "production")
+    with pytest.raises(ConfigError, match="JWT_SECRET is not set"):
+        get_settings()
+
+
+def test_short_secret_is_refused(clean_settings, monkeypatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "short")
+    with pytest.raises(ConfigError, match="at least 32"):
+        get_settings()
+
+
+def test_development_creates_a_private_random_secret_and_keeps_it(clean_settings) -> None:
+    first = get_settings().jwt_secret
+    secret_file = clean_settings / "jwt_secret"
+    assert secret_file.read_text() == first and len(first) >= 32
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    get_settings.cache_clear()
+    assert get_settings().jwt_secret == first
+
+
+def test_postgres_urls_use_psycopg(clean_settings, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1/db")
+    assert get_settings().database_url == "postgresql+psycopg://u@127.0.0.1/db"
