@@ -100,7 +100,8 @@ def test_unknown_model_is_unpriced_never_zero(engine, make_account) -> None:
 
 def test_rate_limited_and_server_errors_are_failed_calls_not_spend(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    _ingest(engine, tenant, [event(status_code=429), event(status_code=503), event(status_code=None, error="ConnectError")])
+    failed = [event(status_code=429), event(status_code=503), event(status_code=None, error="ConnectError")]
+    _ingest(engine, tenant, failed)
     with session_scope(engine) as session:
         rows = session.exec(select(Event).where(Event.tenant_id == tenant)).all()
         hourly = session.exec(select(UsageHourly).where(UsageHourly.tenant_id == tenant)).all()
