@@ -90,7 +90,8 @@ def main() -> None:
                 ingest_events(session, tenant_id, events[offset:offset + 500])
         print(f"Seeded {len(events):,} calls over {DAYS} days.")
     port = os.environ.get("PORT", "8000")
-    print(f"Demo account ready. Log in at http://localhost:{port}/login\n  email:    {DEMO_EMAIL}\n  password: {password}")
+    print(f"Demo account ready. Log in at http://localhost:{port}/login")
+    print(f"  email:    {DEMO_EMAIL}\n  password: {password}")
 
 
 if __name__ == "__main__":
