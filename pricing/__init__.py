@@ -1,0 +1,102 @@
+"""Exact, explainable LLM and API call pricing. Pure: no DB, no web; stdlib + Decimal only.
+
+    from pricing import compute_cost
+    cost = compute_cost("openai", "gpt-4o", {"input_tokens": 1000, "output_tokens": 200})
+    cost.usd, cost.priced, cost.price_id, cost.breakdown
+
+Data layers, lowest first: pricing/data/genai_prices.json (converted from pydantic/genai-prices, MIT),
+pricing/data/additions.json (ours), the file named by PRICING_OVERRIDES, register_price() calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pricing._version import PRICE_DATA_VERSION
+from pricing.loader import PricingDataError
+from pricing.model import Cost
+from pricing.registry import Registry, build_default
+from pricing.usage import InvalidUsage, Usage
+
+__all__ = [
+    "PRICE_DATA_VERSION",
+    "Cost",
+    "InvalidUsage",
+    "PricingDataError",
+    "Registry",
+    "Usage",
+    "compute_cost",
+    "default_registry",
+    "register_price",
+    "reload",
+]
+
+_registry: Registry | None = None
+_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry, loaded on first use (reads PRICING_OVERRIDES then)."""
+    global _registry
+    if _registry is None:
+        with _lock:
+            if _registry is None:
+                _registry = build_default()
+    return _registry
+
+
+def reload() -> Registry:
+    """Re-read the bundled data and PRICING_OVERRIDES; drops runtime registrations."""
+    global _registry
+    with _lock:
+        _registry = build_default()
+    return _registry
+
+
+def compute_cost(
+    provider: str,
+    model: str,
+    usage: Mapping[str, Any] | Usage,
+    *,
+    at: datetime | None = None,
+    batch: bool = False,
+    service_tier: str | None = None,
+    provider_reported_cost: Decimal | str | int | float | None = None,
+) -> Cost:
+    """Price one call. Unknown provider/model -> Cost(usd=None, priced=False). Raises InvalidUsage
+    (a ValueError naming the field) for impossible usage, ValueError for a naive ``at``."""
+    registry = _registry if _registry is not None else default_registry()
+    return registry.compute_cost(
+        provider,
+        model,
+        usage,
+        at=at,
+        batch=batch,
+        service_tier=service_tier,
+        provider_reported_cost=provider_reported_cost,
+    )
+
+
+def register_price(
+    provider: str,
+    model: str,
+    prices: Mapping[str, Any],
+    *,
+    match: Mapping[str, Any] | None = None,
+    effective_from: date | datetime | str | None = None,
+    variants: Iterable[Mapping[str, Any]] | None = None,
+    name: str | None = None,
+) -> str:
+    """Register a price at run time, above all data files; returns its price_id.
+
+    ``prices`` uses the data-file keys, e.g. {"input_mtok": "2.5", "cached_input_mtok": "1.25",
+    "output_mtok": "10"}; ``match`` defaults to the existing entry's rule for that id, else equality.
+    Raises PricingDataError naming the field when invalid.
+    """
+    return default_registry().register_price(
+        provider, model, prices, match=match, effective_from=effective_from, variants=variants, name=name
+    )
