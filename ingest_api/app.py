@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from ingest_api.body import BodyError, read_json_body
+from ingest_api.exports import export_router
 from ingest_api.schemas import ApiError, CapsStatus, IngestRequest, IngestResponse
+from ingest_api.usage import usage_router
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.services.api_keys import tenant_for_key
@@ -125,4 +127,6 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable",
                                           "database": "ok" if ok else "unreachable"})
 
+    api.include_router(usage_router(engine, require_tenant, ApiProblem), responses=_ERRORS)
+    api.include_router(export_router(engine))
     return api

@@ -7,12 +7,18 @@ import reflex as rx
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
 from llmobserve_app.pages.auth import login_page, signup_page
+from llmobserve_app.pages.breakdowns import agents_page, costs_page, infrastructure_page, insights_page, llms_page
+from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
 from llmobserve_app.pages.onboarding import onboarding_page
+from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
 from llmobserve_app.settings import get_settings
 from llmobserve_app.state.auth import AuthFormState, OnboardingState
+from llmobserve_app.state.breakdowns import AgentsState, CostsState, InfrastructureState, InsightsState, LlmsState
+from llmobserve_app.state.customers import CustomerDetailState, CustomersState
 from llmobserve_app.state.dashboard import DashboardState
+from llmobserve_app.state.runs import RunDetailState, RunsState
 from llmobserve_app.state.settings_page import SettingsState
 
 get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in production)
@@ -26,3 +32,17 @@ app.add_page(onboarding_page, route=routes.ONBOARDING, title="Get started · LLM
              on_load=OnboardingState.load)
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · LLM Observe", on_load=DashboardState.load)
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)
+
+ANALYTICS_PAGES = [
+    (customers_page, routes.CUSTOMERS, "Customers", CustomersState.load),
+    (customer_detail_page, routes.CUSTOMER_DETAIL, "Customer", CustomerDetailState.load),
+    (agents_page, routes.AGENTS, "Agents", AgentsState.load),
+    (runs_page, routes.RUNS, "Runs", RunsState.load),
+    (run_detail_page, routes.RUN_DETAIL, "Run", RunDetailState.load),
+    (llms_page, routes.LLMS, "LLMs", LlmsState.load),
+    (infrastructure_page, routes.INFRASTRUCTURE, "Infrastructure", InfrastructureState.load),
+    (costs_page, routes.COSTS, "Costs", CostsState.load),
+    (insights_page, routes.INSIGHTS, "Insights", InsightsState.load),
+]
+for component, route, title, on_load in ANALYTICS_PAGES:
+    app.add_page(component, route=route, title=f"{title} · LLM Observe", on_load=on_load)

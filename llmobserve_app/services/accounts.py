@@ -19,6 +19,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt only reads the first 72 bytes; longer passwords are refused, not cut
 _JWT_ALGORITHM = "HS256"
+SESSION_COOKIE = "llmo_session"  # the browser cookie that carries the session JWT
 # Compared against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt()).decode()
 

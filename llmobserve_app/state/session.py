@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.services import accounts
 
 T = TypeVar("T")
-SESSION_COOKIE = "llmo_session"
+SESSION_COOKIE = accounts.SESSION_COOKIE
 
 
 def _with_session(work: Callable[..., T], *args: object) -> T:

@@ -45,7 +45,7 @@ def test_empty_account(engine, make_account) -> None:
         summary = analytics.dashboard_summary(session, tenant, NOW)
         assert not summary.has_any_data and summary.week_over_week is None
         start = analytics.window_start(NOW, 24 * 7)
-        days = analytics.cost_over_time(session, tenant, start, NOW)
+        days = analytics.cost_over_time(session, analytics.Scope(tenant, start, NOW), hourly=False)
         assert len(days) == 8 and all(cost == 0 for _, cost in days)  # 168 h touch 8 calendar days
         assert analytics.recent_runs(session, tenant) == []
 
@@ -58,10 +58,11 @@ def test_cost_per_day_and_breakdowns(engine, make_account) -> None:
         ])
     end = NOW + timedelta(hours=1)
     start = analytics.window_start(NOW, 24 * 7)
+    scope = analytics.Scope(tenant, start, end)
     with session_scope(engine) as session:
-        days = dict(analytics.cost_over_time(session, tenant, start, end))
-        providers = analytics.cost_by(session, tenant, "provider", start, end)
-        models = analytics.cost_by(session, tenant, "model", start, end)
+        days = dict(analytics.cost_over_time(session, scope))
+        providers = analytics.cost_by(session, scope, "provider")
+        models = analytics.cost_by(session, scope, "model")
     today = NOW.replace(hour=0, minute=0)
     assert set(days) >= {today, today - timedelta(days=1)}
     assert sum(days.values()) == sum(row.cost_nanos for row in providers)

@@ -32,6 +32,7 @@ def test_two_accounts_never_see_each_others_data(database_url, engine, make_acco
                                                    (bob, 5, "bob-run", "gpt-4o", "bob-customer")):
             assert analytics.dashboard_summary(session, tenant, now).last_7d.calls == calls
             assert [r.run_id for r in analytics.recent_runs(session, tenant)] == [run]
-            assert [r.name for r in analytics.cost_by(session, tenant, "model", start, end)] == [model]
-            assert [r.name for r in analytics.cost_by(session, tenant, "customer", start, end)] == [customer]
+            scope = analytics.Scope(tenant, start, end)
+            assert [r.name for r in analytics.cost_by(session, scope, "model")] == [model]
+            assert [r.name for r in analytics.cost_by(session, scope, "customer")] == [customer]
             assert all(k.user_id == tenant for k in api_keys.list_api_keys(session, tenant))

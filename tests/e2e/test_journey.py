@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery"
 TIMEOUT_MS = 20_000
 
 
-def _signup(page: Page, base: str, name: str) -> tuple[str, str]:
+def signup(page: Page, base: str, name: str) -> tuple[str, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(f"{base}/signup")
     page.fill("#name", name)
@@ -58,7 +58,7 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     page = context.new_page()
 
     # Sign up: the key is shown once, with the guide.
-    email, key = _signup(page, app_url, "Ada")
+    email, key = signup(page, app_url, "Ada")
     expect(page.locator("#setup-guide")).to_contain_text(key)
     page.screenshot(path=ARTIFACTS / "01-onboarding.png", full_page=True)
     page.reload()
@@ -91,7 +91,7 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     # A second account sees none of it, on any page.
     other = browser.new_context()
     other_page = other.new_page()
-    _signup(other_page, app_url, "Bob")
+    signup(other_page, app_url, "Bob")
     other_page.click("#go-to-dashboard")
     expect(other_page.locator("#empty-state")).to_be_visible(timeout=TIMEOUT_MS)
     assert events[0]["run_id"] not in other_page.content()

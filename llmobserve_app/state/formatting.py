@@ -1,0 +1,67 @@
+"""Display formatting shared by page states (money, counts, shares, times) and chart builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import plotly.graph_objects as go
+
+from llmobserve_app.services.money import format_usd, nanos_to_usd
+
+ACCENT = "#6e56cf"
+PALETTE = ["#6e56cf", "#12a594", "#e54d2e", "#f5a524", "#3e63dd", "#d6409f", "#7c8c96"]
+
+
+def usd(nanos: int | None) -> str:
+    return format_usd(nanos)
+
+
+def cost_or_unpriced(cost_nanos: int, calls: int, unpriced_calls: int) -> str:
+    """'unpriced' when no call of the row had a price: never show such a row as $0."""
+    return "unpriced" if calls and unpriced_calls == calls else format_usd(cost_nanos)
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def share(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.01 or value == 0 else "<1%"
+
+
+def milliseconds(value: float) -> str:
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def moment(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _layout(figure: go.Figure) -> go.Figure:
+    figure.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, yaxis_tickprefix="$",
+                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                         legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
+def _label(moment_: datetime, hourly: bool) -> str:
+    return moment_.strftime("%b %d %H:00") if hourly else moment_.strftime("%b %d")
+
+
+def cost_bars(points: list[tuple[datetime, int]]) -> go.Figure:
+    hourly = len(points) > 1 and (points[1][0] - points[0][0]).total_seconds() == 3600
+    return _layout(go.Figure(go.Bar(
+        x=[_label(when, hourly) for when, _ in points], y=[float(nanos_to_usd(cost)) for _, cost in points],
+        marker_color=ACCENT, hovertemplate="%{x}: $%{y:.4f}<extra></extra>",
+    )))
+
+
+def cost_lines(series: dict[str, list[tuple[datetime, int]]]) -> go.Figure:
+    figure = go.Figure()
+    for index, (name, points) in enumerate(series.items()):
+        figure.add_trace(go.Scatter(
+            x=[_label(when, False) for when, _ in points], y=[float(nanos_to_usd(c)) for _, c in points],
+            name=name, mode="lines+markers", line={"color": PALETTE[index % len(PALETTE)]},
+            hovertemplate=f"{name} %{{x}}: $%{{y:.4f}}<extra></extra>",
+        ))
+    return _layout(figure)
