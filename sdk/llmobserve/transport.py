@@ -1,0 +1,131 @@
+"""Uploads to the collector with the standard library's ``http.client`` (never hooked).
+
+Returns a ``Result`` telling the worker what to do; never raises.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import random
+import ssl
+import time
+from contextlib import suppress
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._internal import logger, sdk_io
+from ._version import __version__
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Result:
+    __slots__ = ("ok", "retry", "retry_after", "status", "body", "server_time", "fatal")
+
+    def __init__(self) -> None:
+        self.ok = False
+        self.retry = False
+        self.retry_after: float | None = None
+        self.status: int | None = None
+        self.body: Any = None
+        self.server_time: float | None = None
+        self.fatal = False  # e.g. 401: retrying will not help
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Full jitter exponential backoff."""
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+class Transport:
+    def __init__(self, collector_url: str, api_key: str, timeout: float, use_gzip: bool) -> None:
+        parts = urlsplit(collector_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._gzip = use_gzip
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": f"llmobserve-python/{__version__}",
+        }
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._https:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=timeout, context=ssl.create_default_context()
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        else:
+            self._conn.timeout = timeout
+            if self._conn.sock is not None:
+                self._conn.sock.settimeout(timeout)
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(Exception):
+                conn.close()
+
+    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Result:
+        res = Result()
+        timeout = self._timeout if timeout is None else max(0.05, min(timeout, self._timeout))
+        headers = dict(self._headers)
+        body: bytes | None = None
+        if payload is not None:
+            body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+            headers["Content-Type"] = "application/json"
+            if self._gzip and len(body) > 1024:
+                body = gzip.compress(body, compresslevel=1)
+                headers["Content-Encoding"] = "gzip"
+        try:
+            with sdk_io():
+                conn = self._connection(timeout)
+                conn.request(method, self._prefix + path, body=body, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read(4 * 1024 * 1024)
+                if resp.will_close or resp.length:  # unread leftovers: do not reuse
+                    self.close()
+        except Exception as exc:  # noqa: BLE001 - connection refused, timeout, reset, bad status line...
+            logger.debug("llmobserve upload failed: %r", exc)
+            self.close()
+            res.retry = True
+            return res
+        res.status = resp.status
+        date = resp.getheader("Date")
+        if date:
+            with suppress(TypeError, ValueError, IndexError, OverflowError):
+                res.server_time = parsedate_to_datetime(date).timestamp()
+        if 200 <= resp.status < 300:
+            res.ok = True
+            try:
+                res.body = json.loads(raw) if raw else None
+            except ValueError:
+                res.body = None  # garbage reply: the events were delivered, ignore the body
+        elif resp.status in RETRY_STATUSES:
+            res.retry = True
+            res.retry_after = parse_retry_after(resp.getheader("Retry-After"))
+        elif resp.status in (401, 403):
+            res.fatal = True
+        return res
