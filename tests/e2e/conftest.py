@@ -43,7 +43,7 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path
     pytest.fail(f"the app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Serve the whole app on a free loopback port, on a fresh SQLite database, as `make run` does."""
     port = _free_port()
@@ -80,8 +80,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """Package-scoped: Playwright's sync API keeps an event loop on this thread until it is closed, and later
+    tests (the SDK's) call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
     with sync_playwright() as playwright:
