@@ -14,14 +14,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from ingest_api.body import BodyError, read_json_body
+from ingest_api.batches import BatchWriter, freeze_startup_heap
+from ingest_api.body import BodyError, read_body
 from ingest_api.exports import export_router
 from ingest_api.schemas import ApiError, CapsStatus, IngestRequest, IngestResponse
 from ingest_api.usage import usage_router
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.services.api_keys import tenant_for_key
-from llmobserve_app.services.events import ingest_events
 from llmobserve_app.settings import get_settings
 
 
@@ -74,9 +74,13 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
                              {"WWW-Authenticate": "Bearer"})
         return tenant_id
 
-    def _ingest(tenant_id: int, events: list[Any]) -> dict[str, Any]:
-        with session_scope(engine()) as session:
-            result = ingest_events(session, tenant_id, events)
+    writer = BatchWriter(engine)
+
+    def _ingest(tenant_id: int, raw: bytes) -> dict[str, Any]:
+        try:
+            result = writer.ingest(tenant_id, raw, get_settings().ingest_max_events)
+        except BodyError as error:
+            raise ApiProblem(error.status_code, error.code, error.detail) from None
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
@@ -93,18 +97,11 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         summary="Send a batch of events (idempotent on span_id)",
     )
     async def post_events(request: Request, tenant_id: int = Depends(require_tenant)) -> JSONResponse:
-        settings = get_settings()
         try:
-            payload = await read_json_body(request, settings.ingest_max_body_bytes)
+            raw = await read_body(request, get_settings().ingest_max_body_bytes)
         except BodyError as error:
             raise ApiProblem(error.status_code, error.code, error.detail) from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-            raise ApiProblem(422, "invalid_body", "body must be a JSON object with an 'events' array")
-        events = payload["events"]
-        if len(events) > settings.ingest_max_events:
-            raise ApiProblem(413, "too_many_events",
-                             f"events: at most {settings.ingest_max_events} per batch, got {len(events)}")
-        return _json(200, await run_in_threadpool(_ingest, tenant_id, events))
+        return _json(200, await run_in_threadpool(_ingest, tenant_id, raw))
 
     @api.get(routes.API_CAPS_STATUS, response_model=CapsStatus, responses=_ERRORS,
              summary="Scopes currently blocked by spending caps")
@@ -129,4 +126,5 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
 
     api.include_router(usage_router(engine, require_tenant, ApiProblem), responses=_ERRORS)
     api.include_router(export_router(engine))
+    freeze_startup_heap()
     return api

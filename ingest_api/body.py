@@ -17,8 +17,9 @@ class BodyError(Exception):
         self.detail = detail
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The decoded JSON body; BodyError(413) past ``max_bytes`` (before or after gunzip), 422 if malformed."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw (gunzipped) body; BodyError(413) past ``max_bytes`` before or after gunzip, 415/422 for a bad
+    Content-Encoding or gzip stream."""
     too_large = BodyError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -42,7 +43,17 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
             raise too_large
     elif encoding not in ("identity", ""):
         raise BodyError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip)")
+    return raw
+
+
+def parse_json(raw: bytes) -> Any:
+    """The decoded JSON document; BodyError(422) if malformed."""
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BodyError(422, "invalid_json", f"body is not valid JSON: {error}") from None
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    """The decoded JSON body; BodyError(413) past ``max_bytes`` (before or after gunzip), 422 if malformed."""
+    return parse_json(await read_body(request, max_bytes))

@@ -158,9 +158,11 @@ class Run(SQLModel, table=True):
 
 
 class UsageHourly(SQLModel, table=True):
-    """Hourly rollup written in the same transaction as the events: every aggregate reads this table.
+    """Hourly rollup per customer, written in the same transaction as the events.
 
-    Empty strings stand for "none" in key columns so the unique key works on every database.
+    Pages filtered to one customer read it; unfiltered pages read ``tenant_usage_hourly``, and the
+    customers table reads ``customer_usage_daily``. Empty strings stand for "none" in key columns so the
+    unique key works on every database.
     """
 
     __tablename__ = "usage_hourly"
@@ -170,6 +172,7 @@ class UsageHourly(SQLModel, table=True):
             name="uq_usage_hourly_key",
         ),
         sa.Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),
+        sa.Index("ix_usage_hourly_tenant_customer_hour", "tenant_id", "customer_id", "hour"),
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")
@@ -188,3 +191,70 @@ class UsageHourly(SQLModel, table=True):
     output_tokens: int = _bigint(default=0)
     reasoning_tokens: int = _bigint(default=0)
     latency_ms_sum: int = _bigint(default=0)
+
+
+class TenantUsageHourly(SQLModel, table=True):
+    """Hourly rollup over all customers: what every unfiltered page aggregates (a few rows per hour)."""
+
+    __tablename__ = "tenant_usage_hourly"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "hour", "provider", "model", "section_path", "priced",
+                            name="uq_tenant_usage_hourly_key"),
+        sa.Index("ix_tenant_usage_hourly_tenant_hour", "tenant_id", "hour"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    hour: datetime = _ts()
+    provider: str = Field(max_length=64)
+    model: str = Field(default="", max_length=200)
+    section_path: str = Field(default="", max_length=500)
+    agent: str = Field(default="", max_length=200)
+    priced: bool = True
+    calls: int = _bigint(default=0)
+    failed_calls: int = _bigint(default=0)
+    cost_nanos: int = _bigint(default=0)
+    input_tokens: int = _bigint(default=0)
+    cached_input_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    reasoning_tokens: int = _bigint(default=0)
+    latency_ms_sum: int = _bigint(default=0)
+
+
+class CustomerUsageDaily(SQLModel, table=True):
+    """Per customer and UTC day totals: the customers table aggregates 10k customers from this narrow table."""
+
+    __tablename__ = "customer_usage_daily"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "customer_id", "day", name="uq_customer_usage_daily_key"),
+        sa.Index("ix_customer_usage_daily_tenant_day", "tenant_id", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    customer_id: str = Field(max_length=200)
+    day: datetime = _ts()
+    calls: int = _bigint(default=0)
+    failed_calls: int = _bigint(default=0)
+    unpriced_calls: int = _bigint(default=0)
+    cost_nanos: int = _bigint(default=0)
+    input_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    latency_ms_sum: int = _bigint(default=0)
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+
+
+class UnitUsageHourly(SQLModel, table=True):
+    """Non-token units (Pinecone read/write units, search credits…) per hour, provider, unit and customer."""
+
+    __tablename__ = "unit_usage_hourly"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "hour", "customer_id", "provider", "unit", name="uq_unit_usage_hourly_key"),
+        sa.Index("ix_unit_usage_hourly_tenant_hour", "tenant_id", "hour"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    hour: datetime = _ts()
+    customer_id: str = Field(default="", max_length=200)
+    provider: str = Field(max_length=64)
+    unit: str = Field(max_length=64)
+    quantity: float = 0.0

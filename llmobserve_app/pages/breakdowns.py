@@ -43,7 +43,8 @@ def llms_page() -> rx.Component:
 
 def infrastructure_page() -> rx.Component:
     S = InfrastructureState
-    content = table_card("Services", data_table(COST_COLUMNS, S.rows, "infrastructure-table"), S.rows)
+    columns = [("Service", "name"), ("Cost", "cost"), ("Calls", "calls"), ("Units", "units")]
+    content = table_card("Services", data_table(columns, S.rows, "infrastructure-table"), S.rows)
     return app_frame(
         rx.heading("Infrastructure", size="7"),
         rx.text("Vector databases, search and speech APIs your app pays for besides LLMs.", color_scheme="gray",

@@ -1,7 +1,14 @@
 """Aggregates for every analytics page and the read API.
 
-Everything here reads the rollups (``usage_hourly``, ``runs``) — never a scan of raw events — except
-``run_detail``, which reads one run's events. Windows are hour-aligned because the rollup is.
+Everything here reads rollups — never a scan of raw events — except ``run_detail``, which reads one run's
+events. Each query picks the smallest exact source for its scope:
+
+- all customers: ``tenant_usage_hourly`` (a few rows per hour, whatever the number of customers);
+- one customer: ``usage_hourly`` (indexed by tenant, customer, hour);
+- the customer dimension over whole UTC days: ``customer_usage_daily`` (one narrow row per customer-day),
+  else ``usage_hourly``.
+
+Windows are hour-aligned because the rollups are.
 """
 
 from __future__ import annotations
@@ -14,8 +21,16 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from llmobserve_app.models import Event, Run, UsageHourly, utcnow
-from llmobserve_app.services.time_range import hour_floor
+from llmobserve_app.models import (
+    CustomerUsageDaily,
+    Event,
+    Run,
+    TenantUsageHourly,
+    UnitUsageHourly,
+    UsageHourly,
+    utcnow,
+)
+from llmobserve_app.services.time_range import day_floor, hour_floor
 
 # Providers whose calls are infrastructure (vector DBs, search, speech), not LLM inference.
 INFRA_PROVIDERS = frozenset({
@@ -24,8 +39,7 @@ INFRA_PROVIDERS = frozenset({
 })
 UNTRACKED = "untracked"
 GROUP_BY = ("provider", "model", "customer", "agent", "day")
-_COLUMNS = {"provider": UsageHourly.provider, "model": UsageHourly.model, "customer": UsageHourly.customer_id,
-            "agent": UsageHourly.agent}
+Usage = type[UsageHourly] | type[TenantUsageHourly]
 
 
 def window_start(now: datetime, hours: int) -> datetime:
@@ -42,22 +56,35 @@ class Scope:
     customer_id: str | None = None
 
 
-def _hourly_where(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    conditions = [UsageHourly.tenant_id == scope.tenant_id, UsageHourly.hour >= scope.start,
-                  UsageHourly.hour < scope.end]
+def _usage(scope: Scope) -> Usage:
+    return TenantUsageHourly if scope.customer_id is None else UsageHourly
+
+
+def _hourly_where(scope: Scope, table: Usage | None = None) -> list[sa.ColumnElement[bool]]:
+    table = table or _usage(scope)
+    conditions = [table.tenant_id == scope.tenant_id, table.hour >= scope.start, table.hour < scope.end]
     if scope.customer_id is not None:
         conditions.append(UsageHourly.customer_id == scope.customer_id)
     return conditions
 
 
-def _unpriced_calls() -> sa.ColumnElement[int]:
-    return sa.func.sum(sa.case((UsageHourly.priced.is_(False), UsageHourly.calls), else_=0))
+def _whole_days(scope: Scope) -> bool:
+    """True when the window is whole UTC days (its last day may end now): the daily rollup is exact."""
+    ends_now = scope.end >= hour_floor(utcnow()) + timedelta(hours=1)
+    return scope.start == day_floor(scope.start) and (scope.end == day_floor(scope.end) or ends_now)
 
 
-def _distinct_list(session: Session, column: sa.ColumnElement) -> sa.ColumnElement[str]:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.string_agg(sa.distinct(column), sa.literal_column("','"))
-    return sa.func.group_concat(sa.distinct(column))
+def _daily_where(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    last_day = day_floor(scope.end - timedelta(microseconds=1))
+    conditions = [CustomerUsageDaily.tenant_id == scope.tenant_id, CustomerUsageDaily.day >= scope.start,
+                  CustomerUsageDaily.day <= last_day]
+    if scope.customer_id is not None:
+        conditions.append(CustomerUsageDaily.customer_id == scope.customer_id)
+    return conditions
+
+
+def _unpriced_calls(table: Usage) -> sa.ColumnElement[int]:
+    return sa.func.sum(sa.case((table.priced.is_(False), table.calls), else_=0))
 
 
 @dataclass(frozen=True)
@@ -76,11 +103,11 @@ class Totals:
 
 
 def totals(session: Session, scope: Scope) -> Totals:
+    t = _usage(scope)
     row = session.execute(
         sa.select(
-            sa.func.sum(UsageHourly.cost_nanos), sa.func.sum(UsageHourly.calls),
-            sa.func.sum(UsageHourly.failed_calls), _unpriced_calls(), sa.func.sum(UsageHourly.input_tokens),
-            sa.func.sum(UsageHourly.output_tokens), sa.func.sum(UsageHourly.latency_ms_sum),
+            sa.func.sum(t.cost_nanos), sa.func.sum(t.calls), sa.func.sum(t.failed_calls), _unpriced_calls(t),
+            sa.func.sum(t.input_tokens), sa.func.sum(t.output_tokens), sa.func.sum(t.latency_ms_sum),
         ).where(*_hourly_where(scope))
     ).one()
     return Totals(*(int(value or 0) for value in row))
@@ -110,16 +137,16 @@ def _runs_where(scope: Scope) -> list[sa.ColumnElement[bool]]:
 
 
 def has_any_data(session: Session, tenant_id: int) -> bool:
-    query = sa.select(UsageHourly.id).where(UsageHourly.tenant_id == tenant_id).limit(1)
+    query = sa.select(TenantUsageHourly.id).where(TenantUsageHourly.tenant_id == tenant_id).limit(1)
     return session.execute(query).first() is not None
 
 
 def dashboard_summary(session: Session, tenant_id: int, now: datetime | None = None,
                       customer_id: str | None = None) -> DashboardSummary:
-    """The fixed-window KPIs: last 24 h, last 7 days and the 7 days before (for week over week)."""
+    """The fixed-window KPIs: last 24 h, last 7 days (today and 6 whole days) and the 7 days before."""
     now = now or utcnow()
     end = hour_floor(now) + timedelta(hours=1)
-    week_start = window_start(now, 24 * 7)
+    week_start = day_floor(now) - timedelta(days=6)
     week = Scope(tenant_id, week_start, end, customer_id)
     runs_7d = session.execute(sa.select(sa.func.count()).select_from(Run).where(*_runs_where(week))).scalar_one()
     return DashboardSummary(
@@ -138,9 +165,9 @@ def _bucket(moment: datetime, hourly: bool) -> datetime:
 def cost_over_time(session: Session, scope: Scope, hourly: bool | None = None) -> list[tuple[datetime, int]]:
     """Cost per UTC day (per hour for windows up to 48 h) across the window, empty buckets included."""
     hourly = (scope.end - scope.start) <= timedelta(hours=48) if hourly is None else hourly
+    t = _usage(scope)
     rows = session.execute(
-        sa.select(UsageHourly.hour, sa.func.sum(UsageHourly.cost_nanos))
-        .where(*_hourly_where(scope)).group_by(UsageHourly.hour)
+        sa.select(t.hour, sa.func.sum(t.cost_nanos)).where(*_hourly_where(scope)).group_by(t.hour)
     ).all()
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     buckets: dict[datetime, int] = {}
@@ -165,31 +192,51 @@ class CostRow:
     output_tokens: int = 0
 
 
-def _cost_row_columns() -> list[sa.ColumnElement]:
-    return [sa.func.sum(UsageHourly.cost_nanos), sa.func.sum(UsageHourly.calls), _unpriced_calls(),
-            sa.func.sum(UsageHourly.failed_calls), sa.func.sum(UsageHourly.input_tokens),
-            sa.func.sum(UsageHourly.output_tokens)]
+def _cost_row_columns(t: Usage) -> list[sa.ColumnElement]:
+    return [sa.func.sum(t.cost_nanos), sa.func.sum(t.calls), _unpriced_calls(t), sa.func.sum(t.failed_calls),
+            sa.func.sum(t.input_tokens), sa.func.sum(t.output_tokens)]
 
 
 def _cost_row(name: str, values: tuple) -> CostRow:
     return CostRow(name, *(int(value or 0) for value in values))
 
 
+def _cost_by_customer(session: Session, scope: Scope, limit: int | None) -> list[CostRow]:
+    if _whole_days(scope):
+        d = CustomerUsageDaily
+        cost = sa.func.sum(d.cost_nanos)
+        query = (sa.select(d.customer_id, cost, sa.func.sum(d.calls), sa.func.sum(d.unpriced_calls),
+                           sa.func.sum(d.failed_calls), sa.func.sum(d.input_tokens), sa.func.sum(d.output_tokens))
+                 .where(*_daily_where(scope)).group_by(d.customer_id).order_by(cost.desc(), d.customer_id))
+    else:
+        columns = _cost_row_columns(UsageHourly)
+        query = (sa.select(UsageHourly.customer_id, *columns).where(*_hourly_where(scope, UsageHourly))
+                 .group_by(UsageHourly.customer_id).order_by(columns[0].desc(), UsageHourly.customer_id))
+    rows = session.execute(query if limit is None else query.limit(limit)).all()
+    return [_cost_row(name or "", tuple(values)) for name, *values in rows]
+
+
 def cost_by(session: Session, scope: Scope, dimension: str, limit: int | None = 10) -> list[CostRow]:
-    """Cost per provider, model, customer, agent or day, most expensive first (days in date order)."""
+    """Cost per provider, model, customer, agent or day, most expensive first (days in date order).
+
+    Calls without a customer are not part of the customer dimension.
+    """
     if dimension not in GROUP_BY:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}")
+    if dimension == "customer":
+        return _cost_by_customer(session, scope, limit)
+    t = _usage(scope)
     if dimension == "day":
         daily: dict[datetime, list[int]] = defaultdict(lambda: [0] * 6)
-        rows = session.execute(sa.select(UsageHourly.hour, *_cost_row_columns()).where(*_hourly_where(scope))
-                               .group_by(UsageHourly.hour)).all()
+        rows = session.execute(sa.select(t.hour, *_cost_row_columns(t)).where(*_hourly_where(scope))
+                               .group_by(t.hour)).all()
         for hour, *values in rows:
             sums = daily[hour.replace(hour=0)]
             for index, value in enumerate(values):
                 sums[index] += int(value or 0)
         return [_cost_row(day.date().isoformat(), tuple(sums)) for day, sums in sorted(daily.items())]
-    column = _COLUMNS[dimension]
-    columns = _cost_row_columns()
+    column = {"provider": t.provider, "model": t.model, "agent": t.agent}[dimension]
+    columns = _cost_row_columns(t)
     query = (sa.select(column, *columns).where(*_hourly_where(scope)).group_by(column)
              .order_by(columns[0].desc(), column))
     if limit is not None:
@@ -235,45 +282,71 @@ class CustomerPage:
         return self.total_cost_nanos // self.total_customers if self.total_customers else 0
 
 
+def _like(text: str) -> str:
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _providers_of(session: Session, scope: Scope, customers: list[str]) -> dict[str, tuple[str, ...]]:
+    """Providers each listed customer used in the window (only the customers of one page are asked)."""
+    if not customers:
+        return {}
+    query = (sa.select(UsageHourly.customer_id, UsageHourly.provider)
+             .where(*_hourly_where(Scope(scope.tenant_id, scope.start, scope.end), UsageHourly),
+                    UsageHourly.customer_id.in_(customers))
+             .group_by(UsageHourly.customer_id, UsageHourly.provider))
+    found: dict[str, set[str]] = defaultdict(set)
+    for customer, provider in session.execute(query).all():
+        found[customer].add(provider)
+    return {customer: tuple(sorted(providers)) for customer, providers in found.items()}
+
+
 def customers_page(session: Session, scope: Scope, search: str = "", sort: str = "cost", descending: bool = True,
                    page: int = 0, page_size: int = 25) -> CustomerPage:
-    """One page of the customers table, searched and sorted in the database (10k customers stay cheap)."""
+    """One page of the customers table, searched, sorted and paged in the database.
+
+    Whole-day windows read the narrow daily rollup (exact first/last call times); others the hourly one
+    (first/last seen to the hour).
+    """
     if sort not in CUSTOMER_SORTS:
         raise ValueError(f"sort must be one of {', '.join(CUSTOMER_SORTS)}")
-    conditions = [*_hourly_where(scope), UsageHourly.customer_id != ""]
+    if _whole_days(scope):
+        t, conditions = CustomerUsageDaily, _daily_where(scope)
+        first_seen, last_seen = sa.func.min(CustomerUsageDaily.first_seen), sa.func.max(CustomerUsageDaily.last_seen)
+    else:
+        t, conditions = UsageHourly, [*_hourly_where(scope, UsageHourly), UsageHourly.customer_id != ""]
+        first_seen, last_seen = sa.func.min(UsageHourly.hour), sa.func.max(UsageHourly.hour)
     if search.strip():
-        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(UsageHourly.customer_id.ilike(f"%{escaped}%", escape="\\"))
-    cost = sa.func.sum(UsageHourly.cost_nanos).label("cost")
-    calls = sa.func.sum(UsageHourly.calls).label("calls")
-    latency = sa.func.sum(UsageHourly.latency_ms_sum).label("latency")
-    first_seen, last_seen = sa.func.min(UsageHourly.hour), sa.func.max(UsageHourly.hour)
-    order = {"cost": cost, "calls": calls, "customer": UsageHourly.customer_id, "last_seen": last_seen,
+        conditions.append(t.customer_id.ilike(_like(search), escape="\\"))
+    cost = sa.func.sum(t.cost_nanos).label("cost")
+    calls = sa.func.sum(t.calls).label("calls")
+    latency = sa.func.sum(t.latency_ms_sum).label("latency")
+    order = {"cost": cost, "calls": calls, "customer": t.customer_id, "last_seen": last_seen,
              "avg_latency": latency / sa.func.nullif(calls, 0)}[sort]
     query = (
-        sa.select(UsageHourly.customer_id, cost, calls, latency, _distinct_list(session, UsageHourly.provider),
-                  first_seen, last_seen)
-        .where(*conditions).group_by(UsageHourly.customer_id)
-        .order_by(order.desc() if descending else order.asc(), UsageHourly.customer_id)
+        sa.select(t.customer_id, cost, calls, latency, first_seen, last_seen)
+        .where(*conditions).group_by(t.customer_id)
+        .order_by(order.desc() if descending else order.asc(), t.customer_id)
         .limit(page_size).offset(max(page, 0) * page_size)
     )
-    rows = [CustomerRow(customer, int(c or 0), int(n or 0), int(lat or 0),
-                        tuple(sorted(set((providers or "").split(",")) - {""})), first, last)
-            for customer, c, n, lat, providers, first, last in session.execute(query).all()]
-    summary = sa.select(sa.func.count(sa.distinct(UsageHourly.customer_id)), sa.func.sum(UsageHourly.cost_nanos),
-                        sa.func.sum(UsageHourly.calls)).where(*conditions)
+    found = session.execute(query).all()
+    providers = _providers_of(session, scope, [row[0] for row in found])
+    rows = [CustomerRow(customer, int(c or 0), int(n or 0), int(lat or 0), providers.get(customer, ()), first, last)
+            for customer, c, n, lat, first, last in found]
+    summary = sa.select(sa.func.count(sa.distinct(t.customer_id)), sa.func.sum(t.cost_nanos),
+                        sa.func.sum(t.calls)).where(*conditions)
     count, total_cost, total_calls = session.execute(summary).one()
     return CustomerPage(rows, int(count or 0), int(total_cost or 0), int(total_calls or 0))
 
 
 def customer_ids(session: Session, tenant_id: int, search: str = "", limit: int = 20) -> list[str]:
     """Customer ids for the global filter's search box (most recently active first)."""
-    conditions = [UsageHourly.tenant_id == tenant_id, UsageHourly.customer_id != ""]
+    d = CustomerUsageDaily
+    conditions = [d.tenant_id == tenant_id]
     if search.strip():
-        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(UsageHourly.customer_id.ilike(f"%{escaped}%", escape="\\"))
-    query = (sa.select(UsageHourly.customer_id).where(*conditions).group_by(UsageHourly.customer_id)
-             .order_by(sa.func.max(UsageHourly.hour).desc(), UsageHourly.customer_id).limit(limit))
+        conditions.append(d.customer_id.ilike(_like(search), escape="\\"))
+    query = (sa.select(d.customer_id).where(*conditions).group_by(d.customer_id)
+             .order_by(sa.func.max(d.day).desc(), d.customer_id).limit(limit))
     return list(session.execute(query).scalars())
 
 
@@ -299,9 +372,10 @@ def _tools_in(section_path: str) -> list[str]:
 
 def agents(session: Session, scope: Scope) -> list[AgentRow]:
     """Per top-level agent (calls outside any agent form the 'untracked' row), most expensive first."""
-    query = (sa.select(UsageHourly.agent, UsageHourly.section_path, sa.func.sum(UsageHourly.cost_nanos),
-                       sa.func.sum(UsageHourly.calls), sa.func.sum(UsageHourly.latency_ms_sum), _unpriced_calls())
-             .where(*_hourly_where(scope)).group_by(UsageHourly.agent, UsageHourly.section_path))
+    t = _usage(scope)
+    query = (sa.select(t.agent, t.section_path, sa.func.sum(t.cost_nanos), sa.func.sum(t.calls),
+                       sa.func.sum(t.latency_ms_sum), _unpriced_calls(t))
+             .where(*_hourly_where(scope)).group_by(t.agent, t.section_path))
     by_agent: dict[str, AgentRow] = {}
     for agent, section_path, cost, calls, latency, unpriced in session.execute(query).all():
         name = agent or UNTRACKED
@@ -317,10 +391,14 @@ def agents(session: Session, scope: Scope) -> list[AgentRow]:
 def agent_trend(session: Session, scope: Scope, names: list[str]) -> dict[str, list[tuple[datetime, int]]]:
     """Daily cost of the named agents over the window ('untracked' for calls outside agents)."""
     wanted = {"" if name == UNTRACKED else name for name in names}
-    query = (sa.select(UsageHourly.agent, UsageHourly.hour, sa.func.sum(UsageHourly.cost_nanos))
-             .where(*_hourly_where(scope), UsageHourly.agent.in_(wanted))
-             .group_by(UsageHourly.agent, UsageHourly.hour))
-    days = [day for day, _ in cost_over_time(session, Scope(scope.tenant_id, scope.start, scope.end, None), False)]
+    t = _usage(scope)
+    query = (sa.select(t.agent, t.hour, sa.func.sum(t.cost_nanos))
+             .where(*_hourly_where(scope), t.agent.in_(wanted)).group_by(t.agent, t.hour))
+    days = []
+    day = day_floor(scope.start)
+    while day < scope.end:
+        days.append(day)
+        day += timedelta(days=1)
     series: dict[str, dict[datetime, int]] = {name: dict.fromkeys(days, 0) for name in names}
     for agent, hour, cost in session.execute(query).all():
         day = hour.replace(hour=0)
@@ -358,23 +436,45 @@ class ModelRow:
 
 def models(session: Session, scope: Scope) -> list[ModelRow]:
     """Per LLM model (infrastructure providers excluded), most expensive first."""
-    columns = [sa.func.sum(UsageHourly.cost_nanos), sa.func.sum(UsageHourly.calls), _unpriced_calls(),
-               sa.func.sum(UsageHourly.input_tokens), sa.func.sum(UsageHourly.cached_input_tokens),
-               sa.func.sum(UsageHourly.output_tokens), sa.func.sum(UsageHourly.reasoning_tokens)]
-    query = (sa.select(UsageHourly.provider, UsageHourly.model, *columns)
-             .where(*_hourly_where(scope), UsageHourly.provider.not_in(INFRA_PROVIDERS))
-             .group_by(UsageHourly.provider, UsageHourly.model).order_by(columns[0].desc(), UsageHourly.model))
+    t = _usage(scope)
+    columns = [sa.func.sum(t.cost_nanos), sa.func.sum(t.calls), _unpriced_calls(t), sa.func.sum(t.input_tokens),
+               sa.func.sum(t.cached_input_tokens), sa.func.sum(t.output_tokens), sa.func.sum(t.reasoning_tokens)]
+    query = (sa.select(t.provider, t.model, *columns)
+             .where(*_hourly_where(scope), t.provider.not_in(INFRA_PROVIDERS))
+             .group_by(t.provider, t.model).order_by(columns[0].desc(), t.model))
     return [ModelRow(provider, model or "(unknown)", *(int(v or 0) for v in values))
             for provider, model, *values in session.execute(query).all()]
 
 
-def infrastructure(session: Session, scope: Scope) -> list[CostRow]:
+@dataclass(frozen=True)
+class ServiceRow:
+    """One infrastructure provider: cost and calls, plus the units it metered (read units, credits…)."""
+
+    provider: str
+    cost_nanos: int
+    calls: int
+    unpriced_calls: int
+    units: dict[str, float]
+
+
+def infrastructure(session: Session, scope: Scope) -> list[ServiceRow]:
     """Non-LLM services (vector databases, search, speech) by provider, most expensive first."""
-    columns = _cost_row_columns()
-    query = (sa.select(UsageHourly.provider, *columns)
-             .where(*_hourly_where(scope), UsageHourly.provider.in_(INFRA_PROVIDERS))
-             .group_by(UsageHourly.provider).order_by(columns[0].desc(), UsageHourly.provider))
-    return [_cost_row(name, tuple(values)) for name, *values in session.execute(query).all()]
+    t = _usage(scope)
+    columns = _cost_row_columns(t)
+    query = (sa.select(t.provider, *columns[:3])
+             .where(*_hourly_where(scope), t.provider.in_(INFRA_PROVIDERS))
+             .group_by(t.provider).order_by(columns[0].desc(), t.provider))
+    u = UnitUsageHourly
+    unit_conditions = [u.tenant_id == scope.tenant_id, u.hour >= scope.start, u.hour < scope.end]
+    if scope.customer_id is not None:
+        unit_conditions.append(u.customer_id == scope.customer_id)
+    units: dict[str, dict[str, float]] = defaultdict(dict)
+    unit_query = (sa.select(u.provider, u.unit, sa.func.sum(u.quantity)).where(*unit_conditions)
+                  .group_by(u.provider, u.unit))
+    for provider, unit, quantity in session.execute(unit_query).all():
+        units[provider][unit] = float(quantity or 0)
+    return [ServiceRow(name, int(cost or 0), int(calls or 0), int(unpriced or 0), units.get(name, {}))
+            for name, cost, calls, unpriced in session.execute(query).all()]
 
 
 # --- runs ------------------------------------------------------------------------------------------------
@@ -512,7 +612,7 @@ def insights(session: Session, tenant_id: int, now: datetime | None = None, cust
     """Week-over-week movers, the most expensive customers and agents, untracked share, unpriced models."""
     now = now or utcnow()
     end = hour_floor(now) + timedelta(hours=1)
-    week = Scope(tenant_id, window_start(now, 24 * 7), end, customer_id)
+    week = Scope(tenant_id, day_floor(now) - timedelta(days=6), end, customer_id)
     previous = Scope(tenant_id, week.start - timedelta(days=7), week.start, customer_id)
     movers: list[Mover] = []
     for dimension in ("customer", "model", "agent"):
@@ -524,10 +624,10 @@ def insights(session: Session, tenant_id: int, now: datetime | None = None, cust
                 movers.append(mover)
     movers.sort(key=lambda mover: (-abs(mover.change_nanos), mover.dimension, mover.name))
     agent_rows = cost_by(session, week, "agent", limit=None)
-    unpriced_query = (sa.select(UsageHourly.provider, UsageHourly.model, sa.func.sum(UsageHourly.calls))
-                      .where(*_hourly_where(week), UsageHourly.priced.is_(False))
-                      .group_by(UsageHourly.provider, UsageHourly.model)
-                      .order_by(sa.func.sum(UsageHourly.calls).desc()))
+    t = _usage(week)
+    unpriced_query = (sa.select(t.provider, t.model, sa.func.sum(t.calls))
+                      .where(*_hourly_where(week), t.priced.is_(False))
+                      .group_by(t.provider, t.model).order_by(sa.func.sum(t.calls).desc()))
     return Insights(
         movers=movers[:limit * 2],
         top_customers=[row for row in cost_by(session, week, "customer", limit=limit + 1) if row.name][:limit],

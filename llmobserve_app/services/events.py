@@ -1,22 +1,32 @@
 """Ingest: validate SDK events one by one, price them, store them once, update rollups — one transaction.
 
 A batch with bad events keeps the good ones; a retried batch is counted once (unique tenant + span_id);
-rollups (``usage_hourly``, ``runs``) are written in the same transaction as the events they summarise.
+rollups (``usage_hourly``, ``tenant_usage_hourly``, ``customer_usage_daily``, ``unit_usage_hourly``, ``runs``)
+are written in the same transaction as the events they summarise.
+
+Speed (see docs/BENCHMARKS.md): rows are written through the session's own DB-API connection (so inside
+its transaction) with multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING span_id`` and ``executemany``
+upserts, bypassing per-value SQLAlchemy type processing. Values are therefore converted here exactly as the
+column types of ``models.py`` would: UTC datetimes (naive ``YYYY-MM-DD HH:MM:SS.ffffff`` text on SQLite),
+JSON text, booleans. ``tests/app/test_ingest_service.py`` reads every column back through the ORM.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from llmobserve_app.models import Event, Run, UsageHourly, utcnow
+from llmobserve_app.models import Event, utcnow
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
 
@@ -85,6 +95,13 @@ class EventIn(BaseModel):
         return self.error is not None
 
 
+class EventBatchIn(BaseModel):
+    """A whole ``{"events": [...]}`` body, validated in one pass (the fast path of ``parse_valid_batch``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    events: list[EventIn]
+
+
 @dataclass
 class Rejection:
     index: int
@@ -115,188 +132,444 @@ def agent_of(section_path: str | None) -> str | None:
     return None
 
 
-def _row(tenant_id: int, event: EventIn, received_at: datetime) -> dict[str, Any]:
+# Columns written for one event, in the order of the tuples built by ``_event_row`` (``id`` is generated).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "tenant_id", "span_id", "run_id", "parent_span_id", "started_at", "ended_at", "latency_ms", "provider",
+    "model", "endpoint", "status_code", "streamed", "incomplete", "error", "input_tokens", "cached_input_tokens",
+    "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "audio_seconds",
+    "web_searches", "requests", "units", "customer_id", "section_path", "agent", "tags", "batch", "service_tier",
+    "provider_reported_cost_nanos", "cost_nanos", "priced", "charged", "price_id", "sdk_version", "received_at",
+)
+_column = EVENT_COLUMNS.index
+_SPAN, _RUN, _STARTED, _ENDED, _LATENCY = (_column(name) for name in (
+    "span_id", "run_id", "started_at", "ended_at", "latency_ms"))
+_PROVIDER, _MODEL, _CUSTOMER, _SECTION, _AGENT = (_column(name) for name in (
+    "provider", "model", "customer_id", "section_path", "agent"))
+_INPUT, _CACHED, _OUTPUT, _REASONING = (_column(name) for name in (
+    "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"))
+_COST, _PRICED, _CHARGED = (_column(name) for name in ("cost_nanos", "priced", "charged"))
+_HOURLY_KEY = ("tenant_id", "hour", "customer_id", "provider", "model", "section_path", "priced")
+_HOURLY_SUMS = ("calls", "failed_calls", "cost_nanos", "input_tokens", "cached_input_tokens", "output_tokens",
+                "reasoning_tokens", "latency_ms_sum")
+_RUN_SUMS = ("calls", "failed_calls", "unpriced_calls", "cost_nanos")
+_DAILY_SUMS = ("calls", "failed_calls", "unpriced_calls", "cost_nanos", "input_tokens", "output_tokens",
+               "latency_ms_sum")
+_UNITS = _column("units")
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy's SQLite DATETIME stores it (naive UTC, always with microseconds)."""
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware(value: datetime) -> datetime:
+    return value
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value) if value else "{}"
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """What differs between SQLite and PostgreSQL when writing rows through the DB-API connection."""
+
+    name: str
+    placeholder: str
+    max_params: int
+    least: str
+    greatest: str
+
+
+_SQLITE = _Dialect("sqlite", "?", 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999, "min", "max")
+_POSTGRES = _Dialect("postgresql", "%s", 65_535, "least", "greatest")
+
+
+_DIALECTS = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
+
+
+def _dialect(name: str) -> _Dialect:
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {name}") from None
+
+
+def _event_row(
+    tenant_id: int, event: EventIn, received_at: Any, db_time: Callable[[datetime], Any]
+) -> tuple[Any, ...]:
+    """One ``events`` row (``EVENT_COLUMNS`` order), priced. Raises ValueError for unpriceable usage."""
     usage = event.usage
-    ended_at = event.ended_at or event.started_at
-    reported_nanos = (
-        usd_to_nanos(event.provider_reported_cost) if event.provider_reported_cost is not None else None
-    )
-    if event.failed:
+    started = event.started_at.astimezone(UTC)
+    ended = started if event.ended_at is None else event.ended_at.astimezone(UTC)
+    reported = event.provider_reported_cost
+    failed = event.failed
+    if failed:
         cost_nanos, priced, price_id = 0, True, NOT_CHARGED_PRICE_ID
     else:
         cost = compute_cost(
             event.provider,
             event.model or "",
-            usage.model_dump(),
-            at=event.started_at,
+            {
+                "input_tokens": usage.input_tokens,
+                "cached_input_tokens": usage.cached_input_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+                "output_tokens": usage.output_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "audio_seconds": usage.audio_seconds or 0,  # 0.0 → 0: same count, skips a Decimal parse
+                "web_searches": usage.web_searches,
+                "requests": usage.requests,
+                "units": usage.units,
+            },
+            at=started,
             batch=event.batch,
             service_tier=event.service_tier,
-            provider_reported_cost=event.provider_reported_cost,
+            provider_reported_cost=reported,
         )
         priced = bool(cost.priced and cost.usd is not None)
         cost_nanos = usd_to_nanos(cost.usd) if priced else None
         price_id = cost.price_id
-    return {
-        "tenant_id": tenant_id,
-        "span_id": event.span_id,
-        "run_id": event.run_id,
-        "parent_span_id": event.parent_span_id,
-        "started_at": event.started_at,
-        "ended_at": ended_at,
-        "latency_ms": max(0, int((ended_at - event.started_at).total_seconds() * 1000)),
-        "provider": event.provider.lower(),
-        "model": event.model,
-        "endpoint": event.endpoint,
-        "status_code": event.status_code,
-        "streamed": event.streamed,
-        "incomplete": event.incomplete,
-        "error": event.error,
-        "input_tokens": usage.input_tokens,
-        "cached_input_tokens": usage.cached_input_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
-        "output_tokens": usage.output_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "audio_seconds": usage.audio_seconds,
-        "web_searches": usage.web_searches,
-        "requests": usage.requests,
-        "units": usage.units,
-        "customer_id": event.customer_id,
-        "section_path": event.section_path,
-        "agent": agent_of(event.section_path),
-        "tags": event.tags,
-        "batch": event.batch,
-        "service_tier": event.service_tier,
-        "provider_reported_cost_nanos": reported_nanos,
-        "cost_nanos": cost_nanos,
-        "priced": priced,
-        "charged": not event.failed,
-        "price_id": (price_id or None) and str(price_id)[:200],
-        "sdk_version": event.sdk_version,
-        "received_at": received_at,
-    }
+    section = event.section_path
+    return (
+        tenant_id, event.span_id, event.run_id, event.parent_span_id, db_time(started), db_time(ended),
+        max(0, int((ended - started).total_seconds() * 1000)), event.provider.lower(), event.model, event.endpoint,
+        event.status_code, event.streamed, event.incomplete, event.error, usage.input_tokens,
+        usage.cached_input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.output_tokens,
+        usage.reasoning_tokens, usage.audio_seconds, usage.web_searches, usage.requests, _json(usage.units),
+        event.customer_id, section, agent_of(section) if section else None, _json(event.tags), event.batch,
+        event.service_tier, usd_to_nanos(reported) if reported is not None else None, cost_nanos, priced,
+        not failed, (price_id or None) and str(price_id)[:200], event.sdk_version, received_at,
+    )
 
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+@lru_cache(maxsize=64)
+def _events_sql(dialect: _Dialect, rows: int) -> str:
+    one = "(" + ", ".join([dialect.placeholder] * len(EVENT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+        "ON CONFLICT (tenant_id, span_id) DO NOTHING RETURNING span_id"
+    )
 
 
-def _upsert_hourly(session: Session, rows: list[dict[str, Any]]) -> None:
-    key_names = ("tenant_id", "hour", "customer_id", "provider", "model", "section_path", "priced")
-    summed = ("calls", "failed_calls", "cost_nanos", "input_tokens", "cached_input_tokens", "output_tokens",
-              "reasoning_tokens", "latency_ms_sum")
-    buckets: dict[tuple, dict[str, Any]] = {}
+@lru_cache(maxsize=4)
+def _events_plain_sql(dialect: _Dialect) -> str:
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join([dialect.placeholder] * len(EVENT_COLUMNS))}) "
+        "ON CONFLICT (tenant_id, span_id) DO NOTHING"
+    )
+
+
+@lru_cache(maxsize=4)
+def _hourly_sql(dialect: _Dialect) -> str:
+    columns = (*_HOURLY_KEY, "agent", *_HOURLY_SUMS)
+    updates = ", ".join(f"{name} = usage_hourly.{name} + excluded.{name}" for name in _HOURLY_SUMS)
+    return (
+        f"INSERT INTO usage_hourly ({', '.join(columns)}) VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(_HOURLY_KEY)}) DO UPDATE SET {updates}"
+    )
+
+
+@lru_cache(maxsize=4)
+def _tenant_hourly_sql(dialect: _Dialect) -> str:
+    key = tuple(name for name in _HOURLY_KEY if name != "customer_id")
+    columns = (*key, "agent", *_HOURLY_SUMS)
+    updates = ", ".join(f"{name} = tenant_usage_hourly.{name} + excluded.{name}" for name in _HOURLY_SUMS)
+    return (
+        f"INSERT INTO tenant_usage_hourly ({', '.join(columns)}) "
+        f"VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+@lru_cache(maxsize=4)
+def _customer_daily_sql(dialect: _Dialect) -> str:
+    columns = ("tenant_id", "customer_id", "day", *_DAILY_SUMS, "first_seen", "last_seen")
+    sums = ", ".join(f"{name} = customer_usage_daily.{name} + excluded.{name}" for name in _DAILY_SUMS)
+    return (
+        f"INSERT INTO customer_usage_daily ({', '.join(columns)}) "
+        f"VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        f"ON CONFLICT (tenant_id, customer_id, day) DO UPDATE SET {sums}, "
+        f"first_seen = {dialect.least}(customer_usage_daily.first_seen, excluded.first_seen), "
+        f"last_seen = {dialect.greatest}(customer_usage_daily.last_seen, excluded.last_seen)"
+    )
+
+
+@lru_cache(maxsize=4)
+def _unit_hourly_sql(dialect: _Dialect) -> str:
+    columns = ("tenant_id", "hour", "customer_id", "provider", "unit", "quantity")
+    return (
+        f"INSERT INTO unit_usage_hourly ({', '.join(columns)}) "
+        f"VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        "ON CONFLICT (tenant_id, hour, customer_id, provider, unit) "
+        "DO UPDATE SET quantity = unit_usage_hourly.quantity + excluded.quantity"
+    )
+
+
+@lru_cache(maxsize=4)
+def _runs_sql(dialect: _Dialect) -> str:
+    columns = ("tenant_id", "run_id", "customer_id", "agent", "first_seen", "last_seen", *_RUN_SUMS)
+    sums = ", ".join(f"{name} = runs.{name} + excluded.{name}" for name in _RUN_SUMS)
+    return (
+        f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        "ON CONFLICT (tenant_id, run_id) DO UPDATE SET "
+        f"first_seen = {dialect.least}(runs.first_seen, excluded.first_seen), "
+        f"last_seen = {dialect.greatest}(runs.last_seen, excluded.last_seen), "
+        "customer_id = COALESCE(runs.customer_id, excluded.customer_id), "
+        f"agent = COALESCE(runs.agent, excluded.agent), {sums}"
+    )
+
+
+def _insert_returning(cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> set[str]:
+    """Insert rows, skipping (tenant_id, span_id) already stored; returns the span ids actually inserted."""
+    inserted: set[str] = set()
+    chunk = min(500, dialect.max_params // len(EVENT_COLUMNS))
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        cursor.execute(_events_sql(dialect, len(part)), [value for row in part for value in row])
+        inserted.update(span for (span,) in cursor.fetchall())
+    return inserted
+
+
+def _insert_new(session: Session, cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Insert rows, skipping (tenant_id, span_id) already stored; returns the rows actually inserted."""
+    if dialect is _SQLITE:
+        # Common case first: a plain executemany costs ~40% less than INSERT … RETURNING on SQLite. If some
+        # span ids were stored already (a retry), undo it to a savepoint and take the RETURNING path.
+        if not session.connection().connection.driver_connection.in_transaction:
+            cursor.execute("BEGIN")  # an outermost SAVEPOINT would be a transaction that RELEASE commits
+        cursor.execute("SAVEPOINT ingest_events")
+        cursor.executemany(_events_plain_sql(dialect), rows)
+        if cursor.rowcount == len(rows):
+            cursor.execute("RELEASE ingest_events")
+            return rows
+        cursor.execute("ROLLBACK TO ingest_events")
+        cursor.execute("RELEASE ingest_events")
+    inserted = _insert_returning(cursor, dialect, rows)
+    return rows if len(inserted) == len(rows) else [row for row in rows if row[_SPAN] in inserted]
+
+
+def _hour_of(started: Any) -> Any:
+    if isinstance(started, str):  # SQLite text: "YYYY-MM-DD HH:" + "00:00.000000"
+        return started[:14] + "00:00.000000"
+    return started.replace(minute=0, second=0, microsecond=0)
+
+
+def _hourly_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Sum rows into their hour bucket (key order of ``_HOURLY_KEY``, then agent and ``_HOURLY_SUMS``)."""
+    buckets: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        key_values = {
-            "tenant_id": row["tenant_id"],
-            "hour": row["started_at"].replace(minute=0, second=0, microsecond=0),
-            "customer_id": row["customer_id"] or "",
-            "provider": row["provider"],
-            "model": row["model"] or "",
-            "section_path": row["section_path"] or "",
-            "priced": row["priced"],
-        }
-        key = tuple(key_values[name] for name in key_names)
+        key = (tenant_id, _hour_of(row[_STARTED]), row[_CUSTOMER] or "", row[_PROVIDER], row[_MODEL] or "",
+               row[_SECTION] or "", row[_PRICED])
         bucket = buckets.get(key)
         if bucket is None:
-            bucket = buckets[key] = {**key_values, "agent": row["agent"] or "", **dict.fromkeys(summed, 0)}
-        bucket["calls"] += 1
-        bucket["failed_calls"] += 0 if row["charged"] else 1
-        bucket["cost_nanos"] += row["cost_nanos"] or 0
-        bucket["input_tokens"] += row["input_tokens"]
-        bucket["cached_input_tokens"] += row["cached_input_tokens"]
-        bucket["output_tokens"] += row["output_tokens"]
-        bucket["reasoning_tokens"] += row["reasoning_tokens"]
-        bucket["latency_ms_sum"] += row["latency_ms"]
-    if not buckets:
-        return
-    values = [buckets[key] for key in sorted(buckets, key=repr)]  # one lock order: no deadlocks
-    statement = _insert(session, UsageHourly)
-    table = UsageHourly.__table__
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key_names),
-        set_={name: table.c[name] + statement.excluded[name] for name in summed},
-    )
-    session.execute(statement, values)
+            bucket = buckets[key] = [row[_AGENT] or "", 0, 0, 0, 0, 0, 0, 0, 0]
+        bucket[1] += 1
+        if not row[_CHARGED]:
+            bucket[2] += 1
+        bucket[3] += row[_COST] or 0
+        bucket[4] += row[_INPUT]
+        bucket[5] += row[_CACHED]
+        bucket[6] += row[_OUTPUT]
+        bucket[7] += row[_REASONING]
+        bucket[8] += row[_LATENCY]
+    # One lock order for every writer (PostgreSQL row locks): concurrent batches cannot deadlock.
+    return [(*key, *buckets[key]) for key in sorted(buckets, key=repr)]
 
 
-def _upsert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
-    runs: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if not row["run_id"]:
+def _tenant_hourly_rows(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The per-customer hour buckets summed over customers (``usage_hourly`` rows → ``tenant_usage_hourly``)."""
+    buckets: dict[tuple[Any, ...], list[Any]] = {}
+    for row in hourly:
+        key = (*row[:2], *row[3:7])  # without customer_id
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = list(row[7:])
             continue
-        run = runs.get(row["run_id"])
+        for offset in range(1, 9):
+            bucket[offset] += row[7 + offset]
+    return [(*key, *buckets[key]) for key in sorted(buckets, key=repr)]
+
+
+def _day_of(started: Any) -> Any:
+    if isinstance(started, str):
+        return started[:10] + " 00:00:00.000000"
+    return started.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _customer_daily_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Per customer and UTC day: sums, first and last call start (calls without a customer are left out)."""
+    days: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        customer = row[_CUSTOMER]
+        if not customer:
+            continue
+        started = row[_STARTED]
+        key = (tenant_id, customer, _day_of(started))
+        day = days.get(key)
+        if day is None:
+            day = days[key] = [0, 0, 0, 0, 0, 0, 0, started, started]
+        day[0] += 1
+        day[1] += 0 if row[_CHARGED] else 1
+        day[2] += 0 if row[_PRICED] else 1
+        day[3] += row[_COST] or 0
+        day[4] += row[_INPUT]
+        day[5] += row[_OUTPUT]
+        day[6] += row[_LATENCY]
+        if started < day[7]:
+            day[7] = started
+        if started > day[8]:
+            day[8] = started
+    return [(*key, *days[key]) for key in sorted(days, key=repr)]
+
+
+def _unit_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Non-token units (``usage.units``) summed per hour, customer ('' for none), provider and unit."""
+    quantities: dict[tuple[Any, ...], float] = {}
+    for row in rows:
+        if row[_UNITS] == "{}":
+            continue
+        prefix = (tenant_id, _hour_of(row[_STARTED]), row[_CUSTOMER] or "", row[_PROVIDER])
+        for unit, quantity in json.loads(row[_UNITS]).items():
+            key = (*prefix, unit)
+            quantities[key] = quantities.get(key, 0.0) + quantity
+    return [(*key, quantities[key]) for key in sorted(quantities, key=repr)]
+
+
+def _run_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Per run id: first non-empty customer and agent (arrival order), first/last seen and sums, in the
+    column order of ``_runs_sql``."""
+    runs: dict[str, list[Any]] = {}
+    for row in rows:
+        run_id = row[_RUN]
+        if not run_id:
+            continue
+        run = runs.get(run_id)
         if run is None:
-            run = runs[row["run_id"]] = {
-                "tenant_id": row["tenant_id"], "run_id": row["run_id"], "customer_id": row["customer_id"],
-                "agent": row["agent"], "first_seen": row["started_at"], "last_seen": row["ended_at"],
-                "calls": 0, "failed_calls": 0, "unpriced_calls": 0, "cost_nanos": 0,
-            }
-        run["first_seen"] = min(run["first_seen"], row["started_at"])
-        run["last_seen"] = max(run["last_seen"], row["ended_at"])
-        run["customer_id"] = run["customer_id"] or row["customer_id"]
-        run["agent"] = run["agent"] or row["agent"]
-        run["calls"] += 1
-        run["failed_calls"] += 0 if row["charged"] else 1
-        run["unpriced_calls"] += 0 if row["priced"] else 1
-        run["cost_nanos"] += row["cost_nanos"] or 0
-    if not runs:
-        return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
-    statement = _insert(session, Run)
-    table = Run.__table__
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["tenant_id", "run_id"],
-        set_={
-            "first_seen": least(table.c.first_seen, excluded.first_seen),
-            "last_seen": greatest(table.c.last_seen, excluded.last_seen),
-            "customer_id": sa.func.coalesce(table.c.customer_id, excluded.customer_id),
-            "agent": sa.func.coalesce(table.c.agent, excluded.agent),
-            **{name: table.c[name] + excluded[name]
-               for name in ("calls", "failed_calls", "unpriced_calls", "cost_nanos")},
-        },
-    )
-    session.execute(statement, [runs[key] for key in sorted(runs)])
+            runs[run_id] = [tenant_id, run_id, row[_CUSTOMER] or None, row[_AGENT], row[_STARTED], row[_ENDED],
+                            1, 0 if row[_CHARGED] else 1, 0 if row[_PRICED] else 1, row[_COST] or 0]
+            continue
+        if row[_STARTED] < run[4]:
+            run[4] = row[_STARTED]
+        if row[_ENDED] > run[5]:
+            run[5] = row[_ENDED]
+        run[2] = run[2] or row[_CUSTOMER]
+        run[3] = run[3] or row[_AGENT]
+        run[6] += 1
+        run[7] += 0 if row[_CHARGED] else 1
+        run[8] += 0 if row[_PRICED] else 1
+        run[9] += row[_COST] or 0
+    return [tuple(runs[key]) for key in sorted(runs)]
 
 
-def ingest_events(session: Session, tenant_id: int, raw_events: list[Any]) -> IngestResult:
-    """Validate, price and store a batch for one tenant. The caller's session commits (or rolls back)."""
-    result = IngestResult()
-    received_at = utcnow()
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
+def parse_valid_batch(body: bytes | str) -> list[EventIn] | None:
+    """The events of a ``{"events": [...]}`` JSON body when every one is valid, parsed and validated in one
+    pass; None when anything is off, so the caller takes the careful path (``json.loads`` then
+    ``ingest_events``), which names each bad event's field."""
+    try:
+        return EventBatchIn.model_validate_json(body).events
+    except ValueError:  # ValidationError is a ValueError
+        return None
+
+
+def validate_events(raw_events: Sequence[Any]) -> tuple[list[EventIn | None], list[Rejection]]:
+    """Validate events one by one: a model per position (None where rejected) and the rejections."""
+    validated: list[EventIn | None] = []
+    rejected: list[Rejection] = []
+    validate = EventIn.model_validate
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
-            result.rejected.append(Rejection(index, "event: must be a JSON object"))
+            rejected.append(Rejection(index, "event: must be a JSON object"))
+            validated.append(None)
             continue
         try:
-            event = EventIn.model_validate(raw)
-            row = _row(tenant_id, event, received_at)
+            validated.append(validate(raw))
         except ValidationError as error:
-            result.rejected.append(Rejection(index, _describe(error)))
+            rejected.append(Rejection(index, _describe(error)))
+            validated.append(None)
+    return validated, rejected
+
+
+@dataclass
+class PreparedBatch:
+    """One tenant's events, validated and priced into rows, not yet written (built without the database)."""
+
+    tenant_id: int
+    dialect: str
+    rows: list[tuple[Any, ...]]
+    duplicates: int = 0  # repeated span ids inside the batch
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def prepare_events(
+    tenant_id: int, events: Sequence[EventIn | None], rejected: Sequence[Rejection] = (), dialect: str = "sqlite"
+) -> PreparedBatch:
+    """Price validated events (None entries were rejected already) into rows for ``dialect``. Events whose
+    usage cannot be priced (e.g. cached > input tokens) are rejected here, naming the field."""
+    db_time = _sqlite_time if _dialect(dialect) is _SQLITE else _aware
+    received_at = db_time(utcnow())
+    batch = PreparedBatch(tenant_id, dialect, [], rejected=list(rejected))
+    seen: set[str] = set()
+    for index, event in enumerate(events):
+        if event is None:
             continue
+        try:
+            row = _event_row(tenant_id, event, received_at, db_time)
         except (InvalidOperation, OverflowError, ValueError) as error:
-            result.rejected.append(Rejection(index, f"event: {error}"))
+            batch.rejected.append(Rejection(index, f"event: {error}"))
             continue
         if event.span_id in seen:
-            result.duplicates += 1
+            batch.duplicates += 1
             continue
         seen.add(event.span_id)
-        rows.append(row)
+        batch.rows.append(row)
+    batch.rejected.sort(key=lambda rejection: rejection.index)
+    return batch
+
+
+def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
+    """Store a prepared batch and its rollups in the session's transaction (the caller commits). Leaves
+    ``batch`` untouched, so a batch whose transaction failed can be written again."""
+    dialect = _dialect(dialect_name(session))
+    if dialect.name != batch.dialect:
+        raise ValueError(f"batch prepared for {batch.dialect}, session is {dialect.name}")
+    result = IngestResult(duplicates=batch.duplicates, rejected=list(batch.rejected))
+    rows = batch.rows
     if not rows:
         return result
-    statement = (
-        _insert(session, Event)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "span_id"])
-        .returning(Event.__table__.c.span_id)
-    )
-    inserted = set(session.execute(statement, rows).scalars())
-    result.accepted = len(inserted)
-    result.duplicates += len(rows) - len(inserted)
-    new_rows = [row for row in rows if row["span_id"] in inserted]
-    _upsert_hourly(session, new_rows)
-    _upsert_runs(session, new_rows)
+    dbapi_error = session.get_bind().dialect.loaded_dbapi.Error
+    cursor = session.connection().connection.cursor()
+    try:
+        new_rows = _insert_new(session, cursor, dialect, rows)
+        result.duplicates += len(rows) - len(new_rows)  # already stored: a retried batch
+        result.accepted = len(new_rows)
+        rows = new_rows
+        if rows:
+            hourly = _hourly_rows(batch.tenant_id, rows)
+            cursor.executemany(_hourly_sql(dialect), hourly)
+            cursor.executemany(_tenant_hourly_sql(dialect), _tenant_hourly_rows(hourly))
+            for sql, values in ((_customer_daily_sql(dialect), _customer_daily_rows(batch.tenant_id, rows)),
+                                (_unit_hourly_sql(dialect), _unit_rows(batch.tenant_id, rows)),
+                                (_runs_sql(dialect), _run_rows(batch.tenant_id, rows))):
+                if values:
+                    cursor.executemany(sql, values)
+    except dbapi_error as error:  # the exception classes callers of SQLAlchemy expect (IntegrityError...)
+        raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True) from error
+    finally:
+        cursor.close()
     return result
+
+
+def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any]) -> IngestResult:
+    """Validate, price and store a batch for one tenant. The caller's session commits (or rolls back)."""
+    validated, rejected = validate_events(raw_events)
+    return write_prepared(session, prepare_events(tenant_id, validated, rejected, dialect_name(session)))
+
+
+if set(EVENT_COLUMNS) != {column.name for column in Event.__table__.columns} - {"id"}:
+    raise RuntimeError("services/events.py: EVENT_COLUMNS no longer matches the events table in models.py")

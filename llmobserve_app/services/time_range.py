@@ -27,19 +27,25 @@ def hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def day_floor(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _named(key: str, now: datetime, error: str = "") -> TimeRange:
-    hours = NAMED_RANGES[key]
+    """24h: the current hour and the 23 before. 7d/30d: today (UTC) and the 6 or 29 whole days before."""
     end = hour_floor(now) + timedelta(hours=1)
     labels = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
-    return TimeRange(key, end - timedelta(hours=hours), end, labels[key], error)
+    if key == "24h":
+        return TimeRange(key, end - timedelta(hours=24), end, labels[key], error)
+    return TimeRange(key, day_floor(now) - timedelta(days=NAMED_RANGES[key] // 24 - 1), end, labels[key], error)
 
 
 def resolve_range(key: str | None, date_from: str | None = None, date_to: str | None = None,
                   now: datetime | None = None) -> TimeRange:
     """Turn URL parameters into a window; bad input falls back to the default with a message, never raises.
 
-    Named ranges are hour-aligned and include the current hour. A custom range covers whole UTC days,
-    both ends included.
+    Named ranges end with the current hour; 7d and 30d start at a UTC midnight. A custom range covers whole
+    UTC days, both ends included.
     """
     now = now or datetime.now(UTC)
     key = (key or DEFAULT_RANGE).strip()

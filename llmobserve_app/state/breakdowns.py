@@ -69,7 +69,14 @@ class InfrastructureState(FilterState):
     rows: list[dict[str, str]] = []
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
-        self.rows = cost_rows(await run_db(lambda s: analytics.infrastructure(s, scope)))
+        services = await run_db(lambda s: analytics.infrastructure(s, scope))
+        self.rows = [{
+            "name": row.provider,
+            "cost": fmt.cost_or_unpriced(row.cost_nanos, row.calls, row.unpriced_calls),
+            "calls": fmt.count(row.calls),
+            "units": ", ".join(f"{unit.replace('_', ' ')}: {amount:,.0f}" for unit, amount in sorted(row.units.items()))
+            or "—",
+        } for row in services]
 
     @rx.event
     async def load(self):  # noqa: ANN201

@@ -70,3 +70,22 @@ def test_cost_per_day_and_breakdowns(engine, make_account) -> None:
     assert costs == sorted(costs, reverse=True)
     assert {row.name for row in models} == {"gpt-4o-mini", "gpt-4o", "claude-3-5-haiku-20241022"}
     assert next(r for r in models if r.name == "gpt-4o-mini").calls == 2
+
+
+def test_infrastructure_reports_units_and_leaves_llms_alone(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [
+            _at(1, provider="pinecone", model="serverless", usage={"units": {"read_units": 5}}, customer_id="c1"),
+            _at(2, provider="pinecone", model="serverless", usage={"units": {"read_units": 7, "write_units": 2}}),
+            _at(1),
+        ])
+    scope = analytics.Scope(tenant, NOW - timedelta(days=1), NOW + timedelta(hours=1))
+    with session_scope(engine) as session:
+        (pinecone,) = analytics.infrastructure(session, scope)
+        (only_c1,) = analytics.infrastructure(session, analytics.Scope(tenant, scope.start, scope.end, "c1"))
+        models = analytics.models(session, scope)
+    assert pinecone.provider == "pinecone" and pinecone.calls == 2
+    assert pinecone.units == {"read_units": 12, "write_units": 2}
+    assert only_c1.units == {"read_units": 5}
+    assert [m.model for m in models] == ["gpt-4o-mini"]

@@ -90,7 +90,7 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
         customers = analytics.customers_page(session, scope, page_size=1000)
         agents = {row.agent: row for row in analytics.agents(session, scope)}
         models = {(row.provider, row.model): row for row in analytics.models(session, scope)}
-        infra = {row.name: row.cost_nanos for row in analytics.infrastructure(session, scope)}
+        infra = {row.provider: row.cost_nanos for row in analytics.infrastructure(session, scope)}
         runs = analytics.runs_page(session, scope, page_size=100)
 
     assert totals.cost_nanos == sum(r["cost"] for r in expected)

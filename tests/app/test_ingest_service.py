@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
+import threading
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -10,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
+from ingest_api.batches import BatchWriter
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, Run, UsageHourly
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.events import ingest_events, parse_valid_batch, prepare_events, validate_events
 from pricing import compute_cost
 from tests.app.conftest import event
 
@@ -180,3 +184,123 @@ def test_nothing_is_half_written_when_the_transaction_fails(engine, make_account
         count = connection.execute(sa.select(sa.func.count()).select_from(Event).where(Event.tenant_id == tenant))
         assert count.scalar_one() == 0
     assert _ingest(engine, tenant, [event("a"), event("b")]).accepted == 2
+
+
+def test_a_partly_stored_batch_adds_only_its_new_events_to_the_rollups(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    first = [event(f"p{i}", run_id="run-p") for i in range(10)]
+    _ingest(engine, tenant, first[:4])
+    result = _ingest(engine, tenant, first)  # 4 stored already, 6 new
+    assert (result.accepted, result.duplicates) == (6, 4)
+    with session_scope(engine) as session:
+        hourly = session.exec(select(UsageHourly).where(UsageHourly.tenant_id == tenant)).all()
+        run = session.exec(select(Run).where(Run.tenant_id == tenant)).one()
+    assert sum(h.calls for h in hourly) == 10 and run.calls == 10 and run.cost_nanos == 10 * 270_000
+
+
+def test_every_column_reads_back_through_the_orm(engine, make_account) -> None:
+    """Rows are written through the DB-API connection: they must read back exactly as the ORM maps them."""
+    tenant, _, _ = make_account()
+    started = datetime(2026, 11, 2, 13, 45, 7, tzinfo=UTC)
+    _ingest(engine, tenant, [
+        event("full", run_id="r-full", parent_span_id="parent", started_at="2026-11-02T14:45:07+01:00",
+              ended_at="2026-11-02T13:45:08.250000Z", endpoint="messages", streamed=True, incomplete=True,
+              provider=" Anthropic ", model="claude-3-5-haiku-latest", customer_id="cust-9",
+              section_path="agent:research/tool:web", tags={"env": "prod"}, service_tier="standard",
+              usage={"input_tokens": 900, "cached_input_tokens": 100, "cache_write_tokens": 50, "output_tokens": 70,
+                     "reasoning_tokens": 0, "units": {"input_image_tokens": 10}},
+              sdk_version="0.1.0"),
+        event("bare", started_at="2026-11-02T13:00:00Z", model=None, status_code=None, usage={"audio_seconds": 1.5}),
+    ])
+    with session_scope(engine) as session:
+        full = session.exec(select(Event).where(Event.tenant_id == tenant, Event.span_id == "full")).one()
+        bare = session.exec(select(Event).where(Event.tenant_id == tenant, Event.span_id == "bare")).one()
+        in_window = session.exec(select(Event).where(Event.tenant_id == tenant, Event.started_at >= started,
+                                                     Event.started_at <= started)).all()
+        (hour,) = session.exec(select(UsageHourly).where(UsageHourly.tenant_id == tenant,
+                                                         UsageHourly.customer_id == "cust-9")).all()
+        run = session.exec(select(Run).where(Run.tenant_id == tenant)).one()
+    assert [row.span_id for row in in_window] == ["full"]  # stored times compare like SQLAlchemy's
+    assert (full.started_at, full.ended_at, full.latency_ms) == (
+        started, datetime(2026, 11, 2, 13, 45, 8, 250000, tzinfo=UTC), 1250)
+    assert (full.run_id, full.parent_span_id, full.provider, full.model, full.endpoint) == (
+        "r-full", "parent", "anthropic", "claude-3-5-haiku-latest", "messages")
+    assert (full.streamed, full.incomplete, full.batch, full.charged, full.priced) == (True, True, False, True, True)
+    assert (full.input_tokens, full.cached_input_tokens, full.cache_write_tokens, full.output_tokens) == (
+        900, 100, 50, 70)
+    assert (full.units, full.tags, full.customer_id, full.agent) == ({"input_image_tokens": 10.0}, {"env": "prod"},
+                                                                    "cust-9", "research")
+    cost = compute_cost("Anthropic", "claude-3-5-haiku-latest",
+                        {"input_tokens": 900, "cached_input_tokens": 100, "cache_write_tokens": 50,
+                         "output_tokens": 70, "units": {"input_image_tokens": 10}}, at=started,
+                        service_tier="standard")
+    assert full.cost_nanos == int((cost.usd * 10**9).to_integral_value()) and full.price_id == cost.price_id
+    assert full.received_at.tzinfo is not None and full.status_code == 200 and full.sdk_version == "0.1.0"
+    assert (bare.model, bare.status_code, bare.audio_seconds, bare.ended_at) == (None, None, 1.5, bare.started_at)
+    assert (hour.hour, hour.agent, hour.calls, hour.cost_nanos) == (
+        datetime(2026, 11, 2, 13, tzinfo=UTC), "research", 1, full.cost_nanos)
+    assert (run.first_seen, run.last_seen, run.customer_id, run.agent) == (
+        full.started_at, full.ended_at, "cust-9", "research")
+
+
+def test_the_one_pass_parser_accepts_exactly_the_clean_batches() -> None:
+    """``parse_valid_batch`` is a shortcut: it must agree with event-by-event validation or step aside."""
+    clean = [event(f"c{i}", tags={"k": "v"}, usage={"input_tokens": 5, "units": {"read_units": 2}}) for i in range(3)]
+    parsed = parse_valid_batch(json.dumps({"events": clean, "sdk": "x"}))
+    validated, rejected = validate_events(clean)
+    assert parsed == validated and rejected == []
+    for body in ('{"events": [{"span_id": "x"}]}', '{"events": 5}', "[]", "{", '{"events": [1]}', b"\xff"):
+        assert parse_valid_batch(body) is None
+
+
+def _concurrently(engine, writer: BatchWriter, calls: list) -> list:
+    """Run calls in threads; on SQLite they queue behind a held write lock, so one thread writes them all
+    in one transaction (PostgreSQL writes each alone). Returns each call's result or exception."""
+    outcomes: list = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            outcomes[index] = calls[index]()
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            outcomes[index] = error
+
+    sqlite = engine.dialect.name == "sqlite"
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    if sqlite:
+        writer._write_lock.acquire()
+    for thread in threads:
+        thread.start()
+    if sqlite:
+        deadline = time.monotonic() + 10
+        while len(writer._queue) < len(calls) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(writer._queue) == len(calls)
+        writer._write_lock.release()
+    for thread in threads:
+        thread.join(10)
+    return outcomes
+
+
+def test_concurrent_batches_are_group_committed_each_with_its_own_result(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    writer = BatchWriter(lambda: engine)
+    bodies = [json.dumps({"events": [event(f"g{i}-{j}", run_id=f"run-{i % 2}") for j in range(20)]}).encode()
+              for i in range(4)]
+    bodies.append(json.dumps({"events": [event("g0-0"), {"span_id": "bad"}]}).encode())
+    results = _concurrently(engine, writer, [lambda body=body: writer.ingest(tenant, body, 1000) for body in bodies])
+    assert sum(r.accepted for r in results) == 80 and sum(r.duplicates for r in results) == 1
+    assert [r.index for r in results[4].rejected] == [1] and not any(r.rejected for r in results[:4])
+    with session_scope(engine) as session:
+        runs = session.exec(select(Run).where(Run.tenant_id == tenant)).all()
+    assert sorted(run.calls for run in runs) == [40, 40]
+
+
+def test_a_failing_batch_in_a_group_fails_alone(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    writer = BatchWriter(lambda: engine)
+    good = [prepare_events(tenant, validate_events([event(f"ok{i}")])[0], dialect=engine.dialect.name)
+            for i in range(3)]
+    orphan = prepare_events(2**31 - 7, validate_events([event("orphan")])[0], dialect=engine.dialect.name)
+    outcomes = _concurrently(engine, writer, [lambda b=b: writer.write(b) for b in [good[0], orphan, *good[1:]]])
+    assert isinstance(outcomes[1], sa.exc.IntegrityError)  # no such tenant: foreign key
+    assert [o.accepted for o in (outcomes[0], *outcomes[2:])] == [1, 1, 1]

@@ -1,0 +1,213 @@
+"""Analytics at scale: page query latency (p50/p95) over N synthetic events, and dashboard render time.
+
+    .venv/bin/python bench/bench_analytics.py                       # 200k events, quick (make bench)
+    .venv/bin/python bench/bench_analytics.py --events 10000000 --customers 10000 --keep /tmp/llmo-10m
+    .venv/bin/python bench/bench_analytics.py --reuse /tmp/llmo-10m  # re-measure an existing database
+    .venv/bin/python bench/bench_analytics.py --events 1000000 --render   # + Chromium render of /
+
+Events go through the real ingest service (validation, pricing, rollups), in batches, into SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+MODELS = [("openai", "gpt-4o-mini", 40), ("openai", "gpt-4o", 12), ("anthropic", "claude-3-5-haiku-20241022", 15),
+          ("anthropic", "claude-sonnet-4-20250514", 6), ("google", "gemini-2.0-flash", 10),
+          ("openai", "text-embedding-3-small", 12), ("pinecone", "serverless", 5)]
+SECTIONS = ["agent:support/tool:search_docs", "agent:support", "agent:research/tool:web_search",
+            "agent:summarizer", None]
+
+
+def _events(rng: random.Random, count: int, customers: int, days: int, now: datetime, offset: int) -> list[dict]:
+    weights = [m[2] for m in MODELS]
+    out = []
+    for index in range(count):
+        provider, model, _ = rng.choices(MODELS, weights)[0]
+        started = now - timedelta(seconds=rng.randrange(0, days * 86_400))
+        usage = ({"units": {"read_units": rng.randint(1, 20)}} if provider == "pinecone" else
+                 {"input_tokens": rng.randint(50, 8000), "output_tokens": rng.randint(0, 1200)})
+        out.append({
+            "span_id": f"{offset + index:x}", "run_id": f"r{(offset + index) // 4:x}",
+            "started_at": started.isoformat(),
+            "ended_at": (started + timedelta(milliseconds=rng.randint(100, 4000))).isoformat(),
+            "provider": provider, "model": model, "status_code": 429 if rng.random() < 0.01 else 200,
+            "usage": usage, "customer_id": f"cust_{rng.randrange(customers):05d}",
+            "section_path": rng.choice(SECTIONS),
+        })
+    return out
+
+
+def populate(database_url: str, events: int, customers: int, days: int) -> int:
+    from llmobserve_app.db import migrate, session_scope
+    from llmobserve_app.services import accounts, api_keys
+    from llmobserve_app.services.events import ingest_events
+
+    migrate(database_url)
+    from llmobserve_app.db import get_engine
+
+    engine = get_engine(database_url)
+    with session_scope(engine) as session:
+        user = accounts.signup(session, "bench@example.com", "bench-password", "Bench")
+        api_keys.create_api_key(session, user.id, "bench")
+        tenant = user.id
+    rng, now, chunk = random.Random(1), datetime.now(UTC), 5000
+    began = time.perf_counter()
+    for offset in range(0, events, chunk):
+        batch = _events(rng, min(chunk, events - offset), customers, days, now, offset)
+        with session_scope(engine) as session:
+            ingest_events(session, tenant, batch)
+        if offset and offset % 500_000 == 0:
+            rate = offset / (time.perf_counter() - began)
+            print(f"  ingested {offset:,} events ({rate:,.0f}/s)", flush=True)
+    elapsed = time.perf_counter() - began
+    print(f"ingested {events:,} events in {elapsed:.1f} s ({events / elapsed:,.0f} events/s through the service)")
+    return tenant
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[str, float, float]]:
+    from llmobserve_app.db import get_engine, session_scope
+    from llmobserve_app.services import analytics
+
+    engine = get_engine(database_url)
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    week = analytics.Scope(tenant, end - timedelta(days=7), end)
+    month = analytics.Scope(tenant, end - timedelta(days=30), end)
+    one_customer = analytics.Scope(tenant, end - timedelta(days=30), end, "cust_00042")
+    cases: dict[str, Callable] = {
+        "dashboard: KPI summary (24h, 7d, previous 7d, runs)": lambda s: analytics.dashboard_summary(s, tenant, now),
+        "dashboard: cost over time, 30d": lambda s: analytics.cost_over_time(s, month),
+        "dashboard: cost by provider, 7d": lambda s: analytics.cost_by(s, week, "provider"),
+        "dashboard: cost by model, 30d": lambda s: analytics.cost_by(s, month, "model"),
+        "dashboard: top agents, 30d": lambda s: analytics.cost_by(s, month, "agent"),
+        "dashboard: top customers, 30d": lambda s: analytics.cost_by(s, month, "customer", limit=5),
+        "dashboard: recent runs": lambda s: analytics.recent_runs(s, tenant),
+        "customers: page 1 by cost, 30d": lambda s: analytics.customers_page(s, month),
+        "customers: search 'cust_001', 7d": lambda s: analytics.customers_page(s, week, search="cust_001"),
+        "customers: page 100 by last seen, 30d": lambda s: analytics.customers_page(s, month, sort="last_seen",
+                                                                                     page=99),
+        "customer detail: totals + models, 30d": lambda s: (analytics.totals(s, one_customer),
+                                                             analytics.cost_by(s, one_customer, "model")),
+        "agents: table + trend, 30d": lambda s: analytics.agent_trend(
+            s, month, [a.agent for a in analytics.agents(s, month)][:5]),
+        "runs: page 1, 7d": lambda s: analytics.runs_page(s, week),
+        "llms: models, 30d": lambda s: analytics.models(s, month),
+        "infrastructure, 30d": lambda s: analytics.infrastructure(s, month),
+        "insights (two weeks)": lambda s: analytics.insights(s, tenant, now),
+    }
+    results = []
+    with session_scope(engine) as session:
+        for name, query in cases.items():
+            query(session)  # warm the page cache once
+            p50, p95 = _timed(lambda q=query: q(session), repeat)
+            results.append((name, p50, p95))
+            print(f"  {name:<48} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms", flush=True)
+    return results
+
+
+def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
+    """Serve the app on the database and time navigation → dashboard fully rendered in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    port = 8731
+    env = {**os.environ, "PORT": str(port), "DATABASE_URL": database_url, "LLMOBSERVE_DATA_DIR": str(data_dir),
+           "JWT_SECRET": secrets.token_urlsafe(40), "REFLEX_USE_SYSTEM_BUN": "1",
+           "PATH": f"{REPO / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
+                               "--frontend-port", str(port), "--backend-port", str(port)], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        import httpx
+
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://localhost:{port}/login/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                 args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://localhost:{port}/login")
+            page.fill("#email", "bench@example.com")
+            page.fill("#password", "bench-password")
+            page.click("#submit")
+            page.wait_for_selector("#kpi-cost-7d", timeout=60_000)
+            samples = []
+            for _ in range(repeat):
+                began = time.perf_counter()
+                page.goto(f"http://localhost:{port}/?range=30d")
+                page.wait_for_selector("#recent-runs", timeout=60_000)
+                page.wait_for_selector(".js-plotly-plot .bars", timeout=60_000)
+                samples.append((time.perf_counter() - began) * 1000)
+            browser.close()
+        print(f"  dashboard rendered in Chromium: median {statistics.median(samples):.0f} ms, "
+              f"max {max(samples):.0f} ms over {repeat} navigations")
+    finally:
+        os.killpg(server.pid, 15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="keep the database in this folder")
+    parser.add_argument("--reuse", type=Path, help="measure an existing database made with --keep")
+    parser.add_argument("--render", action="store_true", help="also time the dashboard in Chromium")
+    args = parser.parse_args()
+
+    folder = args.reuse or args.keep or Path(tempfile.mkdtemp(prefix="llmo-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(folder))
+    database_url = f"sqlite:///{folder / 'bench.db'}"
+    try:
+        if args.reuse:
+            tenant = 1
+        else:
+            (folder / "bench.db").unlink(missing_ok=True)
+            tenant = populate(database_url, args.events, args.customers, args.days)
+        size = (folder / "bench.db").stat().st_size / 2**20
+        print(f"database: {size:,.0f} MiB; page queries over {args.repeat} runs each:")
+        results = measure_queries(database_url, tenant, args.repeat)
+        worst = max(results, key=lambda r: r[2])
+        print(f"worst p95: {worst[2]:.1f} ms ({worst[0]}); peak RSS of this process: "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        if args.render:
+            measure_render(database_url, folder)
+    finally:
+        if not (args.keep or args.reuse):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

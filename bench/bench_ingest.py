@@ -1,0 +1,357 @@
+"""Ingest benchmark: events/s end-to-end over HTTP into SQLite, next to the raw SQLite insert rate.
+
+    .venv/bin/python bench/bench_ingest.py [--events 300000] [--clients 8] [--workers 1] [--raw-rows 300000]
+
+(a) starts the real ingest app (``ingest_api:create_ingest_app``) under Granian — the server ``reflex run``
+uses in production — on 127.0.0.1 over a fresh migrated SQLite database with one account and API key, and
+POSTs gzip batches of 500 realistic events (11 provider/model mixes, 10k customers, agent sections, runs of
+8 calls, 2% failed calls, unique random span ids) from concurrent httpx clients; bodies are encoded before
+the clock starts, as the SDK does (compact JSON, gzip level 1). It then checks that every event and its
+rollups were stored. (b) inserts equivalent rows into the same ``events`` table with plain
+``sqlite3.executemany``: half in one transaction, then the other half in one transaction per 500 rows.
+Bounded in time (about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BATCH = 500
+
+# (provider, model, endpoint, usage factory) — the mix a typical agentic SaaS sends.
+_CALLS: list[tuple[str, str, str, Any]] = [
+    ("openai", "gpt-4o-mini", "chat", lambda r: {"input_tokens": r.randrange(200, 4000),
+                                                 "output_tokens": r.randrange(20, 800)}),
+    ("openai", "gpt-4.1", "responses", lambda r: (lambda i: {"input_tokens": i, "cached_input_tokens": i // 2,
+                                                             "output_tokens": r.randrange(50, 1500)})(
+        r.randrange(1000, 20000))),
+    ("openai", "o3-mini", "chat", lambda r: (lambda o: {"input_tokens": r.randrange(500, 6000), "output_tokens": o,
+                                                        "reasoning_tokens": o // 2})(r.randrange(200, 4000))),
+    ("anthropic", "claude-sonnet-4-20250514", "messages",
+     lambda r: (lambda c: {"input_tokens": c + r.randrange(100, 3000), "cached_input_tokens": c,
+                           "cache_write_tokens": r.randrange(0, 100), "output_tokens": r.randrange(50, 2000)})(
+         r.randrange(0, 8000))),
+    ("anthropic", "claude-3-5-haiku-latest", "messages", lambda r: {"input_tokens": r.randrange(100, 3000),
+                                                                    "output_tokens": r.randrange(10, 500)}),
+    ("google", "gemini-2.5-flash", "generate_content",
+     lambda r: (lambda o: {"input_tokens": r.randrange(100, 8000), "output_tokens": o,
+                           "reasoning_tokens": o // 3})(r.randrange(50, 3000))),
+    ("mistral", "mistral-small-latest", "chat", lambda r: {"input_tokens": r.randrange(100, 3000),
+                                                           "output_tokens": r.randrange(10, 600)}),
+    ("openai", "text-embedding-3-small", "embeddings", lambda r: {"input_tokens": r.randrange(10, 2000)}),
+    ("cohere", "embed-english-v3.0", "embeddings", lambda r: {"input_tokens": r.randrange(10, 1000)}),
+    ("pinecone", "serverless", "vector", lambda r: {"units": {"read_units": r.randrange(1, 20)}}),
+    ("openai", "whisper-1", "audio", lambda r: {"audio_seconds": round(r.uniform(1, 120), 1)}),
+]
+_WEIGHTS = [30, 10, 5, 12, 8, 8, 4, 10, 3, 8, 2]
+_SECTIONS = [None, "agent:research", "agent:research/tool:web_search", "agent:writer", "agent:support/tool:kb",
+             "agent:planner", "agent:support", "agent:research/tool:summarise"]
+
+
+def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict[str, Any]]:
+    """``count`` realistic SDK events with unique span ids, runs of ~8 calls, 2% failed calls."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    step = timedelta(hours=2) / max(count, 1)  # a live stream: calls arrive roughly in time order
+    events: list[dict[str, Any]] = []
+    run_id = customer = section = None
+    run_start = start
+    for index in range(count):
+        if index % 8 == 0:
+            run_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            customer = f"cust_{rng.randrange(customers):05d}" if rng.random() < 0.9 else None
+            section = rng.choice(_SECTIONS)
+            run_start = start + step * index
+        provider, model, endpoint, usage = rng.choices(_CALLS, _WEIGHTS)[0]
+        started = run_start + timedelta(milliseconds=rng.randrange(0, 60_000))
+        ended = started + timedelta(milliseconds=rng.randrange(80, 9_000))
+        status = 200 if rng.random() > 0.02 else rng.choice([429, 500, 503])
+        event: dict[str, Any] = {
+            "span_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "run_id": run_id,
+            "parent_span_id": None,
+            "started_at": started.isoformat(),
+            "ended_at": ended.isoformat(),
+            "provider": provider,
+            "model": model,
+            "endpoint": endpoint,
+            "status_code": status,
+            "streamed": endpoint in ("chat", "messages") and rng.random() < 0.5,
+            "usage": usage(rng) if status == 200 else {},
+            "customer_id": customer,
+            "section_path": section,
+            "tags": {"env": "prod"} if rng.random() < 0.3 else {},
+            "sdk_version": "0.1.0",
+        }
+        events.append(event)
+    return events
+
+
+# ------------------------------------------------------------------------------------------------ bodies
+_TOKEN = "ROUNDXXX"  # 8 characters, replaced per round so that every span and run id is unique
+
+
+def _suffixed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Span/run ids end in the round token: the random 24 leading hex digits keep index inserts random."""
+    out = []
+    for event in events:
+        event = dict(event)
+        event["span_id"] = event["span_id"][:24] + _TOKEN
+        event["run_id"] = event["run_id"][:24] + _TOKEN
+        out.append(event)
+    return out
+
+
+def make_bodies(batches: int, templates: int = 40, seed: int = 1) -> list[bytes]:
+    """``batches`` gzip bodies of ``BATCH`` events, encoded as the SDK does (compact JSON, gzip level 1)."""
+    events = _suffixed(make_events(templates * BATCH, seed))
+    texts = [json.dumps({"events": events[i:i + BATCH]}, separators=(",", ":"))
+             for i in range(0, len(events), BATCH)]
+    bodies = []
+    for round_number in range(batches):
+        text = texts[round_number % templates].replace(_TOKEN, f"{round_number // templates:08x}")
+        bodies.append(gzip.compress(text.encode(), compresslevel=1))
+    return bodies
+
+
+# ------------------------------------------------------------------------------------------------ (a) HTTP
+def _setup_database(workdir: Path) -> tuple[str, str]:
+    """A fresh migrated SQLite database with one account; returns (database_url, api_key)."""
+    from llmobserve_app.db import get_engine, migrate, session_scope
+    from llmobserve_app.services import accounts, api_keys
+
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    migrate(url)
+    with session_scope(get_engine(url)) as session:
+        user = accounts.signup(session, "bench@example.com", "correct horse battery", "Bench")
+        _, key = api_keys.create_api_key(session, user.id, "bench")
+    get_engine(url).dispose()
+    return url, key
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "LLMOBSERVE_DATA_DIR": str(workdir),
+           "JWT_SECRET": "bench-" + uuid.uuid4().hex, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--no-ws", "--log-level", "warning",
+               "ingest_api:create_ingest_app"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/v1/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise SystemExit(f"ingest server exited with {server.returncode}")
+        time.sleep(0.2)
+    _stop(server)
+    raise SystemExit("ingest server did not come up in 30 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def _post_all(
+    base: str, key: str, bodies: list[bytes], clients: int, max_seconds: float
+) -> tuple[int, float, float, list[float]]:
+    """POST every body from ``clients`` threads; returns (events accepted, seconds, client CPU seconds,
+    per-request latencies)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    queue = iter(bodies)
+    lock = threading.Lock()
+    accepted: list[int] = []
+    latencies: list[float] = []
+    failures: list[str] = []
+    deadline = time.monotonic() + max_seconds
+
+    def client() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            while time.monotonic() < deadline and not failures:
+                with lock:
+                    body = next(queue, None)
+                if body is None:
+                    return
+                began = time.perf_counter()
+                response = http.post("/v1/events", content=body)
+                latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    failures.append(f"HTTP {response.status_code}: {response.text[:300]}")
+                    return
+                reply = response.json()
+                if reply["rejected"] or reply["accepted"] != BATCH:
+                    failures.append(f"unexpected reply: {str(reply)[:300]}")
+                accepted.append(reply["accepted"])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    if failures:
+        raise SystemExit(f"ingest failed: {failures[0]}")
+    return sum(accepted), elapsed, cpu, latencies
+
+
+def _check_stored(url: str, expected: int) -> None:
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        events = connection.execute("SELECT count(*) FROM events").fetchone()[0]
+        calls = connection.execute("SELECT sum(calls) FROM usage_hourly").fetchone()[0]
+        run_calls = connection.execute("SELECT sum(calls) FROM runs").fetchone()[0]
+    finally:
+        connection.close()
+    if not events == calls == run_calls == expected:
+        raise SystemExit(f"stored {events} events, {calls} rollup calls, {run_calls} run calls; sent {expected}")
+
+
+def bench_http(workdir: Path, events: int, clients: int, workers: int, max_seconds: float) -> dict[str, float]:
+    url, key = _setup_database(workdir)
+    warmup = 20
+    bodies = make_bodies(warmup + events // BATCH)
+    server, base = _start_server(url, workdir, workers)
+    try:
+        _post_all(base, key, bodies[:warmup], clients, max_seconds)
+        sent, seconds, client_cpu, latencies = _post_all(base, key, bodies[warmup:], clients, max_seconds)
+    finally:
+        _stop(server)
+    _check_stored(url, sent + warmup * BATCH)
+    latencies.sort()
+    return {"events": sent, "seconds": seconds, "rate": sent / seconds, "client_cpu": client_cpu,
+            "p50_ms": 1000 * latencies[len(latencies) // 2], "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
+
+
+# ------------------------------------------------------------------------------------------------ (b) raw
+def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows for the events table equivalent to what ingest writes (priced values precomputed)."""
+    from llmobserve_app.services.events import EVENT_COLUMNS, agent_of
+
+    template = _suffixed(make_events(40 * BATCH, seed=2))
+    received = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    rows = []
+    for index in range(count):
+        event = template[index % len(template)]
+        suffix = f"{index // len(template):08x}"
+        usage = event["usage"]
+        started = datetime.fromisoformat(event["started_at"]).replace(tzinfo=None)
+        ended = datetime.fromisoformat(event["ended_at"]).replace(tzinfo=None)
+        values = {
+            "tenant_id": 1, "span_id": event["span_id"][:24] + suffix, "run_id": event["run_id"][:24] + suffix,
+            "parent_span_id": None, "started_at": started.isoformat(" ", "microseconds"),
+            "ended_at": ended.isoformat(" ", "microseconds"),
+            "latency_ms": int((ended - started).total_seconds() * 1000), "provider": event["provider"],
+            "model": event["model"], "endpoint": event["endpoint"], "status_code": event["status_code"],
+            "streamed": event["streamed"], "incomplete": False, "error": None,
+            "input_tokens": usage.get("input_tokens", 0), "cached_input_tokens": usage.get("cached_input_tokens", 0),
+            "cache_write_tokens": usage.get("cache_write_tokens", 0), "cache_write_1h_tokens": 0,
+            "output_tokens": usage.get("output_tokens", 0), "reasoning_tokens": usage.get("reasoning_tokens", 0),
+            "audio_seconds": float(usage.get("audio_seconds", 0)), "web_searches": 0, "requests": 1,
+            "units": json.dumps(usage.get("units", {})), "customer_id": event["customer_id"],
+            "section_path": event["section_path"], "agent": agent_of(event["section_path"]),
+            "tags": json.dumps(event["tags"]), "batch": False, "service_tier": None,
+            "provider_reported_cost_nanos": None, "cost_nanos": 270_000, "priced": True,
+            "charged": event["status_code"] < 400, "price_id": f"{event['provider']}/{event['model']}@base",
+            "sdk_version": event["sdk_version"], "received_at": received,
+        }
+        rows.append(tuple(values[name] for name in EVENT_COLUMNS))
+    return list(EVENT_COLUMNS), rows
+
+
+def bench_raw(workdir: Path, count: int) -> dict[str, float]:
+    """Plain sqlite3 executemany into the migrated ``events`` table, with the app's PRAGMAs."""
+    from llmobserve_app.db import migrate
+
+    path = workdir / "raw.db"
+    migrate(f"sqlite:///{path}")
+    columns, rows = _raw_rows(count)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            connection.execute(f"PRAGMA {pragma}")
+        connection.execute("INSERT INTO users (id, email, name, password_hash, subscription_tier, created_at) "
+                           "VALUES (1, 'raw@example.com', 'Raw', 'x', 'free', '2026-01-01 00:00:00.000000')")
+        sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        half = count // 2
+        began = time.perf_counter()
+        connection.execute("BEGIN")
+        connection.executemany(sql, rows[:half])
+        connection.execute("COMMIT")
+        one = half / (time.perf_counter() - began)
+        began = time.perf_counter()
+        for start in range(half, count, BATCH):
+            connection.execute("BEGIN")
+            connection.executemany(sql, rows[start:start + BATCH])
+            connection.execute("COMMIT")
+        per_batch = (count - half) / (time.perf_counter() - began)
+    finally:
+        connection.close()
+    return {"rows": half, "rate": one, "rate_500": per_batch}
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=300_000, help="events to POST after warm-up")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Granian worker processes (reflex run uses 1 without Redis)")
+    parser.add_argument("--max-seconds", type=float, default=60, help="stop posting after this long")
+    parser.add_argument("--raw-rows", type=int, default=300_000, help="rows for the raw SQLite insert")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="llmo-bench-ingest-") as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
+        os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
+        http = bench_http(workdir, args.events, args.clients, args.workers, args.max_seconds)
+        raw = bench_raw(workdir, args.raw_rows)
+    print(f"(a) end-to-end HTTP → SQLite: {http['rate']:,.0f} events/s "
+          f"({http['events']:,} events in {http['seconds']:.1f} s, batches of {BATCH}, gzip, "
+          f"{args.clients} clients, Granian {args.workers} worker(s); "
+          f"request p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms; client CPU {http['client_cpu']:.1f} s)")
+    print(f"(b) raw sqlite3 executemany, one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} rows); "
+          f"one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
+    print(f"    end-to-end / raw = {http['rate'] / raw['rate']:.0%}; target ≥ 50,000 events/s end-to-end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
