@@ -94,13 +94,14 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[str, float, float]]:
     from llmobserve_app.db import get_engine, session_scope
     from llmobserve_app.services import analytics
+    from llmobserve_app.services.time_range import resolve_range
 
     engine = get_engine(database_url)
     now = datetime.now(UTC)
-    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    week = analytics.Scope(tenant, end - timedelta(days=7), end)
-    month = analytics.Scope(tenant, end - timedelta(days=30), end)
-    one_customer = analytics.Scope(tenant, end - timedelta(days=30), end, "cust_00042")
+    week_range, month_range = resolve_range("7d", now=now), resolve_range("30d", now=now)  # as the pages do
+    week = analytics.Scope(tenant, week_range.start, week_range.end)
+    month = analytics.Scope(tenant, month_range.start, month_range.end)
+    one_customer = analytics.Scope(tenant, month.start, month.end, "cust_00042")
     cases: dict[str, Callable] = {
         "dashboard: KPI summary (24h, 7d, previous 7d, runs)": lambda s: analytics.dashboard_summary(s, tenant, now),
         "dashboard: cost over time, 30d": lambda s: analytics.cost_over_time(s, month),

@@ -226,7 +226,10 @@ class CustomerUsageDaily(SQLModel, table=True):
     __tablename__ = "customer_usage_daily"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "customer_id", "day", name="uq_customer_usage_daily_key"),
-        sa.Index("ix_customer_usage_daily_tenant_day", "tenant_id", "day"),
+        # Covering, in customer order: the customers table streams its GROUP BY from the index alone.
+        sa.Index("ix_customer_usage_daily_cover", "tenant_id", "customer_id", "day", "cost_nanos", "calls",
+                 "failed_calls", "unpriced_calls", "latency_ms_sum", "input_tokens", "output_tokens", "first_seen",
+                 "last_seen"),
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")

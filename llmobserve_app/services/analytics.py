@@ -130,7 +130,9 @@ class DashboardSummary:
 
 
 def _runs_where(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    conditions = [Run.tenant_id == scope.tenant_id, Run.last_seen >= scope.start, Run.first_seen < scope.end]
+    conditions = [Run.tenant_id == scope.tenant_id, Run.last_seen >= scope.start]
+    if scope.end < hour_floor(utcnow()):  # a window ending now needs no upper bound: the index alone answers
+        conditions.append(Run.first_seen < scope.end)
     if scope.customer_id is not None:
         conditions.append(Run.customer_id == scope.customer_id)
     return conditions

@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'customer_id', 'day', name='uq_customer_usage_daily_key')
     )
     with op.batch_alter_table('customer_usage_daily', schema=None) as batch_op:
-        batch_op.create_index('ix_customer_usage_daily_tenant_day', ['tenant_id', 'day'], unique=False)
+        batch_op.create_index('ix_customer_usage_daily_cover', ['tenant_id', 'customer_id', 'day', 'cost_nanos', 'calls', 'failed_calls', 'unpriced_calls', 'latency_ms_sum', 'input_tokens', 'output_tokens', 'first_seen', 'last_seen'], unique=False)
 
     op.create_table('tenant_usage_hourly',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -100,7 +100,7 @@ def downgrade() -> None:
 
     op.drop_table('tenant_usage_hourly')
     with op.batch_alter_table('customer_usage_daily', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_usage_daily_tenant_day')
+        batch_op.drop_index('ix_customer_usage_daily_cover')
 
     op.drop_table('customer_usage_daily')
     # ### end Alembic commands ###
