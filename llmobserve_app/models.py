@@ -157,7 +157,20 @@ class Run(SQLModel, table=True):
     cost_nanos: int = _bigint(default=0)
 
 
-class UsageHourly(SQLModel, table=True):
+class UsageMeasures(SQLModel):
+    """What an hourly rollup row adds up (shared by the per-customer and the all-customers rollups)."""
+
+    calls: int = _bigint(default=0)
+    failed_calls: int = _bigint(default=0)
+    cost_nanos: int = _bigint(default=0)
+    input_tokens: int = _bigint(default=0)
+    cached_input_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    reasoning_tokens: int = _bigint(default=0)
+    latency_ms_sum: int = _bigint(default=0)
+
+
+class UsageHourly(UsageMeasures, table=True):
     """Hourly rollup per customer, written in the same transaction as the events.
 
     Pages filtered to one customer read it; unfiltered pages read ``tenant_usage_hourly``, and the
@@ -183,17 +196,9 @@ class UsageHourly(SQLModel, table=True):
     section_path: str = Field(default="", max_length=500)
     agent: str = Field(default="", max_length=200)
     priced: bool = True
-    calls: int = _bigint(default=0)
-    failed_calls: int = _bigint(default=0)
-    cost_nanos: int = _bigint(default=0)
-    input_tokens: int = _bigint(default=0)
-    cached_input_tokens: int = _bigint(default=0)
-    output_tokens: int = _bigint(default=0)
-    reasoning_tokens: int = _bigint(default=0)
-    latency_ms_sum: int = _bigint(default=0)
 
 
-class TenantUsageHourly(SQLModel, table=True):
+class TenantUsageHourly(UsageMeasures, table=True):
     """Hourly rollup over all customers: what every unfiltered page aggregates (a few rows per hour)."""
 
     __tablename__ = "tenant_usage_hourly"
@@ -210,14 +215,6 @@ class TenantUsageHourly(SQLModel, table=True):
     section_path: str = Field(default="", max_length=500)
     agent: str = Field(default="", max_length=200)
     priced: bool = True
-    calls: int = _bigint(default=0)
-    failed_calls: int = _bigint(default=0)
-    cost_nanos: int = _bigint(default=0)
-    input_tokens: int = _bigint(default=0)
-    cached_input_tokens: int = _bigint(default=0)
-    output_tokens: int = _bigint(default=0)
-    reasoning_tokens: int = _bigint(default=0)
-    latency_ms_sum: int = _bigint(default=0)
 
 
 class CustomerUsageDaily(SQLModel, table=True):

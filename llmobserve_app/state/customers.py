@@ -33,10 +33,7 @@ class CustomersState(FilterState):
 
     @rx.var
     def page_label(self) -> str:
-        if not self.total:
-            return "No customers"
-        first = self.page * PAGE_SIZE + 1
-        return f"{first:,}–{min(first + PAGE_SIZE - 1, self.total):,} of {self.total:,}"
+        return fmt.page_label(self.page, PAGE_SIZE, self.total, "customers")
 
     @rx.var
     def has_next(self) -> bool:

@@ -37,6 +37,14 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
+def page_label(page: int, page_size: int, total: int, noun: str) -> str:
+    """'26–50 of 1,204' for a pager (or 'No customers')."""
+    if not total:
+        return f"No {noun}"
+    first = page * page_size + 1
+    return f"{first:,}–{min(first + page_size - 1, total):,} of {total:,}"
+
+
 def _layout(figure: go.Figure) -> go.Figure:
     figure.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, yaxis_tickprefix="$",
                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
