@@ -69,12 +69,15 @@ def page_skeleton() -> rx.Component:
     )
 
 
-def empty_state(message: str) -> rx.Component:
+FILTER_HINT = "Calls show up here once your app sends them. Change the filter above, or set up the SDK:"
+
+
+def empty_state(message: str, hint: str = FILTER_HINT) -> rx.Component:
+    """A heading, a hint and the SDK set-up guide."""
     return rx.card(
         rx.vstack(
             rx.heading(message, size="5"),
-            rx.text("Calls show up here once your app sends them. Change the filter above, or set up the SDK:",
-                    color_scheme="gray"),
+            rx.text(hint, color_scheme="gray"),
             setup_guide(),
             spacing="3",
         ),

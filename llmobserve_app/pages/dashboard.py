@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from llmobserve_app.components.blocks import data_table, kpi_card, kpi_grid, page_skeleton, table_card
+from llmobserve_app.components.blocks import data_table, empty_state, kpi_card, kpi_grid, page_skeleton, table_card
 from llmobserve_app.components.layout import app_frame, error_callout
-from llmobserve_app.components.setup_guide import setup_guide
 from llmobserve_app.state.dashboard import DashboardState as S
 
 COST_COLUMNS = [("Name", "name"), ("Cost", "cost"), ("Calls", "calls"), ("Unpriced calls", "unpriced")]
@@ -38,24 +37,14 @@ def _with_data() -> rx.Component:
     )
 
 
-def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("No calls recorded yet", size="5"),
-            rx.text("Add the SDK to your app with your API key (Settings) and your costs appear here."),
-            setup_guide(),
-            spacing="3",
-        ),
-        width="100%", id="empty-state",
-    )
-
-
 def dashboard_page() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Dashboard", size="7"),
             error_callout(S.error),
-            rx.cond(S.loading, page_skeleton(), rx.cond(S.has_data, _with_data(), _empty())),
+            rx.cond(S.loading, page_skeleton(), rx.cond(S.has_data, _with_data(), empty_state(
+                "No calls recorded yet",
+                "Add the SDK to your app with your API key (Settings) and your costs appear here."))),
             spacing="4", width="100%",
         ),
         with_filter=True,

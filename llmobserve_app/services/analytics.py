@@ -284,9 +284,13 @@ class CustomerPage:
         return self.total_cost_nanos // self.total_customers if self.total_customers else 0
 
 
+def _escape_like(text: str) -> str:
+    """User text made literal inside a LIKE pattern (with ``escape="\\"``)."""
+    return text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like(text: str) -> str:
-    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape_like(text)}%"
 
 
 def _providers_of(session: Session, scope: Scope, customers: list[str]) -> dict[str, tuple[str, ...]]:
@@ -492,8 +496,7 @@ def _runs_query_conditions(scope: Scope, agent: str | None, search: str) -> list
     if agent:
         conditions.append(Run.agent.is_(None) if agent == UNTRACKED else Run.agent == agent)
     if search.strip():
-        escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Run.run_id.like(f"{escaped}%", escape="\\"))
+        conditions.append(Run.run_id.like(f"{_escape_like(search)}%", escape="\\"))
     return conditions
 
 

@@ -9,8 +9,8 @@ import reflex as rx
 
 from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
-from llmobserve_app.state.dashboard import cost_rows
 from llmobserve_app.state.filters import FilterState
+from llmobserve_app.state.formatting import cost_rows
 from llmobserve_app.state.page import load_page
 from llmobserve_app.state.session import CurrentUser, run_db
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
+from llmobserve_app.state.formatting import cost_rows, run_rows
 from llmobserve_app.state.page import load_page
 from llmobserve_app.state.session import CurrentUser, run_db
 
@@ -36,24 +37,6 @@ def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
         customers=[row for row in analytics.cost_by(session, scope, "customer", limit=6) if row.name][:5],
         runs=analytics.recent_runs(session, scope.tenant_id, customer_id=scope.customer_id),
     )
-
-
-def cost_rows(rows: list[analytics.CostRow]) -> list[dict[str, str]]:
-    """Rows for a name / cost / calls table; unpriced calls are flagged, never shown as $0."""
-    return [{
-        "name": row.name or "(unknown)",
-        "cost": fmt.cost_or_unpriced(row.cost_nanos, row.calls, row.unpriced_calls),
-        "calls": fmt.count(row.calls),
-        "unpriced": fmt.count(row.unpriced_calls) if row.unpriced_calls else "",
-    } for row in rows]
-
-
-def run_rows(runs: list) -> list[dict[str, str]]:
-    return [{
-        "run_id": run.run_id, "agent": run.agent or analytics.UNTRACKED, "customer": run.customer_id or "",
-        "calls": fmt.count(run.calls), "cost": fmt.cost_or_unpriced(run.cost_nanos, run.calls, run.unpriced_calls),
-        "last_seen": fmt.moment(run.last_seen),
-    } for run in runs]
 
 
 class DashboardState(FilterState):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
+from llmobserve_app.services.analytics import UNTRACKED, CostRow
 from llmobserve_app.services.money import format_usd, nanos_to_usd
 
 ACCENT = "#6e56cf"
@@ -43,6 +44,24 @@ def page_label(page: int, page_size: int, total: int, noun: str) -> str:
         return f"No {noun}"
     first = page * page_size + 1
     return f"{first:,}–{min(first + page_size - 1, total):,} of {total:,}"
+
+
+def cost_rows(rows: list[CostRow]) -> list[dict[str, str]]:
+    """Rows for a name / cost / calls table; unpriced calls are flagged, never shown as $0."""
+    return [{
+        "name": row.name or "(unknown)",
+        "cost": cost_or_unpriced(row.cost_nanos, row.calls, row.unpriced_calls),
+        "calls": count(row.calls),
+        "unpriced": count(row.unpriced_calls) if row.unpriced_calls else "",
+    } for row in rows]
+
+
+def run_rows(runs: list) -> list[dict[str, str]]:
+    return [{
+        "run_id": run.run_id, "agent": run.agent or UNTRACKED, "customer": run.customer_id or "",
+        "calls": count(run.calls), "cost": cost_or_unpriced(run.cost_nanos, run.calls, run.unpriced_calls),
+        "last_seen": moment(run.last_seen),
+    } for run in runs]
 
 
 def _layout(figure: go.Figure) -> go.Figure:

@@ -56,14 +56,7 @@ class SSETap:
             lines[0] = b""
         for line in lines:
             if line[:5] == b"data:":
-                if self.first_data is None:
-                    self.first_data = line
-                if b'"usage' in line:
-                    if self.first_usage is None:
-                        self.first_usage = line
-                    self.last_usage = line
-                elif not self.done and len(line) < 64 and (b"[DONE]" in line or b'"message_stop"' in line):
-                    self.done = True
+                self._line(line)
         if last:
             self._keep_tail(last)
 
@@ -77,6 +70,7 @@ class SSETap:
             self._tail = part
 
     def _line(self, line: bytes) -> None:
+        """Remember the lines usage is read from: the first data line, the first and last with usage."""
         if self.first_data is None:
             self.first_data = line
         if b'"usage' in line:
