@@ -22,6 +22,7 @@ TIMEOUT_MS = 20_000
 def signup(page: Page, base: str, name: str) -> tuple[str, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(f"{base}/signup")
+    page.wait_for_load_state("networkidle")  # hydrated: the form calls the handler, not a native submit
     page.fill("#name", name)
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -126,6 +127,7 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     assert email not in page.content()
 
     # Logging back in shows the same totals.
+    page.wait_for_load_state("networkidle")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("#submit")
@@ -136,6 +138,7 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
 def test_wrong_password_shows_a_message(app_url: str, browser: Browser) -> None:
     page = browser.new_page()
     page.goto(f"{app_url}/login")
+    page.wait_for_load_state("networkidle")
     page.fill("#email", "nobody@example.com")
     page.fill("#password", "not the password")
     page.click("#submit")
