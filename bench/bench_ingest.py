@@ -5,10 +5,10 @@
 (a) starts the real ingest app (``ingest_api:create_ingest_app``) under Granian — the server ``reflex run``
 uses in production — on 127.0.0.1 over a fresh migrated SQLite database with one account and API key, and
 POSTs gzip batches of 500 realistic events (11 provider/model mixes, 10k customers, agent sections, runs of
-8 calls, 2% failed calls, unique random span ids) from concurrent httpx clients; bodies are encoded before
-the clock starts, as the SDK does (compact JSON, gzip level 1). It then checks that every event and its
-rollups were stored. (b) inserts equivalent rows into the same ``events`` table with plain
-``sqlite3.executemany``: half in one transaction, then the other half in one transaction per 500 rows.
+8 calls, 2% failed calls, unique time-ordered span and run ids as the SDK makes them) from concurrent httpx
+clients; bodies are encoded before the clock starts, as the SDK does (compact JSON, gzip level 1). It then
+checks that every event and its rollups were stored. (b) inserts equivalent rows into the same ``events``
+table with plain ``sqlite3.executemany``: half in one transaction, then the other half in one transaction per 500 rows.
 Bounded in time (about a minute).
 """
 
@@ -64,9 +64,17 @@ _CALLS: list[tuple[str, str, str, Any]] = [
     ("pinecone", "serverless", "vector", lambda r: {"units": {"read_units": r.randrange(1, 20)}}),
     ("openai", "whisper-1", "audio", lambda r: {"audio_seconds": round(r.uniform(1, 120), 1)}),
 ]
+_TOKEN = "ROUNDXXX"  # 8 characters, replaced per round so that every span and run id is unique
 _WEIGHTS = [30, 10, 5, 12, 8, 8, 4, 10, 3, 8, 2]
 _SECTIONS = [None, "agent:research", "agent:research/tool:web_search", "agent:writer", "agent:support/tool:kb",
              "agent:planner", "agent:support", "agent:research/tool:summarise"]
+
+
+def _time_ordered_id(rng: random.Random, position: int) -> str:
+    """An id shaped like the SDK's UUIDv7 ones (``llmobserve.ids``): time first, then random bits. Here the
+    first 8 hex digits are the round token (replaced per round, see ``make_bodies``), then the event's
+    position in its round, then 18 random hex digits."""
+    return f"{_TOKEN}{position:06x}{rng.getrandbits(72):018x}"
 
 
 def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict[str, Any]]:
@@ -79,7 +87,7 @@ def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict
     run_start = start
     for index in range(count):
         if index % 8 == 0:
-            run_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            run_id = _time_ordered_id(rng, index)
             customer = f"cust_{rng.randrange(customers):05d}" if rng.random() < 0.9 else None
             section = rng.choice(_SECTIONS)
             run_start = start + step * index
@@ -88,7 +96,7 @@ def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict
         ended = started + timedelta(milliseconds=rng.randrange(80, 9_000))
         status = 200 if rng.random() > 0.02 else rng.choice([429, 500, 503])
         event: dict[str, Any] = {
-            "span_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "span_id": _time_ordered_id(rng, index),
             "run_id": run_id,
             "parent_span_id": None,
             "started_at": started.isoformat(),
@@ -108,24 +116,11 @@ def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict
     return events
 
 
-# ------------------------------------------------------------------------------------------------ bodies
-_TOKEN = "ROUNDXXX"  # 8 characters, replaced per round so that every span and run id is unique
-
-
-def _suffixed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Span/run ids end in the round token: the random 24 leading hex digits keep index inserts random."""
-    out = []
-    for event in events:
-        event = dict(event)
-        event["span_id"] = event["span_id"][:24] + _TOKEN
-        event["run_id"] = event["run_id"][:24] + _TOKEN
-        out.append(event)
-    return out
 
 
 def make_bodies(batches: int, templates: int = 40, seed: int = 1) -> list[bytes]:
     """``batches`` gzip bodies of ``BATCH`` events, encoded as the SDK does (compact JSON, gzip level 1)."""
-    events = _suffixed(make_events(templates * BATCH, seed))
+    events = make_events(templates * BATCH, seed)
     texts = [json.dumps({"events": events[i:i + BATCH]}, separators=(",", ":"))
              for i in range(0, len(events), BATCH)]
     bodies = []
@@ -265,17 +260,18 @@ def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows for the events table equivalent to what ingest writes (priced values precomputed)."""
     from llmobserve_app.services.events import EVENT_COLUMNS, agent_of
 
-    template = _suffixed(make_events(40 * BATCH, seed=2))
+    template = make_events(40 * BATCH, seed=2)
     received = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     rows = []
     for index in range(count):
         event = template[index % len(template)]
-        suffix = f"{index // len(template):08x}"
+        token = f"{index // len(template):08x}"
         usage = event["usage"]
         started = datetime.fromisoformat(event["started_at"]).replace(tzinfo=None)
         ended = datetime.fromisoformat(event["ended_at"]).replace(tzinfo=None)
         values = {
-            "tenant_id": 1, "span_id": event["span_id"][:24] + suffix, "run_id": event["run_id"][:24] + suffix,
+            "tenant_id": 1, "span_id": event["span_id"].replace(_TOKEN, token),
+            "run_id": event["run_id"].replace(_TOKEN, token),
             "parent_span_id": None, "started_at": started.isoformat(" ", "microseconds"),
             "ended_at": ended.isoformat(" ", "microseconds"),
             "latency_ms": int((ended - started).total_seconds() * 1000), "provider": event["provider"],
@@ -298,14 +294,14 @@ def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 def bench_raw(workdir: Path, count: int) -> dict[str, float]:
     """Plain sqlite3 executemany into the migrated ``events`` table, with the app's PRAGMAs."""
-    from llmobserve_app.db import migrate
+    from llmobserve_app.db import _SQLITE_PRAGMAS, migrate
 
     path = workdir / "raw.db"
     migrate(f"sqlite:///{path}")
     columns, rows = _raw_rows(count)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        for pragma in _SQLITE_PRAGMAS:
             connection.execute(f"PRAGMA {pragma}")
         connection.execute("INSERT INTO users (id, email, name, password_hash, subscription_tier, created_at) "
                            "VALUES (1, 'raw@example.com', 'Raw', 'x', 'free', '2026-01-01 00:00:00.000000')")

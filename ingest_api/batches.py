@@ -29,6 +29,7 @@ from llmobserve_app.services.events import (
     validate_events,
     write_prepared,
 )
+from llmobserve_app.services.fast_events import FastEvent
 
 MAX_GROUP_EVENTS = 10_000  # bounds one transaction's size and the wait of the first request in it
 
@@ -43,12 +44,12 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def events_from_body(raw: bytes, max_events: int) -> tuple[list[EventIn | None], list[Rejection]]:
+def events_from_body(raw: bytes, max_events: int) -> tuple[list[EventIn | FastEvent | None], list[Rejection]]:
     """Validated events of a ``{"events": [...]}`` body (None where rejected) and the rejections.
 
     A clean batch is parsed and validated in one pass; anything else takes the careful path (``json.loads``,
     then event by event), which names each bad event's field. BodyError for a body that is not such JSON."""
-    events: list[EventIn | None] | None = parse_valid_batch(raw)  # type: ignore[assignment]
+    events: list[EventIn | FastEvent | None] | None = parse_valid_batch(raw)  # type: ignore[assignment]
     rejected: list[Rejection] = []
     if events is None:
         payload = parse_json(raw)

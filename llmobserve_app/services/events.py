@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from sqlmodel import Session
 
 from llmobserve_app.models import Event, utcnow
+from llmobserve_app.services.fast_events import FastEvent, decode_clean_batch
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
 
@@ -196,7 +197,7 @@ def _dialect(name: str) -> _Dialect:
 
 
 def _event_row(
-    tenant_id: int, event: EventIn, received_at: Any, db_time: Callable[[datetime], Any]
+    tenant_id: int, event: EventIn | FastEvent, received_at: Any, db_time: Callable[[datetime], Any]
 ) -> tuple[Any, ...]:
     """One ``events`` row (``EVENT_COLUMNS`` order), priced. Raises ValueError for unpriceable usage."""
     usage = event.usage
@@ -463,10 +464,13 @@ def _run_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ..
     return [tuple(runs[key]) for key in sorted(runs)]
 
 
-def parse_valid_batch(body: bytes | str) -> list[EventIn] | None:
+def parse_valid_batch(body: bytes | str) -> list[EventIn] | list[FastEvent] | None:
     """The events of a ``{"events": [...]}`` JSON body when every one is valid, parsed and validated in one
-    pass; None when anything is off, so the caller takes the careful path (``json.loads`` then
-    ``ingest_events``), which names each bad event's field."""
+    pass (msgspec when it can vouch for the batch, else pydantic); None when anything is off, so the caller
+    takes the careful path (``json.loads`` then ``ingest_events``), which names each bad event's field."""
+    fast = decode_clean_batch(body)
+    if fast is not None:
+        return fast
     try:
         return EventBatchIn.model_validate_json(body).events
     except ValueError:  # ValidationError is a ValueError
@@ -507,7 +511,10 @@ def dialect_name(session: Session) -> str:
 
 
 def prepare_events(
-    tenant_id: int, events: Sequence[EventIn | None], rejected: Sequence[Rejection] = (), dialect: str = "sqlite"
+    tenant_id: int,
+    events: Sequence[EventIn | FastEvent | None],
+    rejected: Sequence[Rejection] = (),
+    dialect: str = "sqlite",
 ) -> PreparedBatch:
     """Price validated events (None entries were rejected already) into rows for ``dialect``. Events whose
     usage cannot be priced (e.g. cached > input tokens) are rejected here, naming the field."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 import weakref
 import zlib
 from contextlib import suppress
@@ -20,6 +19,7 @@ from . import context
 from ._internal import in_sdk, logger
 from ._version import __version__
 from .extractors import EXTRACTORS, Extracted, empty_usage
+from .ids import new_id
 from .providers import Target, detect
 from .streaming import BodyTap, SSETap
 
@@ -248,7 +248,7 @@ def build_event(call: Call, tags: dict[str, str]) -> dict[str, Any]:
     ext = extract(call)
     state = call.state
     return {
-        "span_id": uuid.uuid4().hex,
+        "span_id": new_id(),
         "run_id": state.run_id,
         "parent_span_id": state.parent_span_id,
         "started_at": _iso(call.started),

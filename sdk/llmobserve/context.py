@@ -12,10 +12,11 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, NamedTuple, TypeVar
+
+from .ids import new_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,7 +87,7 @@ def customer(customer_id: str | None) -> AbstractContextManager[_State]:
 def _push(state: _State, segment: str, new_span: bool) -> _State:
     return state._replace(
         path=(*state.path, segment),
-        parent_span_id=uuid.uuid4().hex if new_span else state.parent_span_id,
+        parent_span_id=new_id() if new_span else state.parent_span_id,
     )
 
 
@@ -97,13 +98,13 @@ def section(name: str) -> AbstractContextManager[_State]:
 
 def run(run_id: str | None = None) -> AbstractContextManager[_State]:
     """``with run():`` group every call inside into one run (a fresh id unless given)."""
-    return _scoped(_state.get()._replace(run_id=run_id or uuid.uuid4().hex))
+    return _scoped(_state.get()._replace(run_id=run_id or new_id()))
 
 
 def _enter_state(kind: str, name: str) -> _State:
     state = _push(_state.get(), f"{kind}:{name}", new_span=True)
     if kind == "agent" and state.run_id is None:
-        state = state._replace(run_id=uuid.uuid4().hex)  # a fresh run per top-level agent call
+        state = state._replace(run_id=new_id())  # a fresh run per top-level agent call
     return state
 
 
