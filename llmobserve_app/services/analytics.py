@@ -6,7 +6,9 @@ events. Each query picks the smallest exact source for its scope:
 - all customers: ``tenant_usage_hourly`` (a few rows per hour, whatever the number of customers);
 - one customer: ``usage_hourly`` (indexed by tenant, customer, hour);
 - the customer dimension over whole UTC days: ``customer_usage_daily`` (one narrow row per customer-day),
-  else ``usage_hourly``.
+  else ``usage_hourly``; across all customers, the closed part of the window comes pre-summed per customer
+  from ``customer_range_totals`` (services/customer_ranges.py) and only the open part (today, or this hour)
+  is read from those rollups.
 
 Windows are hour-aligned because the rollups are.
 """
@@ -14,9 +16,10 @@ Windows are hour-aligned because the rollups are.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -30,6 +33,7 @@ from llmobserve_app.models import (
     UsageHourly,
     utcnow,
 )
+from llmobserve_app.services import customer_ranges
 from llmobserve_app.services.time_range import day_floor, hour_floor
 
 # Providers whose calls are infrastructure (vector DBs, search, speech), not LLM inference.
@@ -40,6 +44,7 @@ INFRA_PROVIDERS = frozenset({
 UNTRACKED = "untracked"
 GROUP_BY = ("provider", "model", "customer", "agent", "day")
 Usage = type[UsageHourly] | type[TenantUsageHourly]
+T = TypeVar("T")
 
 
 def window_start(now: datetime, hours: int) -> datetime:
@@ -68,9 +73,9 @@ def _hourly_where(scope: Scope, table: Usage | None = None) -> list[sa.ColumnEle
     return conditions
 
 
-def _whole_days(scope: Scope) -> bool:
+def _whole_days(scope: Scope, now: datetime) -> bool:
     """True when the window is whole UTC days (its last day may end now): the daily rollup is exact."""
-    ends_now = scope.end >= hour_floor(utcnow()) + timedelta(hours=1)
+    ends_now = scope.end >= hour_floor(now) + timedelta(hours=1)
     return scope.start == day_floor(scope.start) and (scope.end == day_floor(scope.end) or ends_now)
 
 
@@ -203,19 +208,109 @@ def _cost_row(name: str, values: tuple) -> CostRow:
     return CostRow(name, *(int(value or 0) for value in values))
 
 
+def _customer_base(session: Session, scope: Scope, now: datetime) -> customer_ranges.Base | None:
+    """The pre-summed closed part of an all-customers window (built now if needed), or None: one customer,
+    nothing closed yet, or the base could not be built."""
+    if scope.customer_id is not None:
+        return None
+    grain = customer_ranges.DAY if _whole_days(scope, now) else customer_ranges.HOUR
+    end = min(scope.end, customer_ranges.closed_end(grain, now))
+    if end <= scope.start:
+        return None
+    return customer_ranges.acquire(session, customer_ranges.RangeKey(scope.tenant_id, grain, scope.start, end), now)
+
+
+def _customer_source(scope: Scope, now: datetime, base: customer_ranges.Base | None, search: str,
+                     named_only: bool) -> sa.Subquery:
+    """Rows to sum per customer (``customer_id`` and ``customer_ranges.MEASURES``) for the window: the daily
+    or hourly rollup's rows, or the base's rows UNION ALL the rollup's rows after it.
+
+    ``named_only`` leaves out calls without a customer (the hourly rollup's ``''``); ``search`` is a LIKE.
+    """
+    def matching(column: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
+        conditions = [column != ""] if named_only else []
+        if search.strip():
+            conditions.append(column.ilike(_like(search), escape="\\"))
+        return conditions
+
+    rest = scope if base is None else Scope(scope.tenant_id, base.key.end, scope.end)
+    parts = [] if base is None else [customer_ranges.rows(base, *matching(customer_ranges.TOTALS.c.customer_id))]
+    if base is None or rest.start < rest.end:
+        if _whole_days(scope, now):
+            d = CustomerUsageDaily
+            parts.append(sa.select(d.customer_id, *(getattr(d, name) for name in customer_ranges.MEASURES))
+                         .where(*_daily_where(rest), *matching(d.customer_id)))
+        else:
+            h = UsageHourly
+            parts.append(sa.select(h.customer_id, h.calls, h.failed_calls,
+                                   sa.case((h.priced.is_(False), h.calls), else_=0).label("unpriced_calls"),
+                                   h.cost_nanos, h.input_tokens, h.output_tokens, h.latency_ms_sum,
+                                   h.hour.label("first_seen"), h.hour.label("last_seen"))
+                         .where(*_hourly_where(rest, UsageHourly), *matching(h.customer_id)))
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("customer_rows")
+
+
+def _by_customer(session: Session, scopes: Sequence[Scope], compute: Callable[..., T], search: str = "",
+                 named_only: bool = False) -> T:
+    """``compute`` over each window's per-customer rows (one subquery per scope): from range bases where there
+    are some, checked still in place after reading (else computed again from the rollups alone)."""
+    now = utcnow()
+    bases = [_customer_base(session, scope, now) for scope in scopes]
+    if any(bases):
+        result = compute(*(_customer_source(scope, now, base, search, named_only)
+                           for scope, base in zip(scopes, bases, strict=True)))
+        if all(customer_ranges.still_valid(session, base) for base in bases if base is not None):
+            return result
+    return compute(*(_customer_source(scope, now, None, search, named_only) for scope in scopes))
+
+
+def _binary_order(session: Session, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """``column`` compared by code point, as Python sorts strings (PostgreSQL's default collation may not)."""
+    return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+
+
+def _ranked(session: Session, rows: sa.Subquery, columns: list[sa.ColumnElement], order: sa.ColumnElement,
+            descending: bool, limit: int | None, offset: int = 0) -> list[sa.Row]:
+    """``customer_id`` and ``columns`` (aggregates of ``rows``) per customer, ordered by ``order`` then customer.
+
+    A page is ranked on its sort key alone, then summed in full for its customers only: carrying every sum
+    through the GROUP BY of ~20k rows costs SQLite about twice as much.
+    """
+    c = rows.c
+    ordering = (order.desc() if descending else order.asc(), c.customer_id)
+    if limit is None:
+        return list(session.execute(sa.select(c.customer_id, *columns).group_by(c.customer_id)
+                                    .order_by(*ordering).offset(offset or None)).all())
+    ranking = sa.select(c.customer_id).group_by(c.customer_id).order_by(*ordering).limit(limit).offset(offset)
+    return _sums_of(session, rows, columns, list(session.execute(ranking).scalars()))
+
+
+def _sums_of(session: Session, rows: sa.Subquery, columns: list[sa.ColumnElement],
+             customers: list[str]) -> list[sa.Row]:
+    """``customer_id`` and ``columns`` (aggregates of ``rows``) of the listed customers, in their order."""
+    if not customers:
+        return []
+    c = rows.c
+    found = {row[0]: row for row in session.execute(
+        sa.select(c.customer_id, *columns).where(c.customer_id.in_(customers)).group_by(c.customer_id))}
+    return [found[customer] for customer in customers if customer in found]
+
+
+def _in_order(rows: sa.Subquery, *ordering: sa.ColumnElement) -> sa.Select:
+    """``rows`` (already limited to a page) with their 1-based position in ``ordering`` as ``position``: the
+    order of rows out of a UNION ALL is not guaranteed, a position is."""
+    return sa.select(rows, sa.func.row_number().over(order_by=ordering).label("position"))
+
+
 def _cost_by_customer(session: Session, scope: Scope, limit: int | None) -> list[CostRow]:
-    if _whole_days(scope):
-        d = CustomerUsageDaily
-        cost = sa.func.sum(d.cost_nanos)
-        query = (sa.select(d.customer_id, cost, sa.func.sum(d.calls), sa.func.sum(d.unpriced_calls),
-                           sa.func.sum(d.failed_calls), sa.func.sum(d.input_tokens), sa.func.sum(d.output_tokens))
-                 .where(*_daily_where(scope)).group_by(d.customer_id).order_by(cost.desc(), d.customer_id))
-    else:
-        columns = _cost_row_columns(UsageHourly)
-        query = (sa.select(UsageHourly.customer_id, *columns).where(*_hourly_where(scope, UsageHourly))
-                 .group_by(UsageHourly.customer_id).order_by(columns[0].desc(), UsageHourly.customer_id))
-    rows = session.execute(query if limit is None else query.limit(limit)).all()
-    return [_cost_row(name or "", tuple(values)) for name, *values in rows]
+    def compute(rows: sa.Subquery) -> list[sa.Row]:
+        c = rows.c
+        cost = sa.func.sum(c.cost_nanos)
+        columns = [cost, sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls), sa.func.sum(c.failed_calls),
+                   sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
+        return _ranked(session, rows, columns, cost, True, limit)
+
+    return [_cost_row(name or "", tuple(values)) for name, *values in _by_customer(session, [scope], compute)]
 
 
 def cost_by(session: Session, scope: Scope, dimension: str, limit: int | None = 10) -> list[CostRow]:
@@ -316,32 +411,37 @@ def customers_page(session: Session, scope: Scope, search: str = "", sort: str =
     """
     if sort not in CUSTOMER_SORTS:
         raise ValueError(f"sort must be one of {', '.join(CUSTOMER_SORTS)}")
-    if _whole_days(scope):
-        t, conditions = CustomerUsageDaily, _daily_where(scope)
-        first_seen, last_seen = sa.func.min(CustomerUsageDaily.first_seen), sa.func.max(CustomerUsageDaily.last_seen)
-    else:
-        t, conditions = UsageHourly, [*_hourly_where(scope, UsageHourly), UsageHourly.customer_id != ""]
-        first_seen, last_seen = sa.func.min(UsageHourly.hour), sa.func.max(UsageHourly.hour)
-    if search.strip():
-        conditions.append(t.customer_id.ilike(_like(search), escape="\\"))
-    cost = sa.func.sum(t.cost_nanos).label("cost")
-    calls = sa.func.sum(t.calls).label("calls")
-    latency = sa.func.sum(t.latency_ms_sum).label("latency")
-    order = {"cost": cost, "calls": calls, "customer": t.customer_id, "last_seen": last_seen,
-             "avg_latency": latency / sa.func.nullif(calls, 0)}[sort]
-    query = (
-        sa.select(t.customer_id, cost, calls, latency, first_seen, last_seen)
-        .where(*conditions).group_by(t.customer_id)
-        .order_by(order.desc() if descending else order.asc(), t.customer_id)
-        .limit(page_size).offset(max(page, 0) * page_size)
-    )
-    found = session.execute(query).all()
+
+    def compute(rows: sa.Subquery) -> tuple[list[sa.Row], sa.Row]:
+        c = rows.c
+        cost, calls, latency = sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.latency_ms_sum)
+        last_seen = sa.func.max(c.last_seen)
+        key = {"cost": cost, "calls": calls, "customer": c.customer_id, "last_seen": last_seen,
+               "avg_latency": latency / sa.func.nullif(calls, 0)}[sort]
+        # One GROUP BY serves the page's ranking and the totals (the CTE is read twice, summed once); the page's
+        # other sums are read for its customers only (see _ranked).
+        per_customer = (sa.select(c.customer_id, cost.label("cost"), calls.label("calls"), key.label("sort_key"))
+                        .group_by(c.customer_id).cte("per_customer"))
+        p = per_customer.c
+        ordering = (p.sort_key.desc() if descending else p.sort_key.asc(), p.customer_id)
+        page_rows = (sa.select(p.customer_id, p.sort_key).order_by(*ordering)
+                     .limit(page_size).offset(max(page, 0) * page_size).subquery("page_rows"))
+        q = page_rows.c
+        ranked = _in_order(page_rows, q.sort_key.desc() if descending else q.sort_key.asc(), q.customer_id).subquery()
+        none = sa.cast(sa.null(), sa.BigInteger)
+        found = session.execute(sa.union_all(
+            sa.select(ranked.c.customer_id, ranked.c.position, none, none, none),
+            sa.select(sa.cast(sa.null(), sa.String), none, sa.func.count(), sa.func.sum(p.cost), sa.func.sum(p.calls)),
+        )).all()
+        summary = next(row[2:] for row in found if row.customer_id is None)
+        customers = [row.customer_id for row in sorted(found, key=lambda row: row.position or 0) if row.customer_id]
+        columns = [cost, calls, latency, sa.func.min(c.first_seen), last_seen]
+        return _sums_of(session, rows, columns, customers), summary
+
+    found, (count, total_cost, total_calls) = _by_customer(session, [scope], compute, search, named_only=True)
     providers = _providers_of(session, scope, [row[0] for row in found])
     rows = [CustomerRow(customer, int(c or 0), int(n or 0), int(lat or 0), providers.get(customer, ()), first, last)
             for customer, c, n, lat, first, last in found]
-    summary = sa.select(sa.func.count(sa.distinct(t.customer_id)), sa.func.sum(t.cost_nanos),
-                        sa.func.sum(t.calls)).where(*conditions)
-    count, total_cost, total_calls = session.execute(summary).one()
     return CustomerPage(rows, int(count or 0), int(total_cost or 0), int(total_calls or 0))
 
 
@@ -612,6 +712,45 @@ class Insights:
         return self.untracked_cost_nanos / self.total_cost_nanos if self.total_cost_nanos else 0.0
 
 
+def _customer_weeks(session: Session, week: Scope, previous: Scope,
+                    limit: int) -> tuple[list[CostRow], list[Mover]]:
+    """The ``limit`` most expensive customers of ``week`` and the ``2 * limit`` whose cost changed most against
+    ``previous``: one GROUP BY over both windows (there can be 10k customers), ranked twice in SQL."""
+    def compute(this: sa.Subquery, last: sa.Subquery) -> tuple[list[CostRow], list[Mover]]:
+        none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum
+        both = sa.union_all(
+            sa.select(this.c.customer_id, this.c.cost_nanos.label("this_week"), none.label("last_week")),
+            sa.select(last.c.customer_id, none, last.c.cost_nanos),
+        ).subquery("both_weeks")
+        b = both.c
+        weeks = (sa.select(b.customer_id, sa.func.sum(b.this_week).label("this_week"),
+                           sa.func.coalesce(sa.func.sum(b.last_week), 0).label("last_week"))
+                 .where(b.customer_id != "").group_by(b.customer_id).cte("customer_weeks"))
+        w = weeks.c
+        this_week = sa.func.coalesce(w.this_week, 0)
+        top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
+               .order_by(w.this_week.desc(), w.customer_id).limit(limit).subquery("top_rows"))
+        top_ranked = _in_order(top, top.c.this_week.desc(), top.c.customer_id).subquery()
+        moved = (sa.select(w.customer_id, this_week.label("this_week"), w.last_week)
+                 .where(this_week != w.last_week)
+                 .order_by(sa.func.abs(this_week - w.last_week).desc(), _binary_order(session, w.customer_id))
+                 .limit(2 * limit).subquery("moved_rows"))
+        found = session.execute(sa.union_all(
+            sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
+                      sa.cast(sa.null(), sa.BigInteger)),
+            sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
+        )).all()
+        movers = [Mover("customer", name, int(current or 0), int(before or 0))
+                  for part, name, current, before in found if part == "moved"]
+        top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"), key=lambda r: r[2])]
+        c = this.c
+        details = [sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls),
+                   sa.func.sum(c.failed_calls), sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
+        return [_cost_row(name, tuple(values)) for name, *values in _sums_of(session, this, details, top_names)], movers
+
+    return _by_customer(session, [week, previous], compute)
+
+
 def insights(session: Session, tenant_id: int, now: datetime | None = None, customer_id: str | None = None,
              limit: int = 5) -> Insights:
     """Week-over-week movers, the most expensive customers and agents, untracked share, unpriced models."""
@@ -619,23 +758,36 @@ def insights(session: Session, tenant_id: int, now: datetime | None = None, cust
     end = hour_floor(now) + timedelta(hours=1)
     week = Scope(tenant_id, day_floor(now) - timedelta(days=6), end, customer_id)
     previous = Scope(tenant_id, week.start - timedelta(days=7), week.start, customer_id)
-    movers: list[Mover] = []
-    for dimension in ("customer", "model", "agent"):
-        this_week = {row.name: row.cost_nanos for row in cost_by(session, week, dimension, limit=None)}
-        last_week = {row.name: row.cost_nanos for row in cost_by(session, previous, dimension, limit=None)}
+    top_customers, movers = _customer_weeks(session, week, previous, limit)  # every customer that can make the cut
+    t = _usage(week)
+    in_week = (t.hour >= week.start).label("in_week")
+    costs: dict[tuple[str, bool], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    week_agents: dict[str, list[int]] = defaultdict(lambda: [0] * 6)  # raw agent → the sums of a CostRow
+    for model, agent, of_week, *sums in session.execute(  # models and agents of both weeks in one pass
+            sa.select(t.model, t.agent, in_week, *_cost_row_columns(t))
+            .where(*_hourly_where(Scope(tenant_id, previous.start, week.end, customer_id)))
+            .group_by(t.model, t.agent, in_week)):
+        costs["model", bool(of_week)][model or ""] += int(sums[0] or 0)
+        costs["agent", bool(of_week)][agent or UNTRACKED] += int(sums[0] or 0)
+        if of_week:
+            for index, value in enumerate(sums):
+                week_agents[agent or ""][index] += int(value or 0)
+    # As cost_by(week, "agent") orders them: cost, then the stored agent name ('' for untracked).
+    agent_rows = [_cost_row(agent or UNTRACKED, tuple(values))
+                  for agent, values in sorted(week_agents.items(), key=lambda item: (-item[1][0], item[0]))]
+    for dimension in ("model", "agent"):
+        this_week, last_week = costs[dimension, True], costs[dimension, False]
         for name in (this_week.keys() | last_week.keys()) - {""}:
             mover = Mover(dimension, name, this_week.get(name, 0), last_week.get(name, 0))
             if mover.change_nanos:
                 movers.append(mover)
     movers.sort(key=lambda mover: (-abs(mover.change_nanos), mover.dimension, mover.name))
-    agent_rows = cost_by(session, week, "agent", limit=None)
-    t = _usage(week)
     unpriced_query = (sa.select(t.provider, t.model, sa.func.sum(t.calls))
                       .where(*_hourly_where(week), t.priced.is_(False))
                       .group_by(t.provider, t.model).order_by(sa.func.sum(t.calls).desc()))
     return Insights(
         movers=movers[:limit * 2],
-        top_customers=[row for row in cost_by(session, week, "customer", limit=limit + 1) if row.name][:limit],
+        top_customers=top_customers,
         top_agents=[row for row in agent_rows if row.name != UNTRACKED][:limit],
         untracked_cost_nanos=sum(row.cost_nanos for row in agent_rows if row.name == UNTRACKED),
         total_cost_nanos=sum(row.cost_nanos for row in agent_rows),

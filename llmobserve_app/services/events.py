@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from sqlmodel import Session
 
 from llmobserve_app.models import Event, utcnow
+from llmobserve_app.services.customer_ranges import note_late_events
 from llmobserve_app.services.fast_events import FastEvent, decode_clean_batch
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
@@ -568,6 +569,8 @@ def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
                                 (_runs_sql(dialect), _run_rows(batch.tenant_id, rows))):
                 if values:
                     cursor.executemany(sql, values)
+            # An event for a closed hour or day makes the per-customer range totals built over it stale.
+            note_late_events(session, batch.tenant_id, min(row[_STARTED] for row in rows))
     except dbapi_error as error:  # the exception classes callers of SQLAlchemy expect (IntegrityError...)
         raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True) from error
     finally:

@@ -36,6 +36,7 @@ from llmobserve_app.models import (
     UsageHourly,
     User,
 )
+from llmobserve_app.services import customer_ranges
 
 EVENTS = Event.__table__
 HOURLY = UsageHourly.__table__
@@ -186,6 +187,7 @@ def rebuild_tenant(session: Session, tenant_id: int) -> RebuildResult:
     # On SQLite the first statement writes, so the write lock is taken before anything is read.
     for table in ROLLUPS:
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
+    customer_ranges.invalidate(session, tenant_id)  # per-customer range totals were summed from the old rollups
     for table, (names, query) in (
         (HOURLY, _hourly_select(tenant_id, dialect)),
         (TENANT_HOURLY, _hourly_select(tenant_id, dialect, per_customer=False)),

@@ -1,23 +1,31 @@
-"""Every aggregate equals a brute-force computation over the same random events (SQLite and PostgreSQL)."""
+"""Every aggregate equals a brute-force computation over the same random events (SQLite and PostgreSQL).
+
+The customer dimension is also checked through its per-customer range bases (services/customer_ranges.py):
+with the clock frozen, over windows whose closed part is served pre-summed, before and after late events.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
+import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmobserve_app.db import session_scope
-from llmobserve_app.services import analytics
+from llmobserve_app.services import analytics, customer_ranges
 from llmobserve_app.services.events import agent_of, ingest_events
 from llmobserve_app.services.money import usd_to_nanos
+from llmobserve_app.services.time_range import day_floor, hour_floor, resolve_range
 from pricing import compute_cost
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
-random_event = st.fixed_dictionaries({
+_FIELDS = {
     "minutes_ago": st.integers(0, 60 * 24 * 10),
     "provider_model": st.sampled_from([("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("pinecone", "serverless"),
                                        ("anthropic", "claude-3-5-haiku-20241022"), ("openai", "no-such-model")]),
@@ -28,11 +36,18 @@ random_event = st.fixed_dictionaries({
     "input_tokens": st.integers(0, 100_000),
     "output_tokens": st.integers(0, 10_000),
     "latency_ms": st.integers(0, 5_000),
+}
+random_event = st.fixed_dictionaries(_FIELDS)
+# Over 40 days and a dozen customers: every named window has closed days (hours) and an open part.
+spread_event = st.fixed_dictionaries({
+    **_FIELDS,
+    "minutes_ago": st.one_of(st.integers(0, 60 * 24 * 40), st.integers(0, 60 * 30)),
+    "customer_id": st.sampled_from([None, *(f"c{n}" for n in range(1, 13))]),
 })
 
 
-def _materialise(drawn: dict) -> dict:
-    started = NOW - timedelta(minutes=drawn["minutes_ago"])
+def _materialise(drawn: dict, now: datetime = NOW) -> dict:
+    started = now - timedelta(minutes=drawn["minutes_ago"])
     provider, model = drawn["provider_model"]
     return {"span_id": uuid.uuid4().hex, "run_id": drawn["run_id"], "started_at": started.isoformat(),
             "ended_at": (started + timedelta(milliseconds=drawn["latency_ms"])).isoformat(),
@@ -147,3 +162,186 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
                      if ended >= start and began < end and (customer is None or owner == customer)}
     assert runs.total == len(expected_runs)
     assert {run.run_id for run in runs.rows} == expected_runs
+
+
+# --- the customer dimension through per-customer range bases ---------------------------------------------
+
+def _expected_customers(events: list[dict], scope: analytics.Scope, now: datetime) -> dict[str, dict]:
+    """Per customer ('' for calls without one) in the window: sums, first/last seen as the pages define them
+    (exact call times over whole UTC days, else to the hour) and providers."""
+    whole_days = scope.start == day_floor(scope.start) and (
+        scope.end == day_floor(scope.end) or scope.end >= hour_floor(now) + timedelta(hours=1))
+    found: dict[str, dict] = {}
+    for row in _brute(events, scope.start, scope.end):
+        seen = datetime.fromisoformat(row["started_at"]) if whole_days else row["hour"]
+        mine = found.setdefault(row["customer_id"] or "", {
+            "cost": 0, "calls": 0, "unpriced": 0, "failed": 0, "input": 0, "output": 0, "latency": 0,
+            "first": seen, "last": seen, "providers": set()})
+        mine["cost"] += row["cost"]
+        mine["calls"] += 1
+        mine["unpriced"] += 0 if row["priced"] else 1
+        mine["failed"] += row["failed"]
+        mine["input"] += row["usage"]["input_tokens"]
+        mine["output"] += row["usage"]["output_tokens"]
+        mine["latency"] += row["latency"]
+        mine["first"], mine["last"] = min(mine["first"], seen), max(mine["last"], seen)
+        mine["providers"].add(row["provider"])
+    if whole_days:  # the daily rollup leaves calls without a customer out of the customer dimension
+        found.pop("", None)
+    return found
+
+
+def _expected_page(found: dict[str, dict], dialect: str, search: str, sort: str, descending: bool, page: int,
+                   page_size: int) -> list[str]:
+    needle = search.strip().lower()
+    names = [name for name in found if name and needle in name.lower()]
+
+    def key(name: str):  # noqa: ANN202
+        mine = found[name]
+        if sort == "avg_latency":  # SQLite divides integers; PostgreSQL's sums are NUMERIC
+            return mine["latency"] // mine["calls"] if dialect == "sqlite" else Fraction(mine["latency"], mine["calls"])
+        return {"cost": mine["cost"], "calls": mine["calls"], "customer": name, "last_seen": mine["last"]}[sort]
+
+    names.sort()  # the tie-break, ascending whatever the direction of the sort key
+    names.sort(key=key, reverse=descending)
+    return names[page * page_size:(page + 1) * page_size]
+
+
+def _check_customers(session, events: list[dict], scope: analytics.Scope, now: datetime, dialect: str,
+                     query: dict) -> None:
+    found = _expected_customers(events, scope, now)
+    by_customer = analytics.cost_by(session, scope, "customer", limit=None)
+    assert {row.name: (row.cost_nanos, row.calls, row.unpriced_calls, row.failed_calls, row.input_tokens,
+                       row.output_tokens) for row in by_customer} == {
+        name: (m["cost"], m["calls"], m["unpriced"], m["failed"], m["input"], m["output"]) for name, m in found.items()}
+    top = analytics.cost_by(session, scope, "customer", limit=3)
+    assert [row.name for row in top] == sorted(found, key=lambda name: (-found[name]["cost"], name))[:3]
+    assert top == by_customer[:3]
+
+    result = analytics.customers_page(session, scope, **query)
+    named = {name: mine for name, mine in found.items() if name}
+    needle = query["search"].strip().lower()
+    matching = [mine for name, mine in named.items() if needle in name.lower()]
+    assert (result.total_customers, result.total_cost_nanos, result.total_calls) == (
+        len(matching), sum(m["cost"] for m in matching), sum(m["calls"] for m in matching))
+    assert [row.customer_id for row in result.rows] == _expected_page(named, dialect, **query)
+    for row in result.rows:
+        mine = named[row.customer_id]
+        assert (row.cost_nanos, row.calls, row.latency_ms_sum, row.first_seen, row.last_seen) == (
+            mine["cost"], mine["calls"], mine["latency"], mine["first"], mine["last"])
+        assert set(row.providers) == mine["providers"]
+
+
+def _check_insights(session, events: list[dict], tenant: int, now: datetime) -> None:
+    week_start = day_floor(now) - timedelta(days=6)
+    week = analytics.Scope(tenant, week_start, hour_floor(now) + timedelta(hours=1))
+    previous = analytics.Scope(tenant, week_start - timedelta(days=7), week_start)
+    result = analytics.insights(session, tenant, now)
+    names = {"customer": lambda r: r["customer_id"] or "", "model": lambda r: r["model"], "agent": lambda r: r["agent"]}
+    movers = []
+    for dimension, name_of in names.items():
+        this = _sum_by(_brute(events, week.start, week.end), name_of)
+        last = _sum_by(_brute(events, previous.start, previous.end), name_of)
+        movers += [(dimension, name, this.get(name, [0])[0], last.get(name, [0])[0])
+                   for name in (this.keys() | last.keys()) - {""}
+                   if this.get(name, [0])[0] != last.get(name, [0])[0]]
+    movers.sort(key=lambda m: (-abs(m[2] - m[3]), m[0], m[1]))
+    assert [(m.dimension, m.name, m.this_week_nanos, m.last_week_nanos) for m in result.movers] == movers[:10]
+    customers = {name: mine for name, mine in _expected_customers(events, week, now).items() if name}
+    assert [(r.name, r.cost_nanos, r.calls, r.unpriced_calls, r.failed_calls, r.input_tokens, r.output_tokens)
+            for r in result.top_customers] == [
+        (name, m["cost"], m["calls"], m["unpriced"], m["failed"], m["input"], m["output"])
+        for name, m in sorted(customers.items(), key=lambda item: (-item[1]["cost"], item[0]))[:5]]
+    agents = _sum_by(_brute(events, week.start, week.end), lambda r: r["agent"])
+    assert [(r.name, r.cost_nanos, r.calls) for r in result.top_agents] == sorted(
+        ((name, cost, calls) for name, (cost, calls, _) in agents.items() if name != analytics.UNTRACKED),
+        key=lambda row: (-row[1], row[0]))[:5]
+    assert result.total_cost_nanos == sum(cost for cost, _, _ in agents.values())
+    assert result.untracked_cost_nanos == agents.get(analytics.UNTRACKED, [0])[0]
+
+
+def _windows(tenant: int, now: datetime) -> list[analytics.Scope]:
+    named = [resolve_range(key, now=now) for key in ("24h", "7d", "30d")]
+    week_start, today, hour = named[1].start, day_floor(now), hour_floor(now)
+    spans = [(window.start, window.end) for window in named] + [
+        (week_start - timedelta(days=7), week_start),                  # insights' previous week: all closed
+        (today - timedelta(days=20), today - timedelta(days=3)),        # a custom range in the past
+        (today - timedelta(days=2), today + timedelta(days=1)),         # a custom range that ends tomorrow
+        (hour - timedelta(hours=50), hour - timedelta(hours=3)),        # hour-aligned, closed (read API)
+    ]
+    return [analytics.Scope(tenant, start, end) for start, end in spans]
+
+
+customer_query = st.fixed_dictionaries({
+    "search": st.sampled_from(["", "", "c1", "C1", " 2 ", "_", "%"]),
+    "sort": st.sampled_from(analytics.CUSTOMER_SORTS),
+    "descending": st.booleans(),
+    "page": st.integers(0, 2),
+    "page_size": st.sampled_from([1, 3, 50]),
+})
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=st.lists(spread_event, min_size=1, max_size=80), late=st.lists(spread_event, min_size=1, max_size=12),
+       minutes_past_now=st.sampled_from([2, 40, 60 * 26 + 3, 60 * 24 * 9]), query=customer_query)
+def test_customer_dimension_through_range_bases(engine, make_account, monkeypatch, drawn, late, minutes_past_now,
+                                                query) -> None:
+    """With the clock frozen a little (or days) after the events: the range path equals brute force and the
+    rollups-only path, before and after late events land in periods whose bases were built."""
+    clock = NOW + timedelta(minutes=minutes_past_now)
+    monkeypatch.setattr(analytics, "utcnow", lambda: clock)
+    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)
+    tenant, _, _ = make_account()
+    dialect = engine.dialect.name
+    events = [_materialise(item) for item in drawn]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events)
+
+    for phase in ("bases built", "after late events"):
+        for scope in _windows(tenant, clock):
+            with session_scope(engine) as session:
+                _check_customers(session, events, scope, clock, dialect, query)
+        with session_scope(engine) as session:
+            _check_insights(session, events, tenant, clock)
+            through_bases = analytics.insights(session, tenant, clock)
+            with monkeypatch.context() as patch:  # the same from the rollups alone
+                patch.setattr(analytics, "_customer_base", lambda *args: None)
+                assert analytics.insights(session, tenant, clock) == through_bases
+            built = session.execute(sa.select(sa.func.count()).select_from(customer_ranges.STATE)
+                                    .where(customer_ranges.STATE.c.tenant_id == tenant)).scalar_one()
+        assert built > 0, phase
+        if phase == "bases built":
+            more = [_materialise(item, clock) for item in late]  # mostly for hours and days already closed
+            with session_scope(engine) as session:
+                ingest_events(session, tenant, more)
+            events += more
+
+
+_SAME_CALL = {"provider_model": ("openai", "gpt-4o-mini"), "status_code": 200, "section_path": None,
+              "run_id": None, "input_tokens": 1200, "output_tokens": 80, "latency_ms": 700}
+
+
+@pytest.mark.parametrize("sort", analytics.CUSTOMER_SORTS)
+def test_customers_page_sorts_agree_with_the_rollups_alone(engine, make_account, monkeypatch, sort) -> None:
+    """Each sort, both directions, every page: the range path returns what the rollups alone return."""
+    clock = NOW + timedelta(minutes=30)
+    monkeypatch.setattr(analytics, "utcnow", lambda: clock)
+    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)
+    tenant, _, _ = make_account()
+    # The same call every 97 minutes for 12 days, from 9 customers: many ties, broken by customer id.
+    events = [_materialise({**_SAME_CALL, "minutes_ago": minutes, "customer_id": f"c{minutes % 9}"})
+              for minutes in range(0, 60 * 24 * 12, 97)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events)
+    window = resolve_range("7d", now=clock)
+    scope = analytics.Scope(tenant, window.start, window.end)
+    with session_scope(engine) as session:
+        for descending in (True, False):
+            for page in range(4):
+                through_bases = analytics.customers_page(session, scope, sort=sort, descending=descending, page=page,
+                                                         page_size=3)
+                with monkeypatch.context() as patch:
+                    patch.setattr(analytics, "_customer_base", lambda *args: None)
+                    assert analytics.customers_page(session, scope, sort=sort, descending=descending, page=page,
+                                                     page_size=3) == through_bases
+

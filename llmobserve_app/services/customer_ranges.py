@@ -1,0 +1,241 @@
+"""Per-customer totals over closed time ranges, built once and reused: a materialised view kept exact.
+
+Pages that rank every customer (the customers table, top customers, insights' movers) would otherwise sum
+one row per customer-day on every request: ~300k rows for 10k customers over 30 days. Most of a window is
+*closed* — before the current UTC day (grain ``day``, from ``customer_usage_daily``, exact first/last call)
+or hour (grain ``hour``, from ``usage_hourly``, first/last seen to the hour) — and ordinary ingest never
+writes there. So the closed part's per-customer totals are built once, on first read, into
+``customer_range_totals``; readers add the open part (today's or this hour's rows) live (services/analytics.py).
+
+Exactness:
+
+- Ingest bumps the tenant's late counter (``tenant_late_versions``) in the same transaction as any event for
+  an already-closed hour (and day): ``note_late_events``. A base records the counter it was built against,
+  read *before* its data, so a late event committed meanwhile only causes a needless rebuild; a base whose
+  counter is not the current one is rebuilt on its next read.
+- "Closed" means ended at least ``GRACE`` ago: an ingest transaction that judged its events current by its
+  own clock may commit just after the hour turns (or on a server whose clock is a little behind).
+- A reader takes a ``Base`` (its random build id) before reading the rows and checks it is still in place
+  afterwards (``still_valid``): a base evicted or rebuilt meanwhile is detected and the reader falls
+  back to the raw rollups. Any failure to build (two builders at once, SQLite's lock) falls back the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from llmobserve_app.models import (
+    CustomerRangeState,
+    CustomerRangeTotals,
+    CustomerUsageDaily,
+    TenantLateVersion,
+    UsageHourly,
+    utcnow,
+)
+from llmobserve_app.services.time_range import day_floor, hour_floor
+
+logger = logging.getLogger(__name__)
+
+TOTALS = CustomerRangeTotals.__table__
+STATE = CustomerRangeState.__table__
+VERSIONS = TenantLateVersion.__table__
+DAY, HOUR = "day", "hour"
+GRACE = timedelta(minutes=5)
+MAX_AGE = timedelta(days=2)  # a base built longer ago than this is evicted by the next build
+MAX_RANGES = {DAY: 12, HOUR: 4}  # per tenant, most recently built kept (named hourly windows move every hour)
+MEASURES = ("calls", "failed_calls", "unpriced_calls", "cost_nanos", "input_tokens", "output_tokens",
+            "latency_ms_sum", "first_seen", "last_seen")
+_LATE_SQL = sa.text(
+    "INSERT INTO tenant_late_versions (tenant_id, late_day_version, late_hour_version) VALUES (:tenant, :day, 1) "
+    "ON CONFLICT (tenant_id) DO UPDATE SET "
+    "late_day_version = tenant_late_versions.late_day_version + excluded.late_day_version, "
+    "late_hour_version = tenant_late_versions.late_hour_version + 1"
+)
+
+
+@dataclass(frozen=True)
+class RangeKey:
+    tenant_id: int
+    grain: str
+    start: datetime
+    end: datetime  # exclusive
+
+    def where(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+        return [table.c.tenant_id == self.tenant_id, table.c.grain == self.grain,
+                table.c.range_start == self.start, table.c.range_end == self.end]
+
+
+@dataclass(frozen=True)
+class Base:
+    """A built range as a reader found it: its rows are valid while its state row is unchanged."""
+
+    key: RangeKey
+    build_id: int
+
+
+def closed_end(grain: str, now: datetime) -> datetime:
+    """Where the closed periods of a grain end (exclusive) at ``now``."""
+    moment = now - GRACE
+    return day_floor(moment) if grain == DAY else hour_floor(moment)
+
+
+# --- ingest --------------------------------------------------------------------------------------------------
+
+def _sqlite_text(moment: datetime) -> str:
+    """A UTC datetime as ingest stores it on SQLite (naive, always with microseconds)."""
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def note_late_events(session: Session, tenant_id: int, oldest_started: datetime | str) -> None:
+    """Bump the tenant's late counters when a batch's oldest event is in a closed hour (and day).
+
+    Called by ingest in the batch's transaction with its oldest ``started_at`` in storage form (SQLite text or
+    an aware datetime). A batch of current events costs two comparisons and no query.
+    """
+    now = utcnow()
+    hour, day = hour_floor(now), day_floor(now)
+    if isinstance(oldest_started, str):
+        hour_late, day_late = oldest_started < _sqlite_text(hour), oldest_started < _sqlite_text(day)
+    else:
+        hour_late, day_late = oldest_started < hour, oldest_started < day
+    if hour_late:
+        session.execute(_LATE_SQL, {"tenant": tenant_id, "day": int(day_late)})
+
+
+def invalidate(session: Session, tenant_id: int) -> None:
+    """Make every base of a tenant stale (its rollups were rewritten), in the caller's transaction."""
+    session.execute(_LATE_SQL, {"tenant": tenant_id, "day": 1})
+
+
+# --- readers ---------------------------------------------------------------------------------------------
+
+def _late_counter(grain: str) -> sa.Column:
+    return VERSIONS.c.late_day_version if grain == DAY else VERSIONS.c.late_hour_version
+
+
+def _current_version(key: RangeKey) -> sa.ScalarSelect:
+    counter = sa.select(_late_counter(key.grain)).where(VERSIONS.c.tenant_id == key.tenant_id).scalar_subquery()
+    return sa.func.coalesce(counter, 0)
+
+
+def _stored(session: Session, key: RangeKey) -> Base | None:
+    """The built base of ``key`` if its late version is the tenant's current one."""
+    row = session.execute(
+        sa.select(STATE.c.build_id, STATE.c.late_version, _current_version(key)).where(*key.where(STATE))
+    ).first()
+    if row is None or row[1] != row[2]:
+        return None
+    return Base(key, row[0])
+
+
+def still_valid(session: Session, base: Base) -> bool:
+    """True when the base a reader used is still in place (not evicted or rebuilt since it was taken)."""
+    build_id = session.execute(sa.select(STATE.c.build_id).where(*base.key.where(STATE))).scalar()
+    return build_id == base.build_id
+
+
+def acquire(session: Session, key: RangeKey, now: datetime) -> Base | None:
+    """A current base for ``key``: the stored one, else one built now; None when it cannot be built."""
+    return _stored(session, key) or _build(session, key, now)
+
+
+def rows(base: Base, *conditions: sa.ColumnElement[bool]) -> sa.Select:
+    """The base's per-customer rows: ``customer_id`` and ``MEASURES``, in key (customer) order."""
+    return (sa.select(TOTALS.c.customer_id, *(TOTALS.c[name] for name in MEASURES))
+            .where(*base.key.where(TOTALS), *conditions))
+
+
+# --- building --------------------------------------------------------------------------------------------
+
+def _aggregate(key: RangeKey) -> sa.Select:
+    """Per-customer totals of the range from the rollup of its grain, as ``customer_range_totals`` rows."""
+    if key.grain == DAY:
+        d = CustomerUsageDaily
+        source_where = [d.tenant_id == key.tenant_id, d.day >= key.start, d.day < key.end]
+        customer, first_seen, last_seen = d.customer_id, sa.func.min(d.first_seen), sa.func.max(d.last_seen)
+        sums = [sa.func.sum(d.calls), sa.func.sum(d.failed_calls), sa.func.sum(d.unpriced_calls)]
+        measures = d
+    else:
+        h = UsageHourly
+        source_where = [h.tenant_id == key.tenant_id, h.hour >= key.start, h.hour < key.end]
+        customer, first_seen, last_seen = h.customer_id, sa.func.min(h.hour), sa.func.max(h.hour)
+        sums = [sa.func.sum(h.calls), sa.func.sum(h.failed_calls),
+                sa.func.sum(sa.case((h.priced.is_(False), h.calls), else_=0))]
+        measures = h
+    sums += [sa.func.sum(getattr(measures, name)) for name in ("cost_nanos", "input_tokens", "output_tokens",
+                                                              "latency_ms_sum")]
+    values = [sa.literal(key.tenant_id, sa.Integer), sa.literal(key.grain, sa.String),
+              sa.literal(key.start, TOTALS.c.range_start.type), sa.literal(key.end, TOTALS.c.range_end.type),
+              customer, *sums, first_seen, last_seen]
+    labelled = [value.label(column.name) for value, column in zip(values, TOTALS.c, strict=True)]
+    return sa.select(*labelled).where(*source_where).group_by(customer).order_by(customer)
+
+
+def _evict(session: Session, key: RangeKey, now: datetime) -> None:
+    """Drop the tenant's bases built more than MAX_AGE ago, then all but the MAX_RANGES newest of each grain
+    (counting the one being built)."""
+    built = session.execute(
+        sa.select(STATE.c.grain, STATE.c.range_start, STATE.c.range_end, STATE.c.built_at)
+        .where(STATE.c.tenant_id == key.tenant_id).order_by(STATE.c.built_at.desc())
+    ).all()
+    kept = {DAY: 0, HOUR: 0, key.grain: 1}
+    for grain, start, end, built_at in built:
+        if (grain, start, end) == (key.grain, key.start, key.end):
+            continue
+        kept[grain] = kept.get(grain, 0) + 1
+        if built_at < now - MAX_AGE or kept[grain] > MAX_RANGES.get(grain, 0):
+            _delete(session, RangeKey(key.tenant_id, grain, start, end))
+
+
+def _delete(session: Session, key: RangeKey) -> None:
+    session.execute(sa.delete(STATE).where(*key.where(STATE)))
+    session.execute(sa.delete(TOTALS).where(*key.where(TOTALS)))
+
+
+def _fill(builder: Session, key: RangeKey) -> None:
+    """Write the range's rows. SQLite: aggregate first, outside the write lock (one writer at a time), then
+    insert; PostgreSQL: one INSERT … SELECT."""
+    query = _aggregate(key)
+    if builder.get_bind().dialect.name == "sqlite":
+        # Untyped columns: the values go back exactly as they were read (SQLite text times).
+        raw = sa.table(TOTALS.name, *(sa.column(column.name) for column in TOTALS.c))
+        aggregated = query.subquery()
+        found = [dict(row._mapping) for row in builder.execute(
+            sa.select(*(sa.type_coerce(column, sa.types.NullType()).label(column.name) for column in aggregated.c)))]
+        _delete(builder, key)
+        if found:
+            builder.execute(sa.insert(raw), found)
+        return
+    _delete(builder, key)
+    builder.execute(sa.insert(TOTALS).from_select([column.name for column in TOTALS.c], query))
+
+
+def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
+    """Build ``key``'s base in its own transaction (the reader's is left alone). None when it fails: a
+    concurrent builder won the race, or SQLite's write lock was busy; the reader then uses the raw rollups."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, sa.Engine) else bind.engine
+    if engine.dialect.name == "sqlite" and session.connection().connection.driver_connection.in_transaction:
+        return None  # the reader holds SQLite's write lock: a second connection would wait out the busy timeout
+    build_id = secrets.randbits(62)
+    try:
+        with Session(engine) as builder:
+            # The version first: late events committed after this are either in the rows read below or make
+            # this base stale; never silently missing.
+            version = builder.execute(sa.select(_current_version(key))).scalar_one()
+            _fill(builder, key)
+            builder.execute(sa.insert(STATE).values(tenant_id=key.tenant_id, grain=key.grain, range_start=key.start,
+                                                    range_end=key.end, late_version=version, build_id=build_id,
+                                                    built_at=utcnow()))
+            _evict(builder, key, now)
+            builder.commit()
+    except sa.exc.DBAPIError as error:
+        logger.warning("customer range %s not built, using the rollups: %s", key, error.orig)
+        return None
+    return Base(key, build_id)

@@ -1,0 +1,274 @@
+"""Per-customer range bases: built once and reused, rebuilt after late events, evicted, and never the cause
+of a wrong answer or an error when building fails (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from llmobserve_app.db import session_scope
+from llmobserve_app.services import analytics, customer_ranges, rollups
+from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.time_range import resolve_range
+from tests.app.conftest import event
+
+CLOCK = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+STATE, TOTALS, VERSIONS = customer_ranges.STATE, customer_ranges.TOTALS, customer_ranges.VERSIONS
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Freeze 'now' for the readers and for ingest's late-event check (CLOCK unless set again)."""
+    def set_clock(moment: datetime) -> None:
+        monkeypatch.setattr(analytics, "utcnow", lambda: moment)
+        monkeypatch.setattr(customer_ranges, "utcnow", lambda: moment)
+
+    set_clock(CLOCK)
+    return set_clock
+
+
+def _at(moment: datetime, customer: str, **overrides) -> dict:
+    return event(started_at=moment.isoformat(), customer_id=customer, **overrides)
+
+
+def _tenant_with_history(engine, make_account) -> int:  # noqa: ANN001
+    """A tenant with calls every 5 hours over the last 20 days, from four customers, and a few today."""
+    tenant, _, _ = make_account()
+    events = [_at(CLOCK - timedelta(hours=5 * n), f"c{n % 4}") for n in range(1, 96)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events)
+    return tenant
+
+
+def _scope(tenant: int, key: str = "30d", now: datetime = CLOCK) -> analytics.Scope:
+    window = resolve_range(key, now=now)
+    return analytics.Scope(tenant, window.start, window.end)
+
+
+def _state(engine, tenant: int) -> list[tuple]:  # noqa: ANN001
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            sa.select(STATE.c.grain, STATE.c.range_start, STATE.c.range_end, STATE.c.late_version, STATE.c.build_id)
+            .where(STATE.c.tenant_id == tenant).order_by(STATE.c.built_at, STATE.c.range_start))]
+
+
+def _versions(engine, tenant: int) -> tuple | None:  # noqa: ANN001
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(VERSIONS.c.late_day_version, VERSIONS.c.late_hour_version)
+                                 .where(VERSIONS.c.tenant_id == tenant)).first()
+    return None if row is None else tuple(row)
+
+
+def _without_bases(session, call: Callable, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN202
+    with monkeypatch.context() as patch:
+        patch.setattr(analytics, "_customer_base", lambda *args: None)
+        return call(session)
+
+
+@contextmanager
+def _statements(engine) -> Iterator[list[str]]:  # noqa: ANN001
+    """The SQL statements run meanwhile."""
+    seen: list[str] = []
+
+    def record(_connection, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_built_once_then_reused(engine, make_account, clock, monkeypatch) -> None:
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    with session_scope(engine) as session:
+        first = analytics.customers_page(session, scope)
+    state = _state(engine, tenant)
+    assert [(grain, start, end) for grain, start, end, _, _ in state] == [
+        ("day", scope.start, datetime(2026, 11, 23, tzinfo=UTC))]
+    with _statements(engine) as statements, session_scope(engine) as session:
+        again = analytics.customers_page(session, scope)
+        top = analytics.cost_by(session, scope, "customer")
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+    assert first == again == expected and first.total_customers == 4
+    assert [row.name for row in top] == [row.customer_id for row in first.rows]
+    assert _state(engine, tenant) == state  # not rebuilt
+    assert not [s for s in statements if "INSERT" in s or "DELETE" in s]
+
+
+def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make_account, clock, monkeypatch) -> None:
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    with session_scope(engine) as session:
+        before = analytics.cost_by(session, scope, "customer", limit=None)
+    built = _state(engine, tenant)
+    assert _versions(engine, tenant) == (1, 1) == (built[0][3], 1)  # loading the history was late, once
+
+    with session_scope(engine) as session:  # this hour: the open part, read live
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=10), "c9")])
+        now_rows = analytics.cost_by(session, scope, "customer", limit=None)
+    assert _versions(engine, tenant) == (1, 1) and _state(engine, tenant) == built
+    assert {row.name for row in now_rows} == {row.name for row in before} | {"c9"}
+
+    with session_scope(engine) as session:  # earlier today: late for the hour grain only
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(hours=3), "c8")])
+    assert _versions(engine, tenant) == (1, 2) and _state(engine, tenant) == built
+
+    with session_scope(engine) as session:  # last week: the day base is stale, rebuilt on the next read
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "c7")])
+    assert _versions(engine, tenant) == (2, 3)
+    with session_scope(engine) as session:
+        after = analytics.cost_by(session, scope, "customer", limit=None)
+        expected = _without_bases(session, lambda s: analytics.cost_by(s, scope, "customer", limit=None), monkeypatch)
+    assert after == expected and {"c7", "c8", "c9"} <= {row.name for row in after}
+    (grain, start, end, version, build_id), = _state(engine, tenant)
+    assert (grain, start, end, version) == built[0][:3] + (2,) and build_id != built[0][4]
+
+
+def test_note_late_events_reads_sqlite_text_and_datetimes(engine, make_account, clock) -> None:
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        customer_ranges.note_late_events(session, tenant, "2026-11-23 15:00:00.000000")  # this hour
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(minutes=29))
+    assert _versions(engine, tenant) is None
+    with session_scope(engine) as session:
+        customer_ranges.note_late_events(session, tenant, "2026-11-23 14:59:59.999999")  # an hour ago
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(hours=1))
+    assert _versions(engine, tenant) == (0, 2)
+    with session_scope(engine) as session:
+        customer_ranges.note_late_events(session, tenant, "2026-11-22 23:59:59.999999")  # yesterday
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(days=30))
+    assert _versions(engine, tenant) == (2, 4)
+
+
+def test_closed_means_ended_a_grace_period_ago(engine, make_account, clock) -> None:
+    """Just after midnight, yesterday is still read live: an ingest that judged its events current by its own
+    clock may commit a moment after the day turns."""
+    tenant = _tenant_with_history(engine, make_account)
+    midnight = datetime(2026, 11, 24, tzinfo=UTC)
+    for minutes, closed_day in ((2, datetime(2026, 11, 23, tzinfo=UTC)), (6, midnight)):
+        clock(midnight + timedelta(minutes=minutes))
+        with session_scope(engine) as session:
+            analytics.cost_by(session, _scope(tenant, "7d", midnight + timedelta(minutes=minutes)), "customer")
+        assert _state(engine, tenant)[-1][2] == closed_day
+
+
+def test_eviction_keeps_recent_and_few(engine, make_account, clock) -> None:
+    tenant = _tenant_with_history(engine, make_account)
+    today = datetime(2026, 11, 23, tzinfo=UTC)
+    with session_scope(engine) as session:
+        for days in range(2, 17):  # 15 custom whole-day ranges, all closed, built a second apart
+            clock(CLOCK + timedelta(seconds=days))
+            analytics.cost_by(session, analytics.Scope(tenant, today - timedelta(days=days), today), "customer")
+        for hours in range(2, 8):  # 6 windows ending now
+            clock(CLOCK + timedelta(seconds=20 + hours))
+            analytics.cost_by(session, analytics.Scope(tenant, CLOCK - timedelta(hours=hours), CLOCK), "customer")
+    state = _state(engine, tenant)
+    day_starts = [start for grain, start, _, _, _ in state if grain == "day"]
+    assert sorted(day_starts) == [today - timedelta(days=days) for days in range(16, 4, -1)]  # the 12 newest
+    assert len([grain for grain, *_ in state if grain == "hour"]) == customer_ranges.MAX_RANGES["hour"]
+    with engine.begin() as connection:  # leftover rows of evicted ranges are gone too
+        ranges = connection.execute(sa.select(TOTALS.c.grain, TOTALS.c.range_start, TOTALS.c.range_end).distinct()
+                                    .where(TOTALS.c.tenant_id == tenant)).all()
+        assert {tuple(row) for row in ranges} <= {(grain, start, end) for grain, start, end, _, _ in state}
+        connection.execute(sa.update(STATE).where(STATE.c.tenant_id == tenant, STATE.c.grain == "hour")
+                           .values(built_at=CLOCK - timedelta(days=3)))
+    with session_scope(engine) as session:  # the next build drops bases built more than two days ago
+        analytics.cost_by(session, analytics.Scope(tenant, CLOCK - timedelta(hours=9), CLOCK), "customer")
+    assert [start for grain, start, *_ in _state(engine, tenant) if grain == "hour"] == [CLOCK - timedelta(hours=9)]
+
+
+def test_a_failed_build_falls_back_to_the_rollups(engine, make_account, clock, monkeypatch) -> None:
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+
+    def locked(*_args) -> None:
+        raise sa.exc.OperationalError("INSERT INTO customer_range_totals …", {}, Exception("database is locked"))
+
+    with session_scope(engine) as session:
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        monkeypatch.setattr(customer_ranges, "_fill", locked)
+        assert analytics.customers_page(session, scope) == expected
+    assert _state(engine, tenant) == []
+
+
+def test_a_base_replaced_while_read_is_detected(engine, make_account, clock, monkeypatch) -> None:
+    """A concurrent builder evicting (or rebuilding) the base between its check and the read: the reader notices
+    and answers from the rollups, never from a missing base."""
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    with session_scope(engine) as session:
+        expected = analytics.cost_by(session, scope, "customer", limit=None)
+    rows = customer_ranges.rows
+
+    def evicted_meanwhile(base: customer_ranges.Base, *conditions):  # noqa: ANN202
+        with engine.begin() as connection:
+            for table in (STATE, TOTALS):
+                connection.execute(sa.delete(table).where(*base.key.where(table)))
+        return rows(base, *conditions)
+
+    monkeypatch.setattr(customer_ranges, "rows", evicted_meanwhile)
+    with session_scope(engine) as session:
+        assert analytics.cost_by(session, scope, "customer", limit=None) == expected
+
+
+@pytest.mark.postgres
+def test_concurrent_builders_one_wins_the_other_falls_back(engine, make_account, clock, monkeypatch) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("two transactions writing at once: PostgreSQL (SQLite has one writer at a time)")
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    key = (tenant, "day", scope.start, datetime(2026, 11, 23, tzinfo=UTC))
+    with session_scope(engine) as session:
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+    other = engine.connect()
+    transaction = other.begin()  # another builder of the same range, not committed yet
+    other.execute(sa.insert(STATE).values(tenant_id=tenant, grain="day", range_start=key[2], range_end=key[3],
+                                          late_version=1, build_id=42, built_at=CLOCK))
+    timer = threading.Timer(0.5, transaction.commit)
+    timer.start()
+    try:
+        with session_scope(engine) as session:  # waits for the other builder, then loses on the unique key
+            assert analytics.customers_page(session, scope) == expected
+    finally:
+        timer.join()
+        other.close()
+    assert [row[4] for row in _state(engine, tenant)] == [42]  # the winner's state row
+
+
+def test_sqlite_reader_holding_the_write_lock_does_not_build(engine, make_account, clock, monkeypatch) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: a second connection would wait for the reader's own write lock")
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    with session_scope(engine) as session:
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=1), "c1")])  # the session now writes
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        began = time.perf_counter()
+        assert analytics.customers_page(session, scope) == expected
+        assert time.perf_counter() - began < 5  # not the 10 s busy timeout of a builder waiting for this lock
+    assert _state(engine, tenant) == []
+
+
+def test_rollup_rebuild_makes_every_base_stale(engine, make_account, clock) -> None:
+    tenant = _tenant_with_history(engine, make_account)
+    with session_scope(engine) as session:
+        analytics.cost_by(session, _scope(tenant), "customer")
+        analytics.cost_by(session, _scope(tenant, "24h"), "customer")
+    with session_scope(engine) as session:
+        rollups.rebuild_tenant(session, tenant)
+    assert _versions(engine, tenant) == (2, 2)
+    with session_scope(engine) as session:
+        base = customer_ranges._stored(session, customer_ranges.RangeKey(
+            tenant, "day", _scope(tenant).start, datetime(2026, 11, 23, tzinfo=UTC)))
+    assert base is None
