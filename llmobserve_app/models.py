@@ -262,6 +262,22 @@ class UnitUsageHourly(SQLModel, table=True):
     quantity: float = 0.0
 
 
+class TenantUnitUsageHourly(SQLModel, table=True):
+    """``unit_usage_hourly`` summed over customers: what the infrastructure page reads for all customers
+    (a few rows per hour, where the per-customer table has one per customer and unit)."""
+
+    __tablename__ = "tenant_unit_usage_hourly"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "hour", "provider", "unit", name="uq_tenant_unit_usage_hourly_key"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    hour: datetime = _ts()
+    provider: str = Field(max_length=64)
+    unit: str = Field(max_length=64)
+    quantity: float = 0.0
+
+
 class CustomerRangeTotals(SQLModel, table=True):
     """Per-customer totals over one closed range (services/customer_ranges.py): a materialised view.
 

@@ -28,6 +28,7 @@ from llmobserve_app.models import (
     CustomerUsageDaily,
     Event,
     Run,
+    TenantUnitUsageHourly,
     TenantUsageHourly,
     UnitUsageHourly,
     UsageHourly,
@@ -570,10 +571,12 @@ def infrastructure(session: Session, scope: Scope) -> list[ServiceRow]:
     query = (sa.select(t.provider, *columns[:3])
              .where(*_hourly_where(scope), t.provider.in_(INFRA_PROVIDERS))
              .group_by(t.provider).order_by(columns[0].desc(), t.provider))
-    u = UnitUsageHourly
+    u: type[UnitUsageHourly] | type[TenantUnitUsageHourly] = TenantUnitUsageHourly
+    if scope.customer_id is not None:
+        u = UnitUsageHourly
     unit_conditions = [u.tenant_id == scope.tenant_id, u.hour >= scope.start, u.hour < scope.end]
     if scope.customer_id is not None:
-        unit_conditions.append(u.customer_id == scope.customer_id)
+        unit_conditions.append(UnitUsageHourly.customer_id == scope.customer_id)
     units: dict[str, dict[str, float]] = defaultdict(dict)
     unit_query = (sa.select(u.provider, u.unit, sa.func.sum(u.quantity)).where(*unit_conditions)
                   .group_by(u.provider, u.unit))

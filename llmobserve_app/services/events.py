@@ -1,8 +1,8 @@
 """Ingest: validate SDK events one by one, price them, store them once, update rollups — one transaction.
 
 A batch with bad events keeps the good ones; a retried batch is counted once (unique tenant + span_id);
-rollups (``usage_hourly``, ``tenant_usage_hourly``, ``customer_usage_daily``, ``unit_usage_hourly``, ``runs``)
-are written in the same transaction as the events they summarise.
+rollups (``usage_hourly``, ``tenant_usage_hourly``, ``customer_usage_daily``, ``unit_usage_hourly``,
+``tenant_unit_usage_hourly``, ``runs``) are written in the same transaction as the events they summarise.
 
 Speed (see docs/BENCHMARKS.md): rows are written through the session's own DB-API connection (so inside
 its transaction) with multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING span_id`` and ``executemany``
@@ -313,6 +313,17 @@ def _unit_hourly_sql(dialect: _Dialect) -> str:
 
 
 @lru_cache(maxsize=4)
+def _tenant_unit_hourly_sql(dialect: _Dialect) -> str:
+    columns = ("tenant_id", "hour", "provider", "unit", "quantity")
+    return (
+        f"INSERT INTO tenant_unit_usage_hourly ({', '.join(columns)}) "
+        f"VALUES ({', '.join([dialect.placeholder] * len(columns))}) "
+        "ON CONFLICT (tenant_id, hour, provider, unit) "
+        "DO UPDATE SET quantity = tenant_unit_usage_hourly.quantity + excluded.quantity"
+    )
+
+
+@lru_cache(maxsize=4)
 def _runs_sql(dialect: _Dialect) -> str:
     columns = ("tenant_id", "run_id", "customer_id", "agent", "first_seen", "last_seen", *_RUN_SUMS)
     sums = ", ".join(f"{name} = runs.{name} + excluded.{name}" for name in _RUN_SUMS)
@@ -442,6 +453,15 @@ def _unit_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, .
     return [(*key, quantities[key]) for key in sorted(quantities, key=repr)]
 
 
+def _tenant_unit_rows(unit_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Per-customer unit rows (``_unit_rows``) summed over customers."""
+    quantities: dict[tuple[Any, ...], float] = {}
+    for tenant_id, hour, _customer, provider, unit, quantity in unit_rows:
+        key = (tenant_id, hour, provider, unit)
+        quantities[key] = quantities.get(key, 0.0) + quantity
+    return [(*key, quantities[key]) for key in sorted(quantities, key=repr)]
+
+
 def _run_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Per run id: first non-empty customer and agent (arrival order), first/last seen and sums, in the
     column order of ``_runs_sql``."""
@@ -564,8 +584,10 @@ def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
             hourly = _hourly_rows(batch.tenant_id, rows)
             cursor.executemany(_hourly_sql(dialect), hourly)
             cursor.executemany(_tenant_hourly_sql(dialect), _tenant_hourly_rows(hourly))
+            units = _unit_rows(batch.tenant_id, rows)
             for sql, values in ((_customer_daily_sql(dialect), _customer_daily_rows(batch.tenant_id, rows)),
-                                (_unit_hourly_sql(dialect), _unit_rows(batch.tenant_id, rows)),
+                                (_unit_hourly_sql(dialect), units),
+                                (_tenant_unit_hourly_sql(dialect), _tenant_unit_rows(units)),
                                 (_runs_sql(dialect), _run_rows(batch.tenant_id, rows))):
                 if values:
                     cursor.executemany(sql, values)

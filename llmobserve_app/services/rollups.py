@@ -1,5 +1,5 @@
 """Rebuild the rollups of a tenant from its raw events: ``usage_hourly``, ``tenant_usage_hourly``,
-``customer_usage_daily``, ``unit_usage_hourly`` and ``runs``.
+``customer_usage_daily``, ``unit_usage_hourly``, ``tenant_unit_usage_hourly`` and ``runs``.
 
 Ingest maintains rollups incrementally (services/events.py); this recomputes them in SQL, for repairs and
 after a change to how rollups are defined:
@@ -31,6 +31,7 @@ from llmobserve_app.models import (
     CustomerUsageDaily,
     Event,
     Run,
+    TenantUnitUsageHourly,
     TenantUsageHourly,
     UnitUsageHourly,
     UsageHourly,
@@ -43,8 +44,9 @@ HOURLY = UsageHourly.__table__
 TENANT_HOURLY = TenantUsageHourly.__table__
 CUSTOMER_DAILY = CustomerUsageDaily.__table__
 UNIT_HOURLY = UnitUsageHourly.__table__
+TENANT_UNIT_HOURLY = TenantUnitUsageHourly.__table__
 RUNS = Run.__table__
-ROLLUPS = (HOURLY, TENANT_HOURLY, CUSTOMER_DAILY, UNIT_HOURLY, RUNS)
+ROLLUPS = (HOURLY, TENANT_HOURLY, CUSTOMER_DAILY, UNIT_HOURLY, TENANT_UNIT_HOURLY, RUNS)
 _EMPTY = sa.literal_column("''")
 
 
@@ -137,8 +139,9 @@ def _customer_daily_select(tenant_id: int, dialect: str) -> tuple[list[str], sa.
     return [column.name for column in columns], query
 
 
-def _unit_hourly_select(tenant_id: int, dialect: str) -> tuple[list[str], sa.Select]:
-    """Units summed from each event's ``units`` JSON object (json_each on both databases)."""
+def _unit_hourly_select(tenant_id: int, dialect: str, per_customer: bool = True) -> tuple[list[str], sa.Select]:
+    """Units summed from each event's ``units`` JSON object (json_each on both databases), per customer or
+    over all customers."""
     if dialect == "sqlite":
         each = sa.func.json_each(EVENTS.c.units).table_valued("key", "value").alias("unit_each")
         quantity = each.c.value
@@ -148,12 +151,15 @@ def _unit_hourly_select(tenant_id: int, dialect: str) -> tuple[list[str], sa.Sel
         quantity = sa.cast(each.c.value, sa.Float)
     hour = _truncated(dialect, "hour")
     customer = sa.func.coalesce(EVENTS.c.customer_id, _EMPTY)
-    columns = [EVENTS.c.tenant_id, hour.label("hour"), customer.label("customer_id"), EVENTS.c.provider,
-               each.c.key.label("unit"), sa.func.sum(quantity).label("quantity")]
+    keys = [EVENTS.c.tenant_id, hour.label("hour"), customer.label("customer_id"), EVENTS.c.provider,
+            each.c.key.label("unit")]
+    if not per_customer:
+        del keys[2]
+    columns = [*keys, sa.func.sum(quantity).label("quantity")]
     query = (
         sa.select(*columns).select_from(EVENTS).join(each, sa.true())
         .where(EVENTS.c.tenant_id == tenant_id)
-        .group_by(EVENTS.c.tenant_id, hour, customer, EVENTS.c.provider, each.c.key)
+        .group_by(*(key.element if isinstance(key, sa.Label) else key for key in keys))
     )
     return [column.name for column in columns], query
 
@@ -193,6 +199,7 @@ def rebuild_tenant(session: Session, tenant_id: int) -> RebuildResult:
         (TENANT_HOURLY, _hourly_select(tenant_id, dialect, per_customer=False)),
         (CUSTOMER_DAILY, _customer_daily_select(tenant_id, dialect)),
         (UNIT_HOURLY, _unit_hourly_select(tenant_id, dialect)),
+        (TENANT_UNIT_HOURLY, _unit_hourly_select(tenant_id, dialect, per_customer=False)),
         (RUNS, _runs_select(tenant_id)),
     ):
         session.execute(sa.insert(table).from_select(names, query))

@@ -36,6 +36,7 @@ _FIELDS = {
     "input_tokens": st.integers(0, 100_000),
     "output_tokens": st.integers(0, 10_000),
     "latency_ms": st.integers(0, 5_000),
+    "read_units": st.integers(1, 50),
 }
 random_event = st.fixed_dictionaries(_FIELDS)
 # Over 40 days and a dozen customers: every named window has closed days (hours) and an open part.
@@ -53,7 +54,8 @@ def _materialise(drawn: dict, now: datetime = NOW) -> dict:
             "ended_at": (started + timedelta(milliseconds=drawn["latency_ms"])).isoformat(),
             "provider": provider, "model": model, "status_code": drawn["status_code"],
             "customer_id": drawn["customer_id"], "section_path": drawn["section_path"],
-            "usage": {"input_tokens": drawn["input_tokens"], "output_tokens": drawn["output_tokens"]}}
+            "usage": {"input_tokens": drawn["input_tokens"], "output_tokens": drawn["output_tokens"],
+                      **({"units": {"read_units": drawn["read_units"]}} if provider == "pinecone" else {})}}
 
 
 def _brute(events: list[dict], start: datetime, end: datetime, customer: str | None = None) -> list[dict]:
@@ -105,7 +107,8 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
         customers = analytics.customers_page(session, scope, page_size=1000)
         agents = {row.agent: row for row in analytics.agents(session, scope)}
         models = {(row.provider, row.model): row for row in analytics.models(session, scope)}
-        infra = {row.provider: row.cost_nanos for row in analytics.infrastructure(session, scope)}
+        infra_rows = analytics.infrastructure(session, scope)
+        infra = {row.provider: row.cost_nanos for row in infra_rows}
         runs = analytics.runs_page(session, scope, page_size=100)
 
     assert totals.cost_nanos == sum(r["cost"] for r in expected)
@@ -149,6 +152,9 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
         for rows in [[r for r in llm if (r["provider"], r["model"]) == key]]}
     assert infra == {p: sum(r["cost"] for r in expected if r["provider"] == p)
                      for p in {r["provider"] for r in expected if r["provider"] in analytics.INFRA_PROVIDERS}}
+    read_units = sum(r["usage"].get("units", {}).get("read_units", 0) for r in expected)
+    assert {row.provider: row.units for row in infra_rows if row.units} == (
+        {"pinecone": {"read_units": read_units}} if read_units else {})
 
     # A run is listed when its span of calls overlaps the window; its customer is the first one it named.
     spans: dict[str, list] = {}
