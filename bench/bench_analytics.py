@@ -117,8 +117,7 @@ def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[s
                                                                                      page=99),
         "customer detail: totals + models, 30d": lambda s: (analytics.totals(s, one_customer),
                                                              analytics.cost_by(s, one_customer, "model")),
-        "agents: table + trend, 30d": lambda s: analytics.agent_trend(
-            s, month, [a.agent for a in analytics.agents(s, month)][:5]),
+        "agents: table + trend, 30d": lambda s: analytics.agents_with_trend(s, month),
         "runs: page 1, 7d": lambda s: analytics.runs_page(s, week),
         "llms: models, 30d": lambda s: analytics.models(s, month),
         "infrastructure, 30d": lambda s: analytics.infrastructure(s, month),

@@ -32,9 +32,10 @@ from llmobserve_app.models import (
     TenantUsageHourly,
     UnitUsageHourly,
     UsageHourly,
+    UTCDateTime,
     utcnow,
 )
-from llmobserve_app.services import customer_ranges
+from llmobserve_app.services import customer_ranges, rollups
 from llmobserve_app.services.time_range import day_floor, hour_floor
 
 # Providers whose calls are infrastructure (vector DBs, search, speech), not LLM inference.
@@ -477,14 +478,20 @@ def _tools_in(section_path: str) -> list[str]:
     return [segment.partition(":")[2] for segment in section_path.split("/") if segment.startswith("tool:")]
 
 
-def agents(session: Session, scope: Scope) -> list[AgentRow]:
-    """Per top-level agent (calls outside any agent form the 'untracked' row), most expensive first."""
+def _agent_day_rows(session: Session, scope: Scope) -> list[sa.Row]:
+    """Cost, calls, latency and unpriced calls per agent, section path and UTC day: one pass that serves both
+    the agents table and their trend."""
     t = _usage(scope)
-    query = (sa.select(t.agent, t.section_path, sa.func.sum(t.cost_nanos), sa.func.sum(t.calls),
+    day_of = sa.type_coerce(rollups.truncated(session.get_bind().dialect.name, "day", t.hour), UTCDateTime)
+    query = (sa.select(t.agent, t.section_path, day_of, sa.func.sum(t.cost_nanos), sa.func.sum(t.calls),
                        sa.func.sum(t.latency_ms_sum), _unpriced_calls(t))
-             .where(*_hourly_where(scope)).group_by(t.agent, t.section_path))
+             .where(*_hourly_where(scope)).group_by(t.agent, t.section_path, day_of))
+    return list(session.execute(query).all())
+
+
+def _agents_from(rows: list[sa.Row]) -> list[AgentRow]:
     by_agent: dict[str, AgentRow] = {}
-    for agent, section_path, cost, calls, latency, unpriced in session.execute(query).all():
+    for agent, section_path, _day, cost, calls, latency, unpriced in rows:
         name = agent or UNTRACKED
         row = by_agent.setdefault(name, AgentRow(name))
         row.cost_nanos += int(cost or 0)
@@ -495,23 +502,29 @@ def agents(session: Session, scope: Scope) -> list[AgentRow]:
     return sorted(by_agent.values(), key=lambda row: (-row.cost_nanos, row.agent))
 
 
-def agent_trend(session: Session, scope: Scope, names: list[str]) -> dict[str, list[tuple[datetime, int]]]:
-    """Daily cost of the named agents over the window ('untracked' for calls outside agents)."""
-    wanted = {"" if name == UNTRACKED else name for name in names}
-    t = _usage(scope)
-    query = (sa.select(t.agent, t.hour, sa.func.sum(t.cost_nanos))
-             .where(*_hourly_where(scope), t.agent.in_(wanted)).group_by(t.agent, t.hour))
+def agents(session: Session, scope: Scope) -> list[AgentRow]:
+    """Per top-level agent (calls outside any agent form the 'untracked' row), most expensive first."""
+    return _agents_from(_agent_day_rows(session, scope))
+
+
+def agents_with_trend(session: Session, scope: Scope, top: int = 5
+                      ) -> tuple[list[AgentRow], dict[str, list[tuple[datetime, int]]]]:
+    """The agents table and the daily cost of its ``top`` most expensive agents over the window, every day
+    of the window included."""
+    rows = _agent_day_rows(session, scope)
+    table = _agents_from(rows)
+    names = [row.agent for row in table[:top]]
     days = []
     day = day_floor(scope.start)
     while day < scope.end:
         days.append(day)
         day += timedelta(days=1)
     series: dict[str, dict[datetime, int]] = {name: dict.fromkeys(days, 0) for name in names}
-    for agent, hour, cost in session.execute(query).all():
-        day = hour.replace(hour=0)
-        bucket = series[agent or UNTRACKED]
-        bucket[day] = bucket.get(day, 0) + int(cost or 0)
-    return {name: sorted(values.items()) for name, values in series.items()}
+    for agent, _section_path, day, cost, *_ in rows:
+        bucket = series.get(agent or UNTRACKED)
+        if bucket is not None:
+            bucket[day] = bucket.get(day, 0) + int(cost or 0)
+    return table, {name: sorted(values.items()) for name, values in series.items()}
 
 
 # --- models and infrastructure --------------------------------------------------------------------------

@@ -58,9 +58,9 @@ class RebuildResult:
     runs: int
 
 
-def _truncated(dialect: str, unit: str) -> Any:
-    """``started_at`` truncated to its UTC hour or day, in the column's storage form (SQLite: naive UTC text)."""
-    started = EVENTS.c.started_at
+def truncated(dialect: str, unit: str, started: Any = EVENTS.c.started_at) -> Any:
+    """A timestamp column (``events.started_at`` unless given) truncated to its UTC hour or day, in the column's
+    storage form (SQLite: naive UTC text)."""
     if dialect == "sqlite":
         length, rest = (14, "00:00.000000") if unit == "hour" else (10, " 00:00:00.000000")
         return sa.func.substr(started, 1, length).op("||")(sa.literal_column(f"'{rest}'"))
@@ -88,7 +88,7 @@ def _first_named(tenant_id: int, column_name: str) -> Any:
 def _hourly_select(tenant_id: int, dialect: str, per_customer: bool = True) -> tuple[list[str], sa.Select]:
     key_expressions = {
         "tenant_id": EVENTS.c.tenant_id,
-        "hour": _truncated(dialect, "hour"),
+        "hour": truncated(dialect, "hour"),
         "customer_id": sa.func.coalesce(EVENTS.c.customer_id, _EMPTY),
         "provider": EVENTS.c.provider,
         "model": sa.func.coalesce(EVENTS.c.model, _EMPTY),
@@ -116,7 +116,7 @@ def _hourly_select(tenant_id: int, dialect: str, per_customer: bool = True) -> t
 
 
 def _customer_daily_select(tenant_id: int, dialect: str) -> tuple[list[str], sa.Select]:
-    day = _truncated(dialect, "day")
+    day = truncated(dialect, "day")
     columns = [
         EVENTS.c.tenant_id,
         EVENTS.c.customer_id,
@@ -149,7 +149,7 @@ def _unit_hourly_select(tenant_id: int, dialect: str, per_customer: bool = True)
         each = sa.func.json_each_text(sa.cast(EVENTS.c.units, postgresql.JSON)).table_valued(
             "key", "value").render_derived(name="unit_each")
         quantity = sa.cast(each.c.value, sa.Float)
-    hour = _truncated(dialect, "hour")
+    hour = truncated(dialect, "hour")
     customer = sa.func.coalesce(EVENTS.c.customer_id, _EMPTY)
     keys = [EVENTS.c.tenant_id, hour.label("hour"), customer.label("customer_id"), EVENTS.c.provider,
             each.c.key.label("unit")]

@@ -23,8 +23,7 @@ class AgentsState(FilterState):
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
         def fetch(session):  # noqa: ANN001, ANN202
-            rows = analytics.agents(session, scope)
-            return rows, analytics.agent_trend(session, scope, [row.agent for row in rows[:5]])
+            return analytics.agents_with_trend(session, scope)
 
         rows, trend = await run_db(fetch)
         query = self._params()

@@ -105,7 +105,8 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
                     for row in analytics.cost_by(session, scope, dim, limit=None)} for dim in analytics.GROUP_BY}
         days = dict(analytics.cost_over_time(session, scope, hourly=False))
         customers = analytics.customers_page(session, scope, page_size=1000)
-        agents = {row.agent: row for row in analytics.agents(session, scope)}
+        agent_rows, trend = analytics.agents_with_trend(session, scope)
+        agents = {row.agent: row for row in agent_rows}
         models = {(row.provider, row.model): row for row in analytics.models(session, scope)}
         infra_rows = analytics.infrastructure(session, scope)
         infra = {row.provider: row.cost_nanos for row in infra_rows}
@@ -152,6 +153,10 @@ def test_aggregates_equal_brute_force(engine, make_account, drawn, window_days, 
         for rows in [[r for r in llm if (r["provider"], r["model"]) == key]]}
     assert infra == {p: sum(r["cost"] for r in expected if r["provider"] == p)
                      for p in {r["provider"] for r in expected if r["provider"] in analytics.INFRA_PROVIDERS}}
+    assert list(trend) == [row.agent for row in agent_rows[:5]]
+    for name, series in trend.items():  # every day of the window, summing to the agent's cost
+        assert [day for day, _ in series][0] == start.replace(hour=0) and len({day for day, _ in series}) == len(series)
+        assert sum(cost for _, cost in series) == agents[name].cost_nanos
     read_units = sum(r["usage"].get("units", {}).get("read_units", 0) for r in expected)
     assert {row.provider: row.units for row in infra_rows if row.units} == (
         {"pinecone": {"read_units": read_units}} if read_units else {})
