@@ -4,8 +4,10 @@
     .venv/bin/python bench/bench_analytics.py --events 10000000 --customers 10000 --keep /tmp/llmo-10m
     .venv/bin/python bench/bench_analytics.py --reuse /tmp/llmo-10m  # re-measure an existing database
     .venv/bin/python bench/bench_analytics.py --events 1000000 --render   # + Chromium render of /
+    .venv/bin/python bench/bench_analytics.py --reuse /tmp/llmo-10m --render-only  # render + server memory
 
-Events go through the real ingest service (validation, pricing, rollups), in batches, into SQLite.
+Events go through the real ingest service (the server's path: one-pass validation, pricing, rollups) in batches of
+5,000, into SQLite, in time order across the days as a live stream arrives.
 Page queries are timed in steady state (per-customer range bases already built: one warm-up call each); the
 one-off cost of building a base, paid by the first request of the day (hour, for 24 h windows), is timed
 separately with the bases dropped.
@@ -38,16 +40,21 @@ SECTIONS = ["agent:support/tool:search_docs", "agent:support", "agent:research/t
             "agent:summarizer", None]
 
 
-def _events(rng: random.Random, count: int, customers: int, days: int, now: datetime, offset: int) -> list[dict]:
+def _events(rng: random.Random, count: int, customers: int, days: int, now: datetime, offset: int,
+            total: int) -> list[dict]:
+    """``count`` events starting at position ``offset`` of ``total``, in time order across ``days`` as a live
+    stream arrives (ids time-ordered too, as the SDK makes them)."""
     weights = [m[2] for m in MODELS]
+    span = days * 86_400
     out = []
     for index in range(count):
+        position = offset + index
         provider, model, _ = rng.choices(MODELS, weights)[0]
-        started = now - timedelta(seconds=rng.randrange(0, days * 86_400))
+        started = now - timedelta(seconds=span * (1 - position / total) - rng.random())
         usage = ({"units": {"read_units": rng.randint(1, 20)}} if provider == "pinecone" else
                  {"input_tokens": rng.randint(50, 8000), "output_tokens": rng.randint(0, 1200)})
         out.append({
-            "span_id": f"{offset + index:x}", "run_id": f"r{(offset + index) // 4:x}",
+            "span_id": f"{position:016x}{rng.getrandbits(64):016x}", "run_id": f"r{position // 4:015x}",
             "started_at": started.isoformat(),
             "ended_at": (started + timedelta(milliseconds=rng.randint(100, 4000))).isoformat(),
             "provider": provider, "model": model, "status_code": 429 if rng.random() < 0.01 else 200,
@@ -58,9 +65,11 @@ def _events(rng: random.Random, count: int, customers: int, days: int, now: date
 
 
 def populate(database_url: str, events: int, customers: int, days: int) -> int:
+    import json
+
     from llmobserve_app.db import migrate, session_scope
     from llmobserve_app.services import accounts, api_keys
-    from llmobserve_app.services.events import ingest_events
+    from llmobserve_app.services.events import parse_valid_batch, prepare_events, write_prepared
 
     migrate(database_url)
     from llmobserve_app.db import get_engine
@@ -73,9 +82,10 @@ def populate(database_url: str, events: int, customers: int, days: int) -> int:
     rng, now, chunk = random.Random(1), datetime.now(UTC), 5000
     began = time.perf_counter()
     for offset in range(0, events, chunk):
-        batch = _events(rng, min(chunk, events - offset), customers, days, now, offset)
+        body = json.dumps({"events": _events(rng, min(chunk, events - offset), customers, days, now, offset, events)})
+        prepared = prepare_events(tenant, parse_valid_batch(body), (), engine.dialect.name)
         with session_scope(engine) as session:
-            ingest_events(session, tenant, batch)
+            write_prepared(session, prepared)
         if offset and offset % 500_000 == 0:
             rate = offset / (time.perf_counter() - began)
             print(f"  ingested {offset:,} events ({rate:,.0f}/s)", flush=True)
@@ -115,8 +125,10 @@ def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[s
         "customers: search 'cust_001', 7d": lambda s: analytics.customers_page(s, week, search="cust_001"),
         "customers: page 100 by last seen, 30d": lambda s: analytics.customers_page(s, month, sort="last_seen",
                                                                                      page=99),
-        "customer detail: totals + models, 30d": lambda s: (analytics.totals(s, one_customer),
-                                                             analytics.cost_by(s, one_customer, "model")),
+        "customer drill-down (all it loads), 30d": lambda s: (
+            analytics.totals(s, one_customer), analytics.cost_over_time(s, one_customer),
+            analytics.cost_by(s, one_customer, "model"), analytics.cost_by(s, one_customer, "agent"),
+            analytics.runs_page(s, one_customer, page_size=10)),
         "agents: table + trend, 30d": lambda s: analytics.agents_with_trend(s, month),
         "runs: page 1, 7d": lambda s: analytics.runs_page(s, week),
         "llms: models, 30d": lambda s: analytics.models(s, month),
@@ -172,6 +184,35 @@ def measure_builds(database_url: str, tenant: int) -> None:
         print(f"  {name:<48} first {cold:8.1f} ms   then {warm:8.1f} ms", flush=True)
 
 
+# Every analytics page and an element that shows once its data is in (as tests/e2e/test_pages.py checks).
+PAGES = {
+    "/customers?range=30d": "#customers-table", "/customers?range=24h": "#customers-table",
+    "/agents?range=30d": "#agents-table", "/runs?range=30d": "#runs-table", "/llms?range=30d": "#llms-table",
+    "/infrastructure?range=30d": "#infrastructure-table", "/costs?range=30d&group_by=customer": "#costs-table",
+    "/insights": "#movers", "/customers/cust_00042?range=30d": "#kpi-customer-cost",
+}
+
+
+def _server_memory_mib(session_id: int) -> tuple[float, float, float]:
+    """(current RSS of every process of the server's session, peak RSS of the largest one, its current
+    RSS), from /proc: the server runs in its own session, so this counts exactly its processes."""
+    total, peak, largest = 0, 0, 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session_id:  # field 6 of /proc/PID/stat: session id
+                continue
+            status = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines()
+                          if line.startswith(("VmRSS", "VmHWM")))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        rss, hwm = (int(status.get(key, "0 kB").split()[0]) for key in ("VmRSS", "VmHWM"))
+        total += rss
+        if hwm > peak:
+            peak, largest = hwm, rss
+    return total / 1024, peak / 1024, largest / 1024
+
+
 def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
     """Serve the app on the database and time navigation → dashboard fully rendered in Chromium."""
     from playwright.sync_api import sync_playwright
@@ -208,9 +249,17 @@ def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
                 page.wait_for_selector("#recent-runs", timeout=60_000)
                 page.wait_for_selector(".js-plotly-plot .bars", timeout=60_000)
                 samples.append((time.perf_counter() - began) * 1000)
+            print(f"  dashboard rendered in Chromium: median {statistics.median(samples):.0f} ms, "
+                  f"max {max(samples):.0f} ms over {repeat} navigations", flush=True)
+            for path, selector in PAGES.items():  # every page once: the server's memory after serving them all
+                began = time.perf_counter()
+                page.goto(f"http://localhost:{port}{path}")
+                page.wait_for_selector(selector, timeout=60_000)
+                print(f"  {path:<42} rendered in {(time.perf_counter() - began) * 1000:6.0f} ms", flush=True)
             browser.close()
-        print(f"  dashboard rendered in Chromium: median {statistics.median(samples):.0f} ms, "
-              f"max {max(samples):.0f} ms over {repeat} navigations")
+        total, peak, largest = _server_memory_mib(server.pid)
+        print(f"  server memory after every page: {total:.0f} MiB RSS in all its processes; the largest peaked "
+              f"at {peak:.0f} MiB (now {largest:.0f} MiB)")
     finally:
         os.killpg(server.pid, 15)
 
@@ -224,6 +273,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the database in this folder")
     parser.add_argument("--reuse", type=Path, help="measure an existing database made with --keep")
     parser.add_argument("--render", action="store_true", help="also time the dashboard in Chromium")
+    parser.add_argument("--render-only", action="store_true",
+                        help="with --reuse: only the Chromium part (render times and server memory)")
     args = parser.parse_args()
 
     folder = args.reuse or args.keep or Path(tempfile.mkdtemp(prefix="llmo-bench-"))
@@ -240,6 +291,10 @@ def main() -> None:
             (folder / "bench.db").unlink(missing_ok=True)
             tenant = populate(database_url, args.events, args.customers, args.days)
         size = (folder / "bench.db").stat().st_size / 2**20
+        if args.render_only:
+            print(f"database: {size:,.0f} MiB")
+            measure_render(database_url, folder)
+            return
         print(f"database: {size:,.0f} MiB; page queries over {args.repeat} runs each:")
         results = measure_queries(database_url, tenant, args.repeat)
         worst = max(results, key=lambda r: r[2])

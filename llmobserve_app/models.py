@@ -143,6 +143,7 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "run_id", name="uq_runs_tenant_run"),
         sa.Index("ix_runs_tenant_last_seen", "tenant_id", "last_seen"),
+        sa.Index("ix_runs_tenant_customer_last_seen", "tenant_id", "customer_id", "last_seen"),  # drill-down
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")

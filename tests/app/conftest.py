@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -13,7 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-os.environ.setdefault("LLMOBSERVE_DATA_DIR", tempfile.mkdtemp(prefix="llmo-test-data-"))
+if "LLMOBSERVE_DATA_DIR" not in os.environ:
+    os.environ["LLMOBSERVE_DATA_DIR"] = tempfile.mkdtemp(prefix="llmo-test-data-")
+    atexit.register(shutil.rmtree, os.environ["LLMOBSERVE_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
