@@ -6,6 +6,7 @@ import reflex as rx
 
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
+from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
 from llmobserve_app.pages.breakdowns import agents_page, costs_page, infrastructure_page, insights_page, llms_page
 from llmobserve_app.pages.customers import customer_detail_page, customers_page
@@ -24,6 +25,7 @@ from llmobserve_app.state.settings_page import SettingsState
 get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in production)
 
 app = rx.App(api_transformer=create_ingest_app())
+app.register_lifespan_task(scheduler_lifespan)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",
              on_load=AuthFormState.redirect_if_signed_in)
 app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · LLM Observe",
