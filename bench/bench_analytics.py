@@ -193,24 +193,23 @@ PAGES = {
 }
 
 
-def _server_memory_mib(session_id: int) -> tuple[float, float, float]:
-    """(current RSS of every process of the server's session, peak RSS of the largest one, its current
-    RSS), from /proc: the server runs in its own session, so this counts exactly its processes."""
-    total, peak, largest = 0, 0, 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def _server_memory_mib(session_id: int) -> list[tuple[str, float, float]]:
+    """(command, RSS MiB, peak RSS MiB) of every process of the server's session, from /proc: the server runs
+    in its own session, so this counts exactly its processes."""
+    found = []
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat")):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[3]) != session_id:  # field 6 of /proc/PID/stat: session id
                 continue
             status = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines()
                           if line.startswith(("VmRSS", "VmHWM")))
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue  # the process ended meanwhile
-        rss, hwm = (int(status.get(key, "0 kB").split()[0]) for key in ("VmRSS", "VmHWM"))
-        total += rss
-        if hwm > peak:
-            peak, largest = hwm, rss
-    return total / 1024, peak / 1024, largest / 1024
+        rss, hwm = (int(status.get(key, "0 kB").split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+        found.append((" ".join(Path(part).name if "/" in part else part for part in command.split()[:4]), rss, hwm))
+    return found
 
 
 def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
@@ -249,6 +248,7 @@ def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
                 page.wait_for_selector("#recent-runs", timeout=60_000)
                 page.wait_for_selector(".js-plotly-plot .bars", timeout=60_000)
                 samples.append((time.perf_counter() - began) * 1000)
+            print("  dashboard navigations (ms):", ", ".join(f"{sample:.0f}" for sample in samples))
             print(f"  dashboard rendered in Chromium: median {statistics.median(samples):.0f} ms, "
                   f"max {max(samples):.0f} ms over {repeat} navigations", flush=True)
             for path, selector in PAGES.items():  # every page once: the server's memory after serving them all
@@ -257,9 +257,11 @@ def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
                 page.wait_for_selector(selector, timeout=60_000)
                 print(f"  {path:<42} rendered in {(time.perf_counter() - began) * 1000:6.0f} ms", flush=True)
             browser.close()
-        total, peak, largest = _server_memory_mib(server.pid)
-        print(f"  server memory after every page: {total:.0f} MiB RSS in all its processes; the largest peaked "
-              f"at {peak:.0f} MiB (now {largest:.0f} MiB)")
+        processes = _server_memory_mib(server.pid)
+        print(f"  server memory after every page: {sum(rss for _, rss, _ in processes):.0f} MiB RSS in all its "
+              f"{len(processes)} processes:")
+        for command, rss, peak in processes:
+            print(f"    {rss:6.0f} MiB now, {peak:6.0f} MiB peak  {command}")
     finally:
         os.killpg(server.pid, 15)
 
