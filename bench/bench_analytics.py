@@ -131,6 +131,7 @@ def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[s
             analytics.runs_page(s, one_customer, page_size=10)),
         "agents: table + trend, 30d": lambda s: analytics.agents_with_trend(s, month),
         "runs: page 1, 7d": lambda s: analytics.runs_page(s, week),
+        "runs: page 1, 30d": lambda s: analytics.runs_page(s, month),
         "llms: models, 30d": lambda s: analytics.models(s, month),
         "infrastructure, 30d": lambda s: analytics.infrastructure(s, month),
         "insights (two weeks)": lambda s: analytics.insights(s, tenant, now),

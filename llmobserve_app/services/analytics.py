@@ -601,10 +601,14 @@ def infrastructure(session: Session, scope: Scope) -> list[ServiceRow]:
 
 # --- runs ------------------------------------------------------------------------------------------------
 
+RUNS_COUNT_LIMIT = 10_000
+
+
 @dataclass(frozen=True)
 class RunsPage:
     rows: list[Run]
     total: int
+    more: bool = False  # the count stopped at its limit: there are more than ``total`` runs
 
 
 def _runs_query_conditions(scope: Scope, agent: str | None, search: str) -> list[sa.ColumnElement[bool]]:
@@ -617,12 +621,18 @@ def _runs_query_conditions(scope: Scope, agent: str | None, search: str) -> list
 
 
 def runs_page(session: Session, scope: Scope, agent: str | None = None, search: str = "", page: int = 0,
-              page_size: int = 25) -> RunsPage:
+              page_size: int = 25, count_limit: int = RUNS_COUNT_LIMIT) -> RunsPage:
+    """One page of runs, newest first. The total is counted up to ``count_limit`` (or a little past the
+    page asked for): 30 days at 10M events hold ~2.5M runs, and counting them all took seconds for a pager
+    label that then reads "of 10,000+"."""
     conditions = _runs_query_conditions(scope, agent, search)
+    page = max(page, 0)
     rows = session.exec(select(Run).where(*conditions).order_by(Run.last_seen.desc(), Run.id.desc())
-                        .limit(page_size).offset(max(page, 0) * page_size)).all()
-    total = session.execute(sa.select(sa.func.count()).select_from(Run).where(*conditions)).scalar_one()
-    return RunsPage(list(rows), int(total))
+                        .limit(page_size).offset(page * page_size)).all()
+    limit = max(count_limit, (page + 1) * page_size + 1)
+    bounded = sa.select(Run.id).where(*conditions).limit(limit + 1).subquery()
+    counted = int(session.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one())
+    return RunsPage(list(rows), min(counted, limit), more=counted > limit)
 
 
 def iter_runs(session: Session, scope: Scope, agent: str | None = None, search: str = "") -> Iterator[Run]:

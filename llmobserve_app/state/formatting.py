@@ -38,12 +38,12 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-def page_label(page: int, page_size: int, total: int, noun: str) -> str:
-    """'26–50 of 1,204' for a pager (or 'No customers')."""
+def page_label(page: int, page_size: int, total: int, noun: str, more: bool = False) -> str:
+    """'26–50 of 1,204' for a pager ('of 10,000+' when the count stopped at its limit; 'No customers')."""
     if not total:
         return f"No {noun}"
     first = page * page_size + 1
-    return f"{first:,}–{min(first + page_size - 1, total):,} of {total:,}"
+    return f"{first:,}–{min(first + page_size - 1, total):,} of {total:,}{'+' if more else ''}"
 
 
 def cost_rows(rows: list[CostRow]) -> list[dict[str, str]]:

@@ -23,6 +23,7 @@ class RunsState(FilterState):
     search: str = ""
     page: int = 0
     total: int = 0
+    more: bool = False  # more runs than ``total`` (the count stops at its limit)
     rows: list[dict[str, str]] = []
 
     @rx.var
@@ -33,16 +34,16 @@ class RunsState(FilterState):
 
     @rx.var
     def page_label(self) -> str:
-        return fmt.page_label(self.page, PAGE_SIZE, self.total, "runs")
+        return fmt.page_label(self.page, PAGE_SIZE, self.total, "runs", self.more)
 
     @rx.var
     def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return (self.page + 1) * PAGE_SIZE < self.total or self.more
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
         agent, search, page = self.agent or None, self.search, self.page
         result = await run_db(lambda s: analytics.runs_page(s, scope, agent, search, page, PAGE_SIZE))
-        self.total = result.total
+        self.total, self.more = result.total, result.more
         self.rows = [{**row, "href": "/runs/" + quote(row["run_id"], safe="")} for row in run_rows(result.rows)]
 
     @rx.event

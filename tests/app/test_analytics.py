@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics
 from llmobserve_app.services.events import ingest_events
+from llmobserve_app.state import formatting as fmt
 from tests.app.conftest import event
 
 NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
@@ -89,3 +90,20 @@ def test_infrastructure_reports_units_and_leaves_llms_alone(engine, make_account
     assert pinecone.units == {"read_units": 12, "write_units": 2}
     assert only_c1.units == {"read_units": 5}
     assert [m.model for m in models] == ["gpt-4o-mini"]
+
+
+def test_runs_count_stops_at_its_limit(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [event(f"rc{n}", run_id=f"run-{n}", started_at=(now - timedelta(minutes=n))
+                                              .isoformat()) for n in range(7)])
+    scope = analytics.Scope(tenant, now - timedelta(days=1), now + timedelta(hours=1))
+    with session_scope(engine) as session:
+        exact = analytics.runs_page(session, scope, page_size=2)
+        limited = analytics.runs_page(session, scope, page_size=2, count_limit=4)
+        far = analytics.runs_page(session, scope, page=2, page_size=2, count_limit=4)
+    assert (exact.total, exact.more) == (7, False)
+    assert (limited.total, limited.more, len(limited.rows)) == (4, True, 2)
+    assert (far.total, far.more, [run.run_id for run in far.rows]) == (7, False, ["run-4", "run-5"])
+    assert fmt.page_label(0, 2, limited.total, "runs", limited.more) == "1–2 of 4+"
