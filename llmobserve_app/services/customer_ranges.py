@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -216,6 +217,10 @@ def _fill(builder: Session, key: RangeKey) -> None:
     builder.execute(sa.insert(TOTALS).from_select([column.name for column in TOTALS.c], query))
 
 
+_building: set[RangeKey] = set()  # keys this process is building now
+_building_lock = threading.Lock()
+
+
 def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
     """Build ``key``'s base in its own transaction (the reader's is left alone). None when it fails: a
     concurrent builder won the race, or SQLite's write lock was busy; the reader then uses the raw rollups."""
@@ -223,6 +228,10 @@ def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
     if engine.dialect.name == "sqlite" and session.connection().connection.driver_connection.in_transaction:
         return None  # the reader holds SQLite's write lock: a second connection would wait out the busy timeout
+    with _building_lock:
+        if key in _building:
+            return None  # another request of this process is building it: don't pile up connections
+        _building.add(key)
     build_id = secrets.randbits(62)
     try:
         with Session(engine) as builder:
@@ -235,7 +244,10 @@ def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
                                                     built_at=utcnow()))
             _evict(builder, key, now)
             builder.commit()
-    except sa.exc.DBAPIError as error:
-        logger.warning("customer range %s not built, using the rollups: %s", key, error.orig)
+    except sa.exc.SQLAlchemyError as error:  # a lost race, a busy lock, no free pooled connection...
+        logger.warning("customer range %s not built, using the rollups: %s", key, error)
         return None
+    finally:
+        with _building_lock:
+            _building.discard(key)
     return Base(key, build_id)

@@ -39,6 +39,10 @@ NOT_CHARGED_PRICE_ID = "not_charged"
 _encode_json = msgspec.json.encode
 
 
+UnitName = Annotated[str, StringConstraints(max_length=64)]
+UnitQuantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # infinite units would poison the rollup sums
+
+
 class UsageIn(BaseModel):
     """Canonical usage (see shared/DESIGN.md); unknown keys are ignored for forward compatibility."""
 
@@ -49,12 +53,10 @@ class UsageIn(BaseModel):
     cache_write_1h_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
     reasoning_tokens: int = Field(default=0, ge=0)
-    audio_seconds: float = Field(default=0, ge=0)
+    audio_seconds: float = Field(default=0, ge=0, allow_inf_nan=False)
     web_searches: int = Field(default=0, ge=0)
     requests: int = Field(default=1, ge=0)
-    units: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict, max_length=20
-    )
+    units: dict[UnitName, UnitQuantity] = Field(default_factory=dict, max_length=20)
 
 
 class EventIn(BaseModel):

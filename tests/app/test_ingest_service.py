@@ -306,3 +306,18 @@ def test_a_failing_batch_in_a_group_fails_alone(engine, make_account) -> None:
     outcomes = _concurrently(engine, writer, [lambda b=b: writer.write(b) for b in [good[0], orphan, *good[1:]]])
     assert isinstance(outcomes[1], sa.exc.IntegrityError)  # no such tenant: foreign key
     assert [o.accepted for o in (outcomes[0], *outcomes[2:])] == [1, 1, 1]
+
+
+def test_infinite_usage_is_rejected_by_name_and_the_rest_kept(engine, make_account) -> None:
+    """JSON 1e400 parses to infinity; on a failed call nothing prices it, so validation must stop it."""
+    tenant, _, _ = make_account()
+    body = ('{"events": [' + json.dumps(event("ok-1")) + ","
+            + json.dumps(event("inf-units", status_code=500))[:-1] + ', "usage": {"units": {"read_units": 1e400}}},'
+            + json.dumps(event("inf-audio", status_code=500))[:-1] + ', "usage": {"audio_seconds": 1e400}}]}')
+    raw_events = json.loads(body)["events"]
+    assert parse_valid_batch(body) is None  # neither fast path takes it
+    with session_scope(engine) as session:
+        result = ingest_events(session, tenant, raw_events)
+    assert result.accepted == 1
+    assert [(r.index, r.error.split(":")[0]) for r in result.rejected] == [
+        (1, "usage.units.read_units"), (2, "usage.audio_seconds")]
