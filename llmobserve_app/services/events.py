@@ -39,6 +39,9 @@ NOT_CHARGED_PRICE_ID = "not_charged"
 _encode_json = msgspec.json.encode
 
 
+BIGINT_MAX = 2**63 - 1  # the token columns are BIGINT; web_searches and requests INTEGER
+INT_MAX = 2**31 - 1
+NUL_MESSAGE = "event: text must not contain NUL (\\u0000) characters"
 UnitName = Annotated[str, StringConstraints(max_length=64)]
 UnitQuantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # infinite units would poison the rollup sums
 
@@ -47,15 +50,15 @@ class UsageIn(BaseModel):
     """Canonical usage (see shared/DESIGN.md); unknown keys are ignored for forward compatibility."""
 
     model_config = ConfigDict(extra="ignore")
-    input_tokens: int = Field(default=0, ge=0)
-    cached_input_tokens: int = Field(default=0, ge=0)
-    cache_write_tokens: int = Field(default=0, ge=0)
-    cache_write_1h_tokens: int = Field(default=0, ge=0)
-    output_tokens: int = Field(default=0, ge=0)
-    reasoning_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    cached_input_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    cache_write_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    cache_write_1h_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    output_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    reasoning_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
     audio_seconds: float = Field(default=0, ge=0, allow_inf_nan=False)
-    web_searches: int = Field(default=0, ge=0)
-    requests: int = Field(default=1, ge=0)
+    web_searches: int = Field(default=0, ge=0, le=INT_MAX)
+    requests: int = Field(default=1, ge=0, le=INT_MAX)
     units: dict[UnitName, UnitQuantity] = Field(default_factory=dict, max_length=20)
 
 
@@ -494,6 +497,8 @@ def parse_valid_batch(body: bytes | str) -> list[EventIn] | list[FastEvent] | No
     """The events of a ``{"events": [...]}`` JSON body when every one is valid, parsed and validated in one
     pass (msgspec when it can vouch for the batch, else pydantic); None when anything is off, so the caller
     takes the careful path (``json.loads`` then ``ingest_events``), which names each bad event's field."""
+    if (b"\\u0000" if isinstance(body, bytes) else "\\u0000") in body:
+        return None  # a NUL character somewhere: the careful path finds the event and says so
     fast = decode_clean_batch(body)
     if fast is not None:
         return fast
@@ -501,6 +506,17 @@ def parse_valid_batch(body: bytes | str) -> list[EventIn] | list[FastEvent] | No
         return EventBatchIn.model_validate_json(body).events
     except ValueError:  # ValidationError is a ValueError
         return None
+
+
+def _contains_nul(value: Any) -> bool:
+    """True when a NUL character is in any string of a decoded JSON value (PostgreSQL text cannot hold it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def validate_events(raw_events: Sequence[Any]) -> tuple[list[EventIn | None], list[Rejection]]:
@@ -511,6 +527,10 @@ def validate_events(raw_events: Sequence[Any]) -> tuple[list[EventIn | None], li
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
             rejected.append(Rejection(index, "event: must be a JSON object"))
+            validated.append(None)
+            continue
+        if _contains_nul(raw):
+            rejected.append(Rejection(index, NUL_MESSAGE))
             validated.append(None)
             continue
         try:

@@ -19,7 +19,8 @@ import msgspec
 ShortStr = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 # RFC 3339 with at most 6 fractional digits: pydantic truncates longer fractions where msgspec would round.
 Timestamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$")]
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # as events.UsageIn: BIGINT columns
+SmallCount = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # INTEGER columns
 MAX_TAGS = 20  # as events.MAX_TAGS
 
 
@@ -31,8 +32,8 @@ class FastUsage(msgspec.Struct, gc=False):
     output_tokens: NonNegative = 0
     reasoning_tokens: NonNegative = 0
     audio_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    web_searches: NonNegative = 0
-    requests: NonNegative = 1
+    web_searches: SmallCount = 0
+    requests: SmallCount = 1
     units: Annotated[
         dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[float, msgspec.Meta(ge=0)]],
         msgspec.Meta(max_length=20),

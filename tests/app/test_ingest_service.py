@@ -321,3 +321,20 @@ def test_infinite_usage_is_rejected_by_name_and_the_rest_kept(engine, make_accou
     assert result.accepted == 1
     assert [(r.index, r.error.split(":")[0]) for r in result.rejected] == [
         (1, "usage.units.read_units"), (2, "usage.audio_seconds")]
+
+
+def test_nul_characters_and_oversized_counts_are_rejected_by_name(engine, make_account) -> None:
+    """PostgreSQL text cannot hold NUL and the token columns are BIGINT: such events are rejected alone,
+    instead of failing their whole batch at the database."""
+    tenant, _, _ = make_account()
+    body = json.dumps({"events": [event("fine"), event("nul", customer_id="a\u0000b"),
+                                  event("nul-tag", tags={"k": "v\u0000"}),
+                                  event("huge", usage={"input_tokens": 2**64}),
+                                  event("many", usage={"input_tokens": 5, "requests": 2**31})]})
+    assert parse_valid_batch(body) is None
+    with session_scope(engine) as session:
+        result = ingest_events(session, tenant, json.loads(body)["events"])
+    assert result.accepted == 1
+    assert [(r.index, r.error.split(":")[0]) for r in result.rejected] == [
+        (1, "event"), (2, "event"), (3, "usage.input_tokens"), (4, "usage.requests")]
+    assert "NUL" in result.rejected[0].error
