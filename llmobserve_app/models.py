@@ -219,7 +219,21 @@ class TenantUsageHourly(UsageMeasures, table=True):
     priced: bool = True
 
 
-class CustomerUsageDaily(SQLModel, table=True):
+class CustomerMeasures(SQLModel):
+    """What a per-customer row adds up (the daily rollup and the per-customer range totals)."""
+
+    calls: int = _bigint(default=0)
+    failed_calls: int = _bigint(default=0)
+    unpriced_calls: int = _bigint(default=0)
+    cost_nanos: int = _bigint(default=0)
+    input_tokens: int = _bigint(default=0)
+    output_tokens: int = _bigint(default=0)
+    latency_ms_sum: int = _bigint(default=0)
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+
+
+class CustomerUsageDaily(CustomerMeasures, table=True):
     """Per customer and UTC day totals: the customers table aggregates 10k customers from this narrow table."""
 
     __tablename__ = "customer_usage_daily"
@@ -235,18 +249,18 @@ class CustomerUsageDaily(SQLModel, table=True):
     tenant_id: int = Field(foreign_key="users.id")
     customer_id: str = Field(max_length=200)
     day: datetime = _ts()
-    calls: int = _bigint(default=0)
-    failed_calls: int = _bigint(default=0)
-    unpriced_calls: int = _bigint(default=0)
-    cost_nanos: int = _bigint(default=0)
-    input_tokens: int = _bigint(default=0)
-    output_tokens: int = _bigint(default=0)
-    latency_ms_sum: int = _bigint(default=0)
-    first_seen: datetime = _ts()
-    last_seen: datetime = _ts()
 
 
-class UnitUsageHourly(SQLModel, table=True):
+class UnitQuantity(SQLModel):
+    """An hour's quantity of one non-token unit of one provider (the per-customer and all-customers tables)."""
+
+    hour: datetime = _ts()
+    provider: str = Field(max_length=64)
+    unit: str = Field(max_length=64)
+    quantity: float = 0.0
+
+
+class UnitUsageHourly(UnitQuantity, table=True):
     """Non-token units (Pinecone read/write units, search credits…) per hour, provider, unit and customer."""
 
     __tablename__ = "unit_usage_hourly"
@@ -256,14 +270,10 @@ class UnitUsageHourly(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")
-    hour: datetime = _ts()
     customer_id: str = Field(default="", max_length=200)
-    provider: str = Field(max_length=64)
-    unit: str = Field(max_length=64)
-    quantity: float = 0.0
 
 
-class TenantUnitUsageHourly(SQLModel, table=True):
+class TenantUnitUsageHourly(UnitQuantity, table=True):
     """``unit_usage_hourly`` summed over customers: what the infrastructure page reads for all customers
     (a few rows per hour, where the per-customer table has one per customer and unit)."""
 
@@ -273,13 +283,9 @@ class TenantUnitUsageHourly(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")
-    hour: datetime = _ts()
-    provider: str = Field(max_length=64)
-    unit: str = Field(max_length=64)
-    quantity: float = 0.0
 
 
-class CustomerRangeTotals(SQLModel, table=True):
+class CustomerRangeTotals(CustomerMeasures, table=True):
     """Per-customer totals over one closed range (services/customer_ranges.py): a materialised view.
 
     Grain ``day`` sums ``customer_usage_daily`` (exact first/last call), grain ``hour`` sums ``usage_hourly``
@@ -294,15 +300,6 @@ class CustomerRangeTotals(SQLModel, table=True):
     range_start: datetime = _ts(primary_key=True)
     range_end: datetime = _ts(primary_key=True)  # exclusive
     customer_id: str = Field(primary_key=True, max_length=200)
-    calls: int = _bigint(default=0)
-    failed_calls: int = _bigint(default=0)
-    unpriced_calls: int = _bigint(default=0)
-    cost_nanos: int = _bigint(default=0)
-    input_tokens: int = _bigint(default=0)
-    output_tokens: int = _bigint(default=0)
-    latency_ms_sum: int = _bigint(default=0)
-    first_seen: datetime = _ts()
-    last_seen: datetime = _ts()
 
 
 class CustomerRangeState(SQLModel, table=True):

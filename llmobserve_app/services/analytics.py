@@ -171,6 +171,16 @@ def _bucket(moment: datetime, hourly: bool) -> datetime:
     return moment if hourly else moment.replace(hour=0)
 
 
+def _buckets(scope: Scope, hourly: bool) -> list[datetime]:
+    """Every hour (or UTC day) the window touches, in order: charts show empty ones as 0."""
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    moments, moment = [], _bucket(scope.start, hourly)
+    while moment < scope.end:
+        moments.append(moment)
+        moment += step
+    return moments
+
+
 def cost_over_time(session: Session, scope: Scope, hourly: bool | None = None) -> list[tuple[datetime, int]]:
     """Cost per UTC day (per hour for windows up to 48 h) across the window, empty buckets included."""
     hourly = (scope.end - scope.start) <= timedelta(hours=48) if hourly is None else hourly
@@ -178,12 +188,7 @@ def cost_over_time(session: Session, scope: Scope, hourly: bool | None = None) -
     rows = session.execute(
         sa.select(t.hour, sa.func.sum(t.cost_nanos)).where(*_hourly_where(scope)).group_by(t.hour)
     ).all()
-    step = timedelta(hours=1) if hourly else timedelta(days=1)
-    buckets: dict[datetime, int] = {}
-    moment = _bucket(scope.start, hourly)
-    while moment < scope.end:
-        buckets[moment] = 0
-        moment += step
+    buckets = dict.fromkeys(_buckets(scope, hourly), 0)
     for hour, cost in rows:
         key = _bucket(hour, hourly)
         buckets[key] = buckets.get(key, 0) + int(cost or 0)
@@ -514,12 +519,7 @@ def agents_with_trend(session: Session, scope: Scope, top: int = 5
     rows = _agent_day_rows(session, scope)
     table = _agents_from(rows)
     names = [row.agent for row in table[:top]]
-    days = []
-    day = day_floor(scope.start)
-    while day < scope.end:
-        days.append(day)
-        day += timedelta(days=1)
-    series: dict[str, dict[datetime, int]] = {name: dict.fromkeys(days, 0) for name in names}
+    series: dict[str, dict[datetime, int]] = {name: dict.fromkeys(_buckets(scope, False), 0) for name in names}
     for agent, _section_path, day, cost, *_ in rows:
         bucket = series.get(agent or UNTRACKED)
         if bucket is not None:

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import (
+    CustomerMeasures,
     CustomerRangeState,
     CustomerRangeTotals,
     CustomerUsageDaily,
@@ -50,8 +51,7 @@ DAY, HOUR = "day", "hour"
 GRACE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=2)  # a base built longer ago than this is evicted by the next build
 MAX_RANGES = {DAY: 12, HOUR: 4}  # per tenant, most recently built kept (named hourly windows move every hour)
-MEASURES = ("calls", "failed_calls", "unpriced_calls", "cost_nanos", "input_tokens", "output_tokens",
-            "latency_ms_sum", "first_seen", "last_seen")
+MEASURES = tuple(CustomerMeasures.model_fields)  # calls … last_seen, as customer_usage_daily sums them
 _LATE_SQL = sa.text(
     "INSERT INTO tenant_late_versions (tenant_id, late_day_version, late_hour_version) VALUES (:tenant, :day, 1) "
     "ON CONFLICT (tenant_id) DO UPDATE SET "
@@ -171,10 +171,11 @@ def _aggregate(key: RangeKey) -> sa.Select:
         measures = h
     sums += [sa.func.sum(getattr(measures, name)) for name in ("cost_nanos", "input_tokens", "output_tokens",
                                                               "latency_ms_sum")]
-    values = [sa.literal(key.tenant_id, sa.Integer), sa.literal(key.grain, sa.String),
-              sa.literal(key.start, TOTALS.c.range_start.type), sa.literal(key.end, TOTALS.c.range_end.type),
-              customer, *sums, first_seen, last_seen]
-    labelled = [value.label(column.name) for value, column in zip(values, TOTALS.c, strict=True)]
+    values = {"tenant_id": sa.literal(key.tenant_id, sa.Integer), "grain": sa.literal(key.grain, sa.String),
+              "range_start": sa.literal(key.start, TOTALS.c.range_start.type),
+              "range_end": sa.literal(key.end, TOTALS.c.range_end.type), "customer_id": customer,
+              **dict(zip(MEASURES, [*sums, first_seen, last_seen], strict=True))}
+    labelled = [values[column.name].label(column.name) for column in TOTALS.c]  # in the table's column order
     return sa.select(*labelled).where(*source_where).group_by(customer).order_by(customer)
 
 

@@ -29,18 +29,15 @@ from sqlmodel import Session
 
 from llmobserve_app.models import Event, utcnow
 from llmobserve_app.services.customer_ranges import note_late_events
-from llmobserve_app.services.fast_events import FastEvent, decode_clean_batch
+from llmobserve_app.services.fast_events import BIGINT_MAX, INT_MAX, MAX_TAGS, FastEvent, decode_clean_batch
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-MAX_TAGS = 20
 NOT_CHARGED_PRICE_ID = "not_charged"
 _encode_json = msgspec.json.encode
 
 
-BIGINT_MAX = 2**63 - 1  # the token columns are BIGINT; web_searches and requests INTEGER
-INT_MAX = 2**31 - 1
 NUL_MESSAGE = "event: text must not contain NUL (\\u0000) characters"
 UnitName = Annotated[str, StringConstraints(max_length=64)]
 UnitQuantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # infinite units would poison the rollup sums

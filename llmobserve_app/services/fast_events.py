@@ -19,9 +19,11 @@ import msgspec
 ShortStr = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 # RFC 3339 with at most 6 fractional digits: pydantic truncates longer fractions where msgspec would round.
 Timestamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$")]
-NonNegative = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # as events.UsageIn: BIGINT columns
-SmallCount = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # INTEGER columns
-MAX_TAGS = 20  # as events.MAX_TAGS
+BIGINT_MAX = 2**63 - 1  # the token columns are BIGINT; web_searches and requests INTEGER (events.UsageIn too)
+INT_MAX = 2**31 - 1
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
+SmallCount = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
+MAX_TAGS = 20  # events.EventIn allows as many
 
 
 class FastUsage(msgspec.Struct, gc=False):

@@ -151,15 +151,14 @@ def _unit_hourly_select(tenant_id: int, dialect: str, per_customer: bool = True)
         quantity = sa.cast(each.c.value, sa.Float)
     hour = truncated(dialect, "hour")
     customer = sa.func.coalesce(EVENTS.c.customer_id, _EMPTY)
-    keys = [EVENTS.c.tenant_id, hour.label("hour"), customer.label("customer_id"), EVENTS.c.provider,
-            each.c.key.label("unit")]
-    if not per_customer:
-        del keys[2]
-    columns = [*keys, sa.func.sum(quantity).label("quantity")]
+    keys = [EVENTS.c.tenant_id, hour, *([customer] if per_customer else []), EVENTS.c.provider, each.c.key]
+    names = ["tenant_id", "hour", *(["customer_id"] if per_customer else []), "provider", "unit"]
+    columns = [*(key.label(name) for key, name in zip(keys, names, strict=True)),
+               sa.func.sum(quantity).label("quantity")]
     query = (
         sa.select(*columns).select_from(EVENTS).join(each, sa.true())
         .where(EVENTS.c.tenant_id == tenant_id)
-        .group_by(*(key.element if isinstance(key, sa.Label) else key for key in keys))
+        .group_by(*keys)
     )
     return [column.name for column in columns], query
 
