@@ -184,6 +184,26 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
+def _process_cpu(session_id: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each process in the server's session, by command name."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) != session_id:  # field 6 of stat: the session id
+            continue
+        name = "writer" if any(b"writer_process" in part for part in command) else f"server[{entry.name}]"
+        usage[name] = usage.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return usage
+
+
 def _post_all(
     base: str, key: str, bodies: list[bytes], clients: int, max_seconds: float
 ) -> tuple[int, float, float, list[float]]:
@@ -246,12 +266,15 @@ def bench_http(workdir: Path, events: int, clients: int, workers: int, max_secon
     server, base = _start_server(url, workdir, workers)
     try:
         _post_all(base, key, bodies[:warmup], clients, max_seconds)
+        cpu_before = _process_cpu(server.pid)
         sent, seconds, client_cpu, latencies = _post_all(base, key, bodies[warmup:], clients, max_seconds)
+        cpu_after = _process_cpu(server.pid)
     finally:
         _stop(server)
     _check_stored(url, sent + warmup * BATCH)
     latencies.sort()
-    return {"events": sent, "seconds": seconds, "rate": sent / seconds, "client_cpu": client_cpu,
+    server_cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1e6 / sent for name in sorted(cpu_after)}
+    return {"events": sent, "seconds": seconds, "rate": sent / seconds, "client_cpu": client_cpu, "cpu": server_cpu,
             "p50_ms": 1000 * latencies[len(latencies) // 2], "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
 
 
@@ -294,14 +317,14 @@ def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 def bench_raw(workdir: Path, count: int) -> dict[str, float]:
     """Plain sqlite3 executemany into the migrated ``events`` table, with the app's PRAGMAs."""
-    from llmobserve_app.db import _SQLITE_PRAGMAS, migrate
+    from llmobserve_app.db import SQLITE_PRAGMAS, migrate
 
     path = workdir / "raw.db"
     migrate(f"sqlite:///{path}")
     columns, rows = _raw_rows(count)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in SQLITE_PRAGMAS:
             connection.execute(f"PRAGMA {pragma}")
         connection.execute("INSERT INTO users (id, email, name, password_hash, subscription_tier, created_at) "
                            "VALUES (1, 'raw@example.com', 'Raw', 'x', 'free', '2026-01-01 00:00:00.000000')")
@@ -343,6 +366,8 @@ def main() -> int:
           f"({http['events']:,} events in {http['seconds']:.1f} s, batches of {BATCH}, gzip, "
           f"{args.clients} clients, Granian {args.workers} worker(s); "
           f"request p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms; client CPU {http['client_cpu']:.1f} s)")
+    print("    server CPU per event: " + ", ".join(f"{name} {micros:.1f} µs" for name, micros in http["cpu"].items())
+          + f"; client {http['client_cpu'] * 1e6 / http['events']:.1f} µs")
     print(f"(b) raw sqlite3 executemany, one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} rows); "
           f"one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
     print(f"    end-to-end / raw = {http['rate'] / raw['rate']:.0%}; target ≥ 50,000 events/s end-to-end")

@@ -19,6 +19,7 @@ from ingest_api.body import BodyError, read_body
 from ingest_api.exports import export_router
 from ingest_api.schemas import ApiError, CapsStatus, IngestRequest, IngestResponse
 from ingest_api.usage import usage_router
+from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.services.api_keys import tenant_for_key
@@ -81,6 +82,9 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
             result = writer.ingest(tenant_id, raw, get_settings().ingest_max_events)
         except BodyError as error:
             raise ApiProblem(error.status_code, error.code, error.detail) from None
+        except IngestWriteError as error:  # nothing of the batch was stored: the SDK sends it again later
+            raise ApiProblem(503, "write_failed", f"the batch was not stored, retry it: {error}",
+                             {"Retry-After": "1"}) from None
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,

@@ -1,23 +1,25 @@
 """From a request body to stored events: one-pass validation of clean batches, and group commit on SQLite.
 
-Group commit: SQLite has one writer. Request threads that each open a write transaction wait for each
-other in SQLite's sleeping busy handler, and every commit pays its own WAL write and checkpoint. Instead,
-whichever request thread holds the write lock writes every batch waiting at that moment in one
-transaction; if that transaction fails, each batch is written again alone, so one bad batch cannot fail
-the others. A batch is still all-or-nothing, and its reply is sent only after its transaction commits.
+Group commit: SQLite has one writer, and every commit pays its own WAL write. So on SQLite every batch goes
+to one writer process (``writer_process``), which writes all the batches waiting at that moment in one
+transaction; if that transaction fails, each batch is written again alone, so one bad batch cannot fail the
+others. A batch is still all-or-nothing, and its reply is sent only after its transaction commits.
+PostgreSQL has row locks and many writers: each batch gets its own transaction in the request's thread.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from ingest_api.body import BodyError, parse_json
+from ingest_api.writer_process import WriterProcess
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.events import (
     EventIn,
@@ -30,8 +32,6 @@ from llmobserve_app.services.events import (
     write_prepared,
 )
 from llmobserve_app.services.fast_events import FastEvent
-
-MAX_GROUP_EVENTS = 10_000  # bounds one transaction's size and the wait of the first request in it
 
 
 @cache
@@ -67,23 +67,42 @@ def _check_count(count: int, max_events: int) -> None:
         raise BodyError(413, "too_many_events", f"events: at most {max_events} per batch, got {count}")
 
 
-@dataclass(eq=False)
-class _Waiting:
-    batch: PreparedBatch
-    result: IngestResult | None = None
-    error: BaseException | None = None
-    done: bool = False
+def _sqlite_file(engine: sa.Engine) -> str | None:
+    """The file of a SQLite database a writer process can open (not an in-memory one), else None."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+        return None
+    return str(Path(url.database).resolve())
+
+
+_writers: dict[str, WriterProcess] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_process_for(database_path: str) -> WriterProcess:
+    """The process's one writer child for a SQLite database file (every ingest app on it shares it)."""
+    with _writers_lock:
+        writer = _writers.get(database_path)
+        if writer is None:
+            writer = _writers[database_path] = WriterProcess(database_path)
+        return writer
+
+
+@atexit.register
+def close_writer_processes() -> None:
+    """Stop every writer child (each finishes the group it is writing)."""
+    with _writers_lock:
+        writers = list(_writers.values())
+        _writers.clear()
+    for writer in writers:
+        writer.close()
 
 
 class BatchWriter:
-    """Writes prepared batches, grouping concurrent ones into one transaction on SQLite (PostgreSQL has
-    row locks and many writers: each batch gets its own transaction there)."""
+    """Stores prepared batches: through the writer process on SQLite, in the calling thread elsewhere."""
 
     def __init__(self, engine: Callable[[], sa.Engine]) -> None:
         self._engine = engine
-        self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Waiting] = []
 
     def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
         """Validate, price and store one request's body (BodyError when it is not an events batch)."""
@@ -91,54 +110,9 @@ class BatchWriter:
         return self.write(prepare_events(tenant_id, events, rejected, self._engine().dialect.name))
 
     def write(self, batch: PreparedBatch) -> IngestResult:
-        if batch.dialect != "sqlite":
-            return self._write_alone(batch)
-        waiting = _Waiting(batch)
-        with self._queue_lock:
-            self._queue.append(waiting)
-        with self._write_lock:
-            if not waiting.done:  # nobody took it yet: lead a group, ours included
-                self._write_group(self._take_group())
-        if waiting.error is not None:
-            raise waiting.error
-        assert waiting.result is not None
-        return waiting.result
-
-    def _take_group(self) -> list[_Waiting]:
-        with self._queue_lock:
-            size, count = 0, 0
-            for waiting in self._queue:
-                if count and size + len(waiting.batch.rows) > MAX_GROUP_EVENTS:
-                    break
-                size += len(waiting.batch.rows)
-                count += 1
-            group, self._queue = self._queue[:count], self._queue[count:]
-        return group
-
-    def _write_alone(self, batch: PreparedBatch) -> IngestResult:
-        with session_scope(self._engine()) as session:
-            return write_prepared(session, batch)
-
-    def _write_group(self, group: list[_Waiting]) -> None:
-        try:
-            if len(group) == 1:
-                group[0].result = self._write_alone(group[0].batch)
-            else:
-                try:
-                    with session_scope(self._engine()) as session:
-                        results = [write_prepared(session, waiting.batch) for waiting in group]
-                    for waiting, result in zip(group, results, strict=True):
-                        waiting.result = result
-                except Exception:  # noqa: BLE001 - rolled back: write each batch alone, each gets its own outcome
-                    for waiting in group:
-                        try:
-                            waiting.result = self._write_alone(waiting.batch)
-                        except Exception as error:  # noqa: BLE001 - re-raised in the request that sent it
-                            waiting.error = error
-        except Exception as error:  # noqa: BLE001
-            group[0].error = error
-        finally:
-            for waiting in group:
-                if waiting.result is None and waiting.error is None:
-                    waiting.error = RuntimeError("ingest batch was not written")
-                waiting.done = True
+        engine = self._engine()
+        path = _sqlite_file(engine)
+        if path is None:
+            with session_scope(engine) as session:
+                return write_prepared(session, batch)
+        return writer_process_for(path).write(batch)

@@ -21,13 +21,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # recommended setting for WAL). A 32 MiB page cache per connection (default 2 MiB) keeps the hot index pages
 # of ingest in memory, and checkpointing every 10,000 pages (default 1,000) lets a busy ingest write the WAL
 # in long sequential runs instead of copying it back to the database every few batches (docs/BENCHMARKS.md).
-_SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
                    "cache_size=-32768", "wal_autocheckpoint=10000")
 
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
+    for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

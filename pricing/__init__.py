@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from pricing._version import PRICE_DATA_VERSION
+from pricing.flat import FlatPrices
 from pricing.loader import PricingDataError
 from pricing.model import Cost
 from pricing.registry import Registry, build_default
@@ -25,12 +26,14 @@ from pricing.usage import InvalidUsage, Usage
 __all__ = [
     "PRICE_DATA_VERSION",
     "Cost",
+    "FlatPrices",
     "InvalidUsage",
     "PricingDataError",
     "Registry",
     "Usage",
     "compute_cost",
     "default_registry",
+    "flat_prices",
     "register_price",
     "reload",
 ]
@@ -79,6 +82,13 @@ def compute_cost(
         service_tier=service_tier,
         provider_reported_cost=provider_reported_cost,
     )
+
+
+def flat_prices(provider: str, model: str, at: datetime) -> FlatPrices | None:
+    """Integer plain rates in force at ``at`` for the ingest hot path (``pricing.flat``); None: use
+    ``compute_cost``."""
+    registry = _registry if _registry is not None else default_registry()
+    return registry.flat_prices(provider, model, at)
 
 
 def register_price(

@@ -150,6 +150,9 @@ class Period:
     prices: PriceSet
 
 
+NOT_BUILT: Any = object()  # an Entry cache slot not filled yet (None is a valid value)
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """Partial prices for a request context, e.g. {"batch": true} or {"service_tier": "flex"}."""
@@ -183,6 +186,7 @@ class Entry:
     always_in_force: bool = False
     fixed_period: int | None = None
     _plain: list[Any] = field(default_factory=list, repr=False)
+    _flat: list[Any] = field(default_factory=list, repr=False)  # pricing.flat per period, built on first use
     _with_variants: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,6 +194,7 @@ class Entry:
         # the last active period wins, so an unconstrained last period is always the one in force
         self.fixed_period = len(self.periods) - 1 if self.periods[-1].when.always else None
         self._plain = [None] * len(self.periods)
+        self._flat = [NOT_BUILT] * len(self.periods)
 
     def period_index(self, at: datetime) -> int | None:
         """Index of the period in force at ``at``: the last active one (later entries win)."""

@@ -16,8 +16,9 @@ from typing import Any
 from pricing._version import PRICE_DATA_VERSION
 from pricing.aliases import canonical_provider
 from pricing.calc import effective_rates, price_usage, total
+from pricing.flat import FlatPrices, build_flat_prices
 from pricing.loader import PricingDataError, ProviderData, parse_document, read_json
-from pricing.model import Cost, Entry, Rate
+from pricing.model import NOT_BUILT, Cost, Entry, Rate
 from pricing.money import to_decimal
 from pricing.usage import Usage, read_usage
 
@@ -156,10 +157,7 @@ class Registry:
             elif tier in _NO_TIER:
                 tier = None
         if not batch and tier is None:
-            plain = entry._plain[idx]
-            if plain is None:
-                prices = entry.periods[idx].prices
-                plain = entry._plain[idx] = (effective_rates(prices), dict(prices.units), entry.price_id(idx), ())
+            plain = _plain(entry, idx)
         else:
             if at is None:
                 at = datetime.now(UTC)
@@ -179,6 +177,27 @@ class Registry:
         if entry.audio_min_seconds and audio and audio < entry.audio_min_seconds:
             notes = (*notes, f"audio billed at the {entry.audio_min_seconds} s minimum")
         return Cost(total(breakdown), True, price_id, breakdown, notes)
+
+    def flat_prices(self, provider: str, model: str, at: datetime) -> FlatPrices | None:
+        """The integer plain rates in force at ``at`` (aware) for a model whose rates are all flat
+        (``pricing.flat``), else None."""
+        hit = self.lookup(provider, model)
+        if hit is None:
+            return None
+        candidates = hit[1]
+        entry = candidates[0]
+        idx = entry.fixed_period
+        if idx is None:
+            for entry in candidates:
+                idx = entry.period_index(at)
+                if idx is not None:
+                    break
+            else:
+                return None
+        flat = entry._flat[idx]
+        if flat is NOT_BUILT:
+            flat = entry._flat[idx] = build_flat_prices(entry, _plain(entry, idx))
+        return flat
 
     # ----- runtime registration -------------------------------------------------------------------
     def register_price(
@@ -226,6 +245,15 @@ class Registry:
     def stats(self) -> dict[str, int]:
         ids = {(p.id, e.id) for p in self.providers.values() for e in p.entries}
         return {"providers": len(self.providers), "models": len(ids)}
+
+
+def _plain(entry: Entry, idx: int) -> tuple[Any, ...]:
+    """Period ``idx``'s rates with fallbacks, unit prices, price id and no notes (cached on the entry)."""
+    plain = entry._plain[idx]
+    if plain is None:
+        prices = entry.periods[idx].prices
+        plain = entry._plain[idx] = (effective_rates(prices), dict(prices.units), entry.price_id(idx), ())
+    return plain
 
 
 def _with_variants(

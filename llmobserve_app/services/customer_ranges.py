@@ -52,12 +52,13 @@ GRACE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=2)  # a base built longer ago than this is evicted by the next build
 MAX_RANGES = {DAY: 12, HOUR: 4}  # per tenant, most recently built kept (named hourly windows move every hour)
 MEASURES = tuple(CustomerMeasures.model_fields)  # calls … last_seen, as customer_usage_daily sums them
-_LATE_SQL = sa.text(
+LATE_SQL = (  # named parameters :tenant and :day (0 or 1), as ``late_event_params`` gives them
     "INSERT INTO tenant_late_versions (tenant_id, late_day_version, late_hour_version) VALUES (:tenant, :day, 1) "
     "ON CONFLICT (tenant_id) DO UPDATE SET "
     "late_day_version = tenant_late_versions.late_day_version + excluded.late_day_version, "
     "late_hour_version = tenant_late_versions.late_hour_version + 1"
 )
+_LATE_SQL = sa.text(LATE_SQL)
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,11 @@ def _sqlite_text(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def note_late_events(session: Session, tenant_id: int, oldest_started: datetime | str) -> None:
-    """Bump the tenant's late counters when a batch's oldest event is in a closed hour (and day).
+def late_event_params(tenant_id: int, oldest_started: datetime | str) -> dict[str, int] | None:
+    """The parameters of ``LATE_SQL`` when a batch's oldest event is in a closed hour (and day), else None.
 
-    Called by ingest in the batch's transaction with its oldest ``started_at`` in storage form (SQLite text or
-    an aware datetime). A batch of current events costs two comparisons and no query.
+    ``oldest_started`` is in storage form (SQLite text or an aware datetime). A batch of current events costs
+    two comparisons and no query.
     """
     now = utcnow()
     hour, day = hour_floor(now), day_floor(now)
@@ -105,8 +106,14 @@ def note_late_events(session: Session, tenant_id: int, oldest_started: datetime 
         hour_late, day_late = oldest_started < _sqlite_text(hour), oldest_started < _sqlite_text(day)
     else:
         hour_late, day_late = oldest_started < hour, oldest_started < day
-    if hour_late:
-        session.execute(_LATE_SQL, {"tenant": tenant_id, "day": int(day_late)})
+    return {"tenant": tenant_id, "day": int(day_late)} if hour_late else None
+
+
+def note_late_events(session: Session, tenant_id: int, oldest_started: datetime | str) -> None:
+    """Bump the tenant's late counters (``late_event_params``), in the batch's transaction."""
+    params = late_event_params(tenant_id, oldest_started)
+    if params is not None:
+        session.execute(_LATE_SQL, params)
 
 
 def invalidate(session: Session, tenant_id: int) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,8 +30,8 @@ from sqlmodel import Session
 from llmobserve_app.models import Event, utcnow
 from llmobserve_app.services.customer_ranges import note_late_events
 from llmobserve_app.services.fast_events import BIGINT_MAX, INT_MAX, MAX_TAGS, FastEvent, decode_clean_batch
-from llmobserve_app.services.money import usd_to_nanos
-from pricing import compute_cost
+from llmobserve_app.services.money import NANOS_EXPONENT, usd_to_nanos
+from pricing import compute_cost, flat_prices
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NOT_CHARGED_PRICE_ID = "not_charged"
@@ -147,6 +147,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "provider_reported_cost_nanos", "cost_nanos", "priced", "charged", "price_id", "sdk_version", "received_at",
 )
 _column = EVENT_COLUMNS.index
+SPAN_COLUMN = _column("span_id")
 _SPAN, _RUN, _STARTED, _ENDED, _LATENCY = (_column(name) for name in (
     "span_id", "run_id", "started_at", "ended_at", "latency_ms"))
 _PROVIDER, _MODEL, _CUSTOMER, _SECTION, _AGENT = (_column(name) for name in (
@@ -213,6 +214,12 @@ def _event_row(
     failed = event.failed
     if failed:
         cost_nanos, priced, price_id = 0, True, NOT_CHARGED_PRICE_ID
+    elif (reported is None and not event.batch and event.service_tier is None and not usage.audio_seconds
+          and not usage.units and (flat := flat_prices(event.provider, event.model or "", started)) is not None
+          and (cost_nanos := flat.cost(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+                                       usage.cache_write_1h_tokens, usage.output_tokens, usage.reasoning_tokens,
+                                       usage.web_searches, usage.requests, exponent=NANOS_EXPONENT)) is not None):
+        priced, price_id = True, flat.price_id  # a plain token call: integer pricing (pricing.flat), same result
     else:
         cost = compute_cost(
             event.provider,
@@ -339,13 +346,29 @@ def _runs_sql(dialect: _Dialect) -> str:
     )
 
 
-def _insert_returning(cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> set[str]:
-    """Insert rows, skipping (tenant_id, span_id) already stored; returns the span ids actually inserted."""
-    inserted: set[str] = set()
+def sqlite_dialect() -> _Dialect:
+    return _SQLITE
+
+
+def events_insert_sql(dialect: _Dialect) -> str:
+    """One event row's INSERT, skipping a (tenant_id, span_id) already stored (for ``executemany``)."""
+    return _events_plain_sql(dialect)
+
+
+def events_returning_sql(dialect: _Dialect, rows: list[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
+    """Multi-row INSERTs of ``rows`` (SQL and flat parameters, within the dialect's parameter limit) that
+    skip span ids already stored and return the span ids they inserted."""
     chunk = min(500, dialect.max_params // len(EVENT_COLUMNS))
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
-        cursor.execute(_events_sql(dialect, len(part)), [value for row in part for value in row])
+        yield _events_sql(dialect, len(part)), [value for row in part for value in row]
+
+
+def _insert_returning(cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> set[str]:
+    """Insert rows, skipping (tenant_id, span_id) already stored; returns the span ids actually inserted."""
+    inserted: set[str] = set()
+    for sql, values in events_returning_sql(dialect, rows):
+        cursor.execute(sql, values)
         inserted.update(span for (span,) in cursor.fetchall())
     return inserted
 
@@ -598,25 +621,38 @@ def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
         new_rows = _insert_new(session, cursor, dialect, rows)
         result.duplicates += len(rows) - len(new_rows)  # already stored: a retried batch
         result.accepted = len(new_rows)
-        rows = new_rows
-        if rows:
-            hourly = _hourly_rows(batch.tenant_id, rows)
-            cursor.executemany(_hourly_sql(dialect), hourly)
-            cursor.executemany(_tenant_hourly_sql(dialect), _tenant_hourly_rows(hourly))
-            units = _unit_rows(batch.tenant_id, rows)
-            for sql, values in ((_customer_daily_sql(dialect), _customer_daily_rows(batch.tenant_id, rows)),
-                                (_unit_hourly_sql(dialect), units),
-                                (_tenant_unit_hourly_sql(dialect), _tenant_unit_rows(units)),
-                                (_runs_sql(dialect), _run_rows(batch.tenant_id, rows))):
-                if values:
-                    cursor.executemany(sql, values)
+        if new_rows:
+            for sql, values in rollup_statements(dialect, batch.tenant_id, new_rows):
+                cursor.executemany(sql, values)
             # An event for a closed hour or day makes the per-customer range totals built over it stale.
-            note_late_events(session, batch.tenant_id, min(row[_STARTED] for row in rows))
+            note_late_events(session, batch.tenant_id, oldest_started(new_rows))
     except dbapi_error as error:  # the exception classes callers of SQLAlchemy expect (IntegrityError...)
         raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True) from error
     finally:
         cursor.close()
     return result
+
+
+def rollup_statements(
+    dialect: _Dialect, tenant_id: int, rows: list[tuple[Any, ...]]
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The upserts that add newly stored event rows to every rollup table: (SQL, parameter rows) pairs."""
+    hourly = _hourly_rows(tenant_id, rows)
+    units = _unit_rows(tenant_id, rows)
+    statements = [
+        (_hourly_sql(dialect), hourly),
+        (_tenant_hourly_sql(dialect), _tenant_hourly_rows(hourly)),
+        (_customer_daily_sql(dialect), _customer_daily_rows(tenant_id, rows)),
+        (_unit_hourly_sql(dialect), units),
+        (_tenant_unit_hourly_sql(dialect), _tenant_unit_rows(units)),
+        (_runs_sql(dialect), _run_rows(tenant_id, rows)),
+    ]
+    return [(sql, values) for sql, values in statements if values]
+
+
+def oldest_started(rows: list[tuple[Any, ...]]) -> Any:
+    """The earliest ``started_at`` of event rows, in storage form."""
+    return min(row[_STARTED] for row in rows)
 
 
 def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any]) -> IngestResult:

@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from llmobserve_app.models import NANOS_PER_USD
 
+NANOS_EXPONENT = 9  # NANOS_PER_USD == 10**NANOS_EXPONENT
+
 
 def usd_to_nanos(usd: Decimal) -> int:
     return int((usd * NANOS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -13,10 +11,16 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
-from ingest_api.batches import BatchWriter
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, Run, UsageHourly
-from llmobserve_app.services.events import ingest_events, parse_valid_batch, prepare_events, validate_events
+from llmobserve_app.services.events import (
+    EVENT_COLUMNS,
+    ingest_events,
+    parse_valid_batch,
+    prepare_events,
+    validate_events,
+)
+from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
 from tests.app.conftest import event
 from tests.app.test_fast_events import event_values
@@ -255,59 +259,6 @@ def test_the_one_pass_parser_accepts_exactly_the_clean_batches() -> None:
         assert parse_valid_batch(body) is None
 
 
-def _concurrently(engine, writer: BatchWriter, calls: list) -> list:
-    """Run calls in threads; on SQLite they queue behind a held write lock, so one thread writes them all
-    in one transaction (PostgreSQL writes each alone). Returns each call's result or exception."""
-    outcomes: list = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            outcomes[index] = calls[index]()
-        except Exception as error:  # noqa: BLE001 - the test inspects it
-            outcomes[index] = error
-
-    sqlite = engine.dialect.name == "sqlite"
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    if sqlite:
-        writer._write_lock.acquire()
-    for thread in threads:
-        thread.start()
-    if sqlite:
-        deadline = time.monotonic() + 10
-        while len(writer._queue) < len(calls) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert len(writer._queue) == len(calls)
-        writer._write_lock.release()
-    for thread in threads:
-        thread.join(10)
-    return outcomes
-
-
-def test_concurrent_batches_are_group_committed_each_with_its_own_result(engine, make_account) -> None:
-    tenant, _, _ = make_account()
-    writer = BatchWriter(lambda: engine)
-    bodies = [json.dumps({"events": [event(f"g{i}-{j}", run_id=f"run-{i % 2}") for j in range(20)]}).encode()
-              for i in range(4)]
-    bodies.append(json.dumps({"events": [event("g0-0"), {"span_id": "bad"}]}).encode())
-    results = _concurrently(engine, writer, [lambda body=body: writer.ingest(tenant, body, 1000) for body in bodies])
-    assert sum(r.accepted for r in results) == 80 and sum(r.duplicates for r in results) == 1
-    assert [r.index for r in results[4].rejected] == [1] and not any(r.rejected for r in results[:4])
-    with session_scope(engine) as session:
-        runs = session.exec(select(Run).where(Run.tenant_id == tenant)).all()
-    assert sorted(run.calls for run in runs) == [40, 40]
-
-
-def test_a_failing_batch_in_a_group_fails_alone(engine, make_account) -> None:
-    tenant, _, _ = make_account()
-    writer = BatchWriter(lambda: engine)
-    good = [prepare_events(tenant, validate_events([event(f"ok{i}")])[0], dialect=engine.dialect.name)
-            for i in range(3)]
-    orphan = prepare_events(2**31 - 7, validate_events([event("orphan")])[0], dialect=engine.dialect.name)
-    outcomes = _concurrently(engine, writer, [lambda b=b: writer.write(b) for b in [good[0], orphan, *good[1:]]])
-    assert isinstance(outcomes[1], sa.exc.IntegrityError)  # no such tenant: foreign key
-    assert [o.accepted for o in (outcomes[0], *outcomes[2:])] == [1, 1, 1]
-
-
 def test_infinite_usage_is_rejected_by_name_and_the_rest_kept(engine, make_account) -> None:
     """JSON 1e400 parses to infinity; on a failed call nothing prices it, so validation must stop it."""
     tenant, _, _ = make_account()
@@ -338,3 +289,36 @@ def test_nul_characters_and_oversized_counts_are_rejected_by_name(engine, make_a
     assert [(r.index, r.error.split(":")[0]) for r in result.rejected] == [
         (1, "event"), (2, "event"), (3, "usage.input_tokens"), (4, "usage.requests")]
     assert "NUL" in result.rejected[0].error
+
+
+def test_every_pricing_path_stores_what_compute_cost_says() -> None:
+    """Plain token calls take the integer fast path (pricing.flat); batch, tiers, audio, units, reported costs,
+    inconsistent and unknown ones the general path: each event's stored cost is compute_cost's."""
+    cases = [
+        {"model": "gpt-4o-mini", "usage": {"input_tokens": 1234, "cached_input_tokens": 1000, "output_tokens": 9}},
+        {"provider": "anthropic", "model": "claude-sonnet-4-20250514",
+         "usage": {"input_tokens": 5000, "cached_input_tokens": 100, "cache_write_tokens": 300, "output_tokens": 7}},
+        {"provider": "mistral", "model": "mistral-small-latest", "usage": {"input_tokens": 10, "output_tokens": 3}},
+        {"model": "gpt-4o-mini", "batch": True, "usage": {"input_tokens": 1000, "output_tokens": 200}},
+        {"model": "gpt-4o-mini", "service_tier": "flex", "usage": {"input_tokens": 1000, "output_tokens": 200}},
+        {"model": "whisper-1", "usage": {"audio_seconds": 12.5}},
+        {"provider": "pinecone", "model": "serverless", "usage": {"units": {"read_units": 3}}},
+        {"model": "gpt-4o-mini", "provider_reported_cost": "0.0123", "usage": {"input_tokens": 1}},
+        {"model": "text-embedding-3-small", "usage": {"input_tokens": 10, "output_tokens": 5}},  # unpriced output
+        {"model": "no-such-model", "usage": {"input_tokens": 10}},
+        {"provider": "google", "model": "gemini-2.5-pro", "usage": {"input_tokens": 300_000, "output_tokens": 10}},
+    ]
+    started = datetime(2026, 11, 23, 18, tzinfo=UTC)
+    events = [event(f"path-{index}", started_at=started.isoformat(), **case) for index, case in enumerate(cases)]
+    validated, rejected = validate_events(events)
+    assert rejected == []
+    batch = prepare_events(1, validated)
+    columns = {name: index for index, name in enumerate(EVENT_COLUMNS)}
+    for case, row in zip(cases, batch.rows, strict=True):
+        usage = {**case["usage"], "requests": 1}
+        cost = compute_cost(case.get("provider", "openai"), case["model"], usage, at=started,
+                            batch=case.get("batch", False), service_tier=case.get("service_tier"),
+                            provider_reported_cost=case.get("provider_reported_cost"))
+        assert row[columns["priced"]] == (cost.priced and cost.usd is not None), case
+        assert row[columns["cost_nanos"]] == (usd_to_nanos(cost.usd) if row[columns["priced"]] else None), case
+        assert row[columns["price_id"]] == cost.price_id, case

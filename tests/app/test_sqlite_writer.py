@@ -1,0 +1,236 @@
+"""The SQLite ingest writer: APSW group commit (same rows as the SQLAlchemy path) and the writer process."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import apsw
+import pytest
+
+from ingest_api.batches import BatchWriter, events_from_body, writer_process_for
+from ingest_api.sqlite_writer import SqliteWriter
+from ingest_api.writer_process import IngestWriteError, WriterProcess
+from llmobserve_app.db import get_engine, migrate, session_scope
+from llmobserve_app.services import accounts
+from llmobserve_app.services.events import PreparedBatch, prepare_events, validate_events, write_prepared
+from tests.app.conftest import event, unique_email
+
+TABLES = ("events", "usage_hourly", "tenant_usage_hourly", "customer_usage_daily", "unit_usage_hourly",
+          "tenant_unit_usage_hourly", "runs", "tenant_late_versions")
+
+
+def _database(tmp_path: Path, name: str) -> tuple[str, int]:
+    """A migrated SQLite file with one account; returns (path, tenant id)."""
+    path = tmp_path / f"{name}.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    with session_scope(get_engine(url)) as session:
+        tenant = accounts.signup(session, unique_email(name), "correct horse", "Writer").id
+    get_engine(url).dispose()
+    return str(path), tenant
+
+
+def _batch(tenant: int, events: list[dict]) -> PreparedBatch:
+    validated, rejected = validate_events(events)
+    return prepare_events(tenant, validated, rejected, "sqlite")
+
+
+def _random_events(rng: random.Random, count: int, span_prefix: str) -> list[dict]:
+    """Events of a few customers, agents, runs, units, failures and late hours (older than the current one)."""
+    now = datetime.now(UTC)
+    events = []
+    for index in range(count):
+        started = now - timedelta(minutes=rng.choice([0, 1, 5, 90, 60 * 30]), seconds=rng.randrange(60))
+        usage: dict = {"input_tokens": rng.randrange(0, 5000), "output_tokens": rng.randrange(0, 900)}
+        if rng.random() < 0.2:
+            usage = {"units": {"read_units": rng.randrange(1, 9)}}
+        events.append(event(
+            f"{span_prefix}-{index}",
+            run_id=f"run-{rng.randrange(5)}" if rng.random() < 0.8 else None,
+            started_at=started.isoformat(),
+            ended_at=(started + timedelta(milliseconds=rng.randrange(1, 4000))).isoformat(),
+            provider="pinecone" if "units" in usage else rng.choice(["openai", "anthropic"]),
+            model="serverless" if "units" in usage else rng.choice(["gpt-4o-mini", "claude-3-5-haiku-latest"]),
+            status_code=rng.choice([200, 200, 200, 429]),
+            usage=usage,
+            customer_id=rng.choice([None, "acme", "globex", "initech"]),
+            section_path=rng.choice([None, "agent:research", "agent:writer/tool:search"]),
+            tags=rng.choice([{}, {"env": "prod"}]),
+        ))
+    return events
+
+
+def _dump(path: str, tenant: int) -> dict[str, list[tuple]]:
+    """Every ingest table's rows of one tenant, without surrogate ids, sorted."""
+    connection = sqlite3.connect(path)
+    try:
+        dump = {}
+        for table in TABLES:
+            columns = [row[1] for row in connection.execute(f"PRAGMA table_info({table})") if row[1] != "id"]
+            rows = connection.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE tenant_id = ?", (tenant,))
+            dump[table] = sorted(rows, key=repr)
+        return dump
+    finally:
+        connection.close()
+
+
+def test_apsw_groups_store_exactly_what_the_sqlalchemy_path_stores(tmp_path: Path) -> None:
+    """Random batches (retries, in-batch duplicates, late hours, units, failed calls) written by the writer
+    process's group commit and by ``write_prepared`` leave identical events and rollups."""
+    rng = random.Random(7)
+    reference_path, reference_tenant = _database(tmp_path, "reference")
+    apsw_path, apsw_tenant = _database(tmp_path, "apsw")
+    batches = []
+    for number in range(12):
+        events = _random_events(rng, rng.randrange(1, 60), f"b{number}")
+        if batches and rng.random() < 0.4:  # a retry overlapping an earlier batch
+            events += [dict(one) for one in rng.sample(batches[-1], min(5, len(batches[-1])))]
+        if rng.random() < 0.3:  # the same span twice in one batch
+            events.append(dict(events[0]))
+        batches.append(events)
+    reference_engine = get_engine(f"sqlite:///{reference_path}")
+    reference_results = []
+    for events in batches:
+        with session_scope(reference_engine) as session:
+            reference_results.append(write_prepared(session, _batch(reference_tenant, events)))
+    writer = SqliteWriter(apsw_path)
+    try:
+        apsw_results = []
+        for start in range(0, len(batches), 3):
+            apsw_results += writer.write_group([_batch(apsw_tenant, events) for events in batches[start:start + 3]])
+    finally:
+        writer.close()
+    assert [(r.accepted, r.duplicates) for r in apsw_results] == [(r.accepted, r.duplicates) for r in reference_results]
+    assert sum(r.duplicates for r in apsw_results) > 0
+    reference, written = _dump(reference_path, reference_tenant), _dump(apsw_path, apsw_tenant)
+    for table in TABLES:  # received_at differs: each path priced its own copy of the batches
+        strip = (lambda rows: [row[:-1] for row in rows]) if table == "events" else (lambda rows: rows)
+        if table == "tenant_late_versions":
+            assert [row[1:] for row in written[table]] == [row[1:] for row in reference[table]]
+            continue
+        assert strip(written[table]) == strip(reference[table]), table
+    assert len(written["events"]) == sum(r.accepted for r in apsw_results)
+
+
+def test_a_failing_batch_in_a_group_fails_alone(tmp_path: Path) -> None:
+    path, tenant = _database(tmp_path, "group")
+    writer = SqliteWriter(path)
+    try:
+        good = [_batch(tenant, [event(f"ok{i}", run_id="shared")]) for i in range(3)]
+        orphan = _batch(2**31 - 7, [event("orphan")])  # no such tenant: the foreign key refuses it
+        outcomes = writer.write_group([good[0], orphan, *good[1:]])
+    finally:
+        writer.close()
+    assert isinstance(outcomes[1], apsw.ConstraintError)
+    assert [outcome.accepted for outcome in (outcomes[0], *outcomes[2:])] == [1, 1, 1]
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT calls FROM runs WHERE run_id = 'shared'").fetchone() == (3,)
+    assert connection.execute("SELECT count(*) FROM events WHERE span_id = 'orphan'").fetchone() == (0,)
+    connection.close()
+
+
+def test_the_writer_process_groups_concurrent_batches_and_answers_each(tmp_path: Path) -> None:
+    path, tenant = _database(tmp_path, "process")
+    writer = WriterProcess(path)
+    try:
+        bodies = [json.dumps({"events": [event(f"p{i}-{j}", run_id=f"run-{i % 2}") for j in range(20)]}).encode()
+                  for i in range(6)]
+        bodies.append(json.dumps({"events": [event("p0-0"), {"span_id": "bad"}]}).encode())
+        batches = [prepare_events(tenant, *events_from_body(body, 1000)) for body in bodies]
+        results: list = [None] * len(batches)
+
+        def send(index: int) -> None:
+            results[index] = writer.write(batches[index])
+
+        threads = [threading.Thread(target=send, args=(index,)) for index in range(len(batches))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        writer.close()
+    assert sum(r.accepted for r in results) == 120 and sum(r.duplicates for r in results) == 1
+    assert [r.index for r in results[-1].rejected] == [1] and not any(r.rejected for r in results[:-1])
+    connection = sqlite3.connect(path)
+    assert sorted(connection.execute("SELECT calls FROM runs")) == [(60,), (60,)]
+    connection.close()
+
+
+def test_a_dead_writer_process_fails_its_batches_and_is_replaced(tmp_path: Path) -> None:
+    path, tenant = _database(tmp_path, "restart")
+    writer = WriterProcess(path)
+    try:
+        assert writer.write(_batch(tenant, [event("before")])).accepted == 1
+        child = writer._child
+        assert child is not None
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        time.sleep(0.2)  # the reply thread sees the socket end
+        assert writer.write(_batch(tenant, [event("after"), event("before")])).accepted == 1  # a new child
+        assert writer._child is not child
+    finally:
+        writer.close()
+
+
+def test_a_batch_sent_to_a_dying_writer_gets_an_error_not_a_hang(tmp_path: Path) -> None:
+    path, tenant = _database(tmp_path, "dying")
+    writer = WriterProcess(path)
+    try:
+        writer.write(_batch(tenant, [event("first")]))
+        child = writer._child
+        assert child is not None
+        child.send_signal(signal.SIGSTOP)  # busy forever: the next batch waits for its reply...
+        outcome: list = []
+        thread = threading.Thread(target=lambda: outcome.append(_catch(lambda: writer.write(
+            _batch(tenant, [event("lost")])))))
+        thread.start()
+        time.sleep(0.3)
+        child.kill()  # ...until the child dies
+        thread.join(10)
+        assert outcome and isinstance(outcome[0], IngestWriteError)
+    finally:
+        writer.close()
+
+
+def _catch(call):  # noqa: ANN001, ANN202
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 - the test inspects it
+        return error
+
+
+def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_process(tmp_path: Path) -> None:
+    path, _ = _database(tmp_path, "shared")
+    assert writer_process_for(path) is writer_process_for(path)
+    memory = get_engine("sqlite://")
+    from sqlmodel import SQLModel
+
+    SQLModel.metadata.create_all(memory)
+    with session_scope(memory) as session:
+        tenant = accounts.signup(session, unique_email("memory"), "correct horse", "Memory").id
+    result = BatchWriter(lambda: memory).ingest(tenant, json.dumps({"events": [event(uuid.uuid4().hex)]}).encode(),
+                                                100)
+    assert result.accepted == 1
+
+
+@pytest.mark.parametrize("stored", [0, 3])
+def test_retried_batches_count_duplicates_through_the_savepoint(tmp_path: Path, stored: int) -> None:
+    path, tenant = _database(tmp_path, f"retry{stored}")
+    writer = SqliteWriter(path)
+    try:
+        events = [event(f"r{i}") for i in range(5)]
+        if stored:
+            writer.write_group([_batch(tenant, events[:stored])])
+        [result] = writer.write_group([_batch(tenant, events)])
+    finally:
+        writer.close()
+    assert (result.accepted, result.duplicates) == (5 - stored, stored)
