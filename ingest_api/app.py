@@ -22,7 +22,7 @@ from ingest_api.usage import usage_router
 from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
-from llmobserve_app.services.api_keys import tenant_for_key
+from llmobserve_app.services.api_keys import recently_verified_tenant, remember_verified_tenant, tenant_for_key
 from llmobserve_app.settings import get_settings
 
 
@@ -62,14 +62,23 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
     async def _problem(_request: Request, problem: ApiProblem) -> JSONResponse:
         return _json(problem.status_code, {"error": problem.code, "detail": problem.detail}, problem.headers)
 
-    def require_tenant(request: Request) -> int:
+    def verify_key(token: str) -> int | None:
+        with session_scope(engine()) as session:
+            tenant_id = tenant_for_key(session, token)
+        if tenant_id is not None:
+            remember_verified_tenant(token, tenant_id)
+        return tenant_id
+
+    async def require_tenant(request: Request) -> int:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise ApiProblem(401, "missing_api_key", "Authorization header must be 'Bearer llmo_sk_...'",
                              {"WWW-Authenticate": "Bearer"})
-        with session_scope(engine()) as session:
-            tenant_id = tenant_for_key(session, token.strip())
+        tenant_id = recently_verified_tenant(token)
+        if tenant_id is None:
+            tenant_id = await run_in_threadpool(verify_key, token)
         if tenant_id is None:
             raise ApiProblem(401, "invalid_api_key", "API key is unknown or has been revoked",
                              {"WWW-Authenticate": "Bearer"})

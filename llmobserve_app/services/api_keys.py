@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -15,6 +16,9 @@ from llmobserve_app.services.errors import UserFacingError
 KEY_PREFIX = "llmo_sk_"
 _VISIBLE_PREFIX_LENGTH = len(KEY_PREFIX) + 6
 _LAST_USED_RESOLUTION = timedelta(minutes=1)  # write last_used_at at most once a minute per key
+KEY_CACHE_SECONDS = 5.0
+# key hash -> (tenant, time.monotonic() until which it may be trusted): valid keys only, so bounded by them
+_recent_keys: dict[str, tuple[int, float]] = {}
 
 
 def hash_key(plaintext: str) -> str:
@@ -45,6 +49,7 @@ def revoke_api_key(session: Session, user_id: int, key_id: int) -> None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+    _recent_keys.clear()
 
 
 def tenant_for_key(session: Session, plaintext: str) -> int | None:
@@ -58,3 +63,19 @@ def tenant_for_key(session: Session, plaintext: str) -> int | None:
     if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
         session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     return key.user_id
+
+
+def recently_verified_tenant(plaintext: str) -> int | None:
+    """The tenant of a key ``tenant_for_key`` accepted less than ``KEY_CACHE_SECONDS`` ago, else None.
+
+    The ingest API asks this first, so a stream of batches does not query the database per request. Revoking a
+    key in this process forgets every remembered key at once; another process sharing the database (a second
+    web worker) may accept a revoked key for up to ``KEY_CACHE_SECONDS``."""
+    remembered = _recent_keys.get(hash_key(plaintext))
+    if remembered is None or remembered[1] < time.monotonic():
+        return None
+    return remembered[0]
+
+
+def remember_verified_tenant(plaintext: str, tenant_id: int) -> None:
+    _recent_keys[hash_key(plaintext)] = (tenant_id, time.monotonic() + KEY_CACHE_SECONDS)

