@@ -86,9 +86,9 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
 
     writer = BatchWriter(engine)
 
-    def _ingest(tenant_id: int, raw: bytes) -> dict[str, Any]:
+    async def _ingest(tenant_id: int, raw: bytes) -> dict[str, Any]:
         try:
-            result = writer.ingest(tenant_id, raw, get_settings().ingest_max_events)
+            result = await writer.ingest_async(tenant_id, raw, get_settings().ingest_max_events)
         except BodyError as error:
             raise ApiProblem(error.status_code, error.code, error.detail) from None
         except IngestWriteError as error:  # nothing of the batch was stored: the SDK sends it again later
@@ -114,7 +114,7 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
             raw = await read_body(request, get_settings().ingest_max_body_bytes)
         except BodyError as error:
             raise ApiProblem(error.status_code, error.code, error.detail) from None
-        return _json(200, await run_in_threadpool(_ingest, tenant_id, raw))
+        return _json(200, await _ingest(tenant_id, raw))
 
     @api.get(routes.API_CAPS_STATUS, response_model=CapsStatus, responses=_ERRORS,
              summary="Scopes currently blocked by spending caps")

@@ -9,17 +9,20 @@ PostgreSQL has row locks and many writers: each batch gets its own transaction i
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import gc
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from fastapi.concurrency import run_in_threadpool
 
 from ingest_api.body import BodyError, parse_json
-from ingest_api.writer_process import WriterProcess
+from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, IngestWriteError, WriterProcess
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.events import (
     EventIn,
@@ -103,6 +106,28 @@ class BatchWriter:
 
     def __init__(self, engine: Callable[[], sa.Engine]) -> None:
         self._engine = engine
+        # Parsing and pricing is pure Python: a second thread at it only takes turns with the first for the
+        # GIL. One at a time, and no thread waits for the writer process (see ``ingest_async``).
+        self._preparing = threading.Lock()
+
+    async def ingest_async(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
+        """``ingest`` for the event loop: a worker thread parses, prices and hands the batch to the writer
+        process; the loop, not a thread, awaits the commit. BodyError, IngestWriteError as ``ingest``."""
+        submitted = await run_in_threadpool(self._prepare_and_submit, tenant_id, raw, max_events)
+        if isinstance(submitted, PreparedBatch):  # not SQLite in a file: written in a thread, here
+            return await run_in_threadpool(self.write, submitted)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(submitted), WRITE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise IngestWriteError(f"the writer process did not answer within {WRITE_TIMEOUT_SECONDS} s") from None
+
+    def _prepare_and_submit(self, tenant_id: int, raw: bytes, max_events: int) -> PreparedBatch | Future[IngestResult]:
+        with self._preparing:
+            events, rejected = events_from_body(raw, max_events)
+            engine = self._engine()
+            batch = prepare_events(tenant_id, events, rejected, engine.dialect.name)
+            path = _sqlite_file(engine)
+            return batch if path is None else writer_process_for(path).submit(batch)
 
     def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
         """Validate, price and store one request's body (BodyError when it is not an events batch)."""

@@ -30,6 +30,7 @@ from pathlib import Path
 from llmobserve_app.services.events import IngestResult, PreparedBatch
 
 ROOT = Path(__file__).resolve().parent.parent
+WRITE_TIMEOUT_SECONDS = 120.0
 MAX_GROUP_EVENTS = 10_000  # bounds one transaction's size and the wait of the first batch in it
 
 
@@ -57,8 +58,16 @@ class WriterProcess:
         self._socket: socket.socket | None = None  # shut down to wake the reply thread and end the child
         self._child: subprocess.Popen[bytes] | None = None
 
-    def write(self, batch: PreparedBatch, timeout: float | None = 120) -> IngestResult:
+    def write(self, batch: PreparedBatch, timeout: float | None = WRITE_TIMEOUT_SECONDS) -> IngestResult:
         """Store ``batch`` and its rollups; returns once its transaction has committed."""
+        try:
+            return self.submit(batch).result(timeout)
+        except TimeoutError:
+            raise IngestWriteError(f"the writer process did not answer within {timeout} s") from None
+
+    def submit(self, batch: PreparedBatch) -> Future[IngestResult]:
+        """Send ``batch`` to the writer; the future completes once its transaction has committed (or with
+        IngestWriteError)."""
         future: Future[IngestResult] = Future()
         with self._lock:
             connection = self._connection if self._child_alive() else self._start()
@@ -69,7 +78,7 @@ class WriterProcess:
             except OSError as error:
                 self._pending.pop(request_id, None)
                 raise IngestWriteError(f"ingest writer process is gone: {error}") from None
-        return future.result(timeout)
+        return future
 
     def close(self) -> None:
         """Close the socket (the child finishes its current group and exits) and wait for the child."""

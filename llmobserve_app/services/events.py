@@ -138,6 +138,9 @@ def agent_of(section_path: str | None) -> str | None:
     return None
 
 
+_section_agent = lru_cache(maxsize=4096)(agent_of)  # a few section paths repeat in every batch
+
+
 # Columns written for one event, in the order of the tuples built by ``_event_row`` (``id`` is generated).
 EVENT_COLUMNS: tuple[str, ...] = (
     "tenant_id", "span_id", "run_id", "parent_span_id", "started_at", "ended_at", "latency_ms", "provider",
@@ -191,10 +194,11 @@ class _Dialect:
     max_params: int
     least: str
     greatest: str
+    row_locks: bool  # concurrent writers lock rows (PostgreSQL); SQLite has one writer at a time
 
 
-_SQLITE = _Dialect("sqlite", "?", 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999, "min", "max")
-_POSTGRES = _Dialect("postgresql", "%s", 65_535, "least", "greatest")
+_SQLITE = _Dialect("sqlite", "?", 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999, "min", "max", False)
+_POSTGRES = _Dialect("postgresql", "%s", 65_535, "least", "greatest", True)
 
 
 _DIALECTS = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
@@ -212,8 +216,13 @@ def _event_row(
 ) -> tuple[Any, ...]:
     """One ``events`` row (``EVENT_COLUMNS`` order), priced. Raises ValueError for unpriceable usage."""
     usage = event.usage
-    started = event.started_at.astimezone(UTC)
-    ended = started if event.ended_at is None else event.ended_at.astimezone(UTC)
+    started, ended = event.started_at, event.ended_at
+    if started.tzinfo is not UTC:
+        started = started.astimezone(UTC)
+    if ended is None:
+        ended = started
+    elif ended.tzinfo is not UTC:
+        ended = ended.astimezone(UTC)
     reported = event.provider_reported_cost
     failed = event.failed
     if failed:
@@ -255,7 +264,7 @@ def _event_row(
         event.status_code, event.streamed, event.incomplete, event.error, usage.input_tokens,
         usage.cached_input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.output_tokens,
         usage.reasoning_tokens, usage.audio_seconds, usage.web_searches, usage.requests, _json(usage.units),
-        event.customer_id, section, agent_of(section) if section else None, _json(event.tags), event.batch,
+        event.customer_id, section, _section_agent(section) if section else None, _json(event.tags), event.batch,
         event.service_tier, usd_to_nanos(reported) if reported is not None else None, cost_nanos, priced,
         not failed, (price_id or None) and str(price_id)[:200], event.sdk_version, received_at,
     )
@@ -419,8 +428,7 @@ def _hourly_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any,
         bucket[6] += row[_OUTPUT]
         bucket[7] += row[_REASONING]
         bucket[8] += row[_LATENCY]
-    # One lock order for every writer (PostgreSQL row locks): concurrent batches cannot deadlock.
-    return [(*key, *buckets[key]) for key in sorted(buckets, key=repr)]
+    return [(*key, *bucket) for key, bucket in buckets.items()]
 
 
 def _tenant_hourly_rows(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -434,7 +442,7 @@ def _tenant_hourly_rows(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             continue
         for offset in range(1, 9):
             bucket[offset] += row[7 + offset]
-    return [(*key, *buckets[key]) for key in sorted(buckets, key=repr)]
+    return [(*key, *bucket) for key, bucket in buckets.items()]
 
 
 def _day_of(started: Any) -> Any:
@@ -466,7 +474,7 @@ def _customer_daily_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tu
             day[7] = started
         if started > day[8]:
             day[8] = started
-    return [(*key, *days[key]) for key in sorted(days, key=repr)]
+    return [(*key, *day) for key, day in days.items()]
 
 
 def _unit_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -479,7 +487,7 @@ def _unit_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, .
         for unit, quantity in json.loads(row[_UNITS]).items():
             key = (*prefix, unit)
             quantities[key] = quantities.get(key, 0.0) + quantity
-    return [(*key, quantities[key]) for key in sorted(quantities, key=repr)]
+    return [(*key, quantity) for key, quantity in quantities.items()]
 
 
 def _tenant_unit_rows(unit_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -488,7 +496,7 @@ def _tenant_unit_rows(unit_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]
     for tenant_id, hour, _customer, provider, unit, quantity in unit_rows:
         key = (tenant_id, hour, provider, unit)
         quantities[key] = quantities.get(key, 0.0) + quantity
-    return [(*key, quantities[key]) for key in sorted(quantities, key=repr)]
+    return [(*key, quantity) for key, quantity in quantities.items()]
 
 
 def _run_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -514,7 +522,7 @@ def _run_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ..
         run[7] += 0 if row[_CHARGED] else 1
         run[8] += 0 if row[_PRICED] else 1
         run[9] += row[_COST] or 0
-    return [tuple(runs[key]) for key in sorted(runs)]
+    return [tuple(run) for run in runs.values()]
 
 
 def parse_valid_batch(body: bytes | str) -> list[EventIn] | list[FastEvent] | None:
@@ -651,6 +659,8 @@ def rollup_statements(
         (_tenant_unit_hourly_sql(dialect), _tenant_unit_rows(units)),
         (_runs_sql(dialect), _run_rows(tenant_id, rows)),
     ]
+    if dialect.row_locks:  # one lock order for every writer: concurrent batches cannot deadlock
+        return [(sql, sorted(values, key=repr)) for sql, values in statements if values]
     return [(sql, values) for sql, values in statements if values]
 
 
