@@ -15,7 +15,7 @@ import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -70,6 +70,7 @@ def _check_count(count: int, max_events: int) -> None:
         raise BodyError(413, "too_many_events", f"events: at most {max_events} per batch, got {count}")
 
 
+@lru_cache(maxsize=16)
 def _sqlite_file(engine: sa.Engine) -> str | None:
     """The file of a SQLite database a writer process can open (not an in-memory one), else None."""
     url = engine.url

@@ -38,6 +38,7 @@ class SqliteWriter:
         self._connection = apsw.Connection(path)
         for pragma in SQLITE_PRAGMAS:
             self._connection.execute(f"PRAGMA {pragma}").fetchall()
+        self._connection.execute("PRAGMA wal_autocheckpoint=30000").fetchall()
         self._dialect = sqlite_dialect()
 
     def close(self) -> None:
