@@ -26,7 +26,6 @@ from llmobserve_app.services.events import (
     events_insert_sql,
     events_returning_sql,
     oldest_started,
-    rollup_statements,
     sqlite_dialect,
 )
 
@@ -86,7 +85,7 @@ class SqliteWriter:
         result.accepted = len(new_rows)
         if new_rows:
             execute_many = self._connection.executemany
-            for sql, values in rollup_statements(self._dialect, batch.tenant_id, new_rows):
+            for sql, values in batch.rollups_of(new_rows):
                 execute_many(sql, values)
             params = late_event_params(batch.tenant_id, oldest_started(new_rows))
             if params is not None:

@@ -594,6 +594,15 @@ class PreparedBatch:
     rows: list[tuple[Any, ...]]
     duplicates: int = 0  # repeated span ids inside the batch
     rejected: list[Rejection] = field(default_factory=list)
+    # The rollup upserts of ``rows`` (``rollup_statements``), worked out with the rows: on SQLite that is the
+    # web process's share, not the writer's. Valid when every row turns out new (no retry), as usual.
+    rollups: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list, repr=False)
+
+    def rollups_of(self, new_rows: list[tuple[Any, ...]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """The upserts for the rows actually inserted (``new_rows``, a subset of ``rows``)."""
+        if len(new_rows) == len(self.rows) and self.rollups:
+            return self.rollups
+        return rollup_statements(_dialect(self.dialect), self.tenant_id, new_rows)
 
 
 def dialect_name(session: Session) -> str:
@@ -626,6 +635,8 @@ def prepare_events(
         seen.add(event.span_id)
         batch.rows.append(row)
     batch.rejected.sort(key=lambda rejection: rejection.index)
+    if batch.rows:
+        batch.rollups = rollup_statements(_dialect(dialect), tenant_id, batch.rows)
     return batch
 
 
@@ -646,7 +657,7 @@ def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
         result.duplicates += len(rows) - len(new_rows)  # already stored: a retried batch
         result.accepted = len(new_rows)
         if new_rows:
-            for sql, values in rollup_statements(dialect, batch.tenant_id, new_rows):
+            for sql, values in batch.rollups_of(new_rows):
                 cursor.executemany(sql, values)
             # An event for a closed hour or day makes the per-customer range totals built over it stale.
             note_late_events(session, batch.tenant_id, oldest_started(new_rows))
