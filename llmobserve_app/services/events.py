@@ -257,6 +257,9 @@ def _event_row(
         priced = bool(cost.priced and cost.usd is not None)
         cost_nanos = usd_to_nanos(cost.usd) if priced else None
         price_id = cost.price_id
+    reported_nanos = None if reported is None else usd_to_nanos(reported)
+    if (cost_nanos or 0) > BIGINT_MAX or (reported_nanos or 0) > BIGINT_MAX:
+        raise ValueError("cost is beyond what can be stored (over $9 billion for one call)")
     section = event.section_path
     return (
         tenant_id, event.span_id, event.run_id, event.parent_span_id, db_time(started), db_time(ended),
@@ -265,7 +268,7 @@ def _event_row(
         usage.cached_input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.output_tokens,
         usage.reasoning_tokens, usage.audio_seconds, usage.web_searches, usage.requests, _json(usage.units),
         event.customer_id, section, _section_agent(section) if section else None, _json(event.tags), event.batch,
-        event.service_tier, usd_to_nanos(reported) if reported is not None else None, cost_nanos, priced,
+        event.service_tier, reported_nanos, cost_nanos, priced,
         not failed, (price_id or None) and str(price_id)[:200], event.sdk_version, received_at,
     )
 

@@ -322,3 +322,22 @@ def test_every_pricing_path_stores_what_compute_cost_says() -> None:
         assert row[columns["priced"]] == (cost.priced and cost.usd is not None), case
         assert row[columns["cost_nanos"]] == (usd_to_nanos(cost.usd) if row[columns["priced"]] else None), case
         assert row[columns["price_id"]] == cost.price_id, case
+
+
+def test_a_cost_beyond_the_money_column_is_rejected_by_name_and_the_rest_kept() -> None:
+    """Valid counts can still price beyond BIGINT nano-dollars: that event alone is rejected."""
+    events = [event("fine"), event("huge", model="gpt-4o", usage={"input_tokens": 2**63 - 1})]
+    validated, rejected = validate_events(events)
+    batch = prepare_events(1, validated, rejected)
+    assert [row[EVENT_COLUMNS.index("span_id")] for row in batch.rows] == ["fine"]
+    assert [(r.index, r.error) for r in batch.rejected] == [
+        (1, "event: cost is beyond what can be stored (over $9 billion for one call)")]
+
+
+def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
+    """Only a \\u0000 escape is a NUL; an escaped backslash followed by 'u0000' is ordinary text."""
+    text = json.dumps({"events": [event("literal", customer_id="a\\u0000b")]})
+    assert "\\\\u0000" in text
+    parsed = parse_valid_batch(text)
+    assert parsed is not None and parsed[0].customer_id == "a\\u0000b"
+    assert parse_valid_batch(json.dumps({"events": [event("nul", customer_id="a\u0000b")]})) is None
