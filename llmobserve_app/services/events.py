@@ -437,14 +437,20 @@ def _hourly_rows(tenant_id: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any,
 def _tenant_hourly_rows(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The per-customer hour buckets summed over customers (``usage_hourly`` rows → ``tenant_usage_hourly``)."""
     buckets: dict[tuple[Any, ...], list[Any]] = {}
-    for row in hourly:
-        key = (*row[:2], *row[3:7])  # without customer_id
+    for row in hourly:  # tenant, hour, customer, provider, model, section, priced | agent, calls … latency
+        key = (row[0], row[1], row[3], row[4], row[5], row[6])  # without customer_id
         bucket = buckets.get(key)
         if bucket is None:
             buckets[key] = list(row[7:])
             continue
-        for offset in range(1, 9):
-            bucket[offset] += row[7 + offset]
+        bucket[1] += row[8]
+        bucket[2] += row[9]
+        bucket[3] += row[10]
+        bucket[4] += row[11]
+        bucket[5] += row[12]
+        bucket[6] += row[13]
+        bucket[7] += row[14]
+        bucket[8] += row[15]
     return [(*key, *bucket) for key, bucket in buckets.items()]
 
 
