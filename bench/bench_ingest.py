@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -78,11 +79,13 @@ def _time_ordered_id(rng: random.Random, position: int) -> str:
     return f"{_TOKEN}{position:06x}{rng.getrandbits(72):018x}"
 
 
-def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict[str, Any]]:
-    """``count`` realistic SDK events with unique span ids, runs of ~8 calls, 2% failed calls."""
+def make_events(count: int, seed: int = 1, customers: int = 10_000,
+                span: timedelta = timedelta(hours=2)) -> list[dict[str, Any]]:
+    """``count`` realistic SDK events with unique span ids, runs of ~8 calls, 2% failed calls, starting
+    ``span`` ago and spread over it."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=2)
-    step = timedelta(hours=2) / max(count, 1)  # a live stream: calls arrive roughly in time order
+    step = span / max(count, 1)  # a live stream: calls arrive roughly in time order
     events: list[dict[str, Any]] = []
     run_id = customer = section = None
     run_start = start
@@ -119,14 +122,28 @@ def make_events(count: int, seed: int = 1, customers: int = 10_000) -> list[dict
 
 
 
+_TIMESTAMP = re.compile(r'"(started_at|ended_at)":"([^"]+)"')
+
+
 def make_bodies(batches: int, templates: int = 40, seed: int = 1) -> list[bytes]:
-    """``batches`` gzip bodies of ``BATCH`` events, encoded as the SDK does (compact JSON, gzip level 1)."""
-    events = make_events(templates * BATCH, seed)
+    """``batches`` gzip bodies of ``BATCH`` events, encoded as the SDK does (compact JSON, gzip level 1).
+
+    The whole stream covers the last two hours in time order, as live traffic does: each round of
+    ``templates`` bodies is the template events with new ids and their times moved on by one round's share
+    of the two hours (replaying the same two hours every round would scatter every time-ordered index)."""
+    rounds = max(1, -(-batches // templates))
+    round_span = timedelta(hours=2) / rounds
+    events = make_events(templates * BATCH, seed, span=round_span)
     texts = [json.dumps({"events": events[i:i + BATCH]}, separators=(",", ":"))
              for i in range(0, len(events), BATCH)]
     bodies = []
-    for round_number in range(batches):
-        text = texts[round_number % templates].replace(_TOKEN, f"{round_number // templates:08x}")
+    for number in range(batches):
+        round_number, shift = number // templates, round_span * (number // templates)
+        text = texts[number % templates].replace(_TOKEN, f"{round_number:08x}")
+        if shift:
+            text = _TIMESTAMP.sub(
+                lambda match, shift=shift: f'"{match[1]}":"{(datetime.fromisoformat(match[2]) + shift).isoformat()}"',
+                text)
         bodies.append(gzip.compress(text.encode(), compresslevel=1))
     return bodies
 
@@ -185,10 +202,9 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def _process_cpu(session_id: int) -> dict[str, float]:
-    """CPU seconds (user + system) so far of each process in the server's session, by command name."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    usage: dict[str, float] = {}
+def _session_processes(session_id: int) -> list[tuple[Path, str]]:
+    """(/proc entry, name) of each process in the server's session: the Granian processes and the writer."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -197,12 +213,36 @@ def _process_cpu(session_id: int) -> dict[str, float]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) != session_id:  # field 6 of stat: the session id
+        if int(stat[stat.rindex(")") + 2:].split()[3]) == session_id:  # field 6 of stat: the session id
+            found.append((entry, "writer" if any(b"writer_process" in part for part in command)
+                          else f"server[{entry.name}]"))
+    return found
+
+
+def _process_cpu(session_id: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each process in the server's session, by name."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage: dict[str, float] = {}
+    for entry, name in _session_processes(session_id):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
             continue
-        name = "writer" if any(b"writer_process" in part for part in command) else f"server[{entry.name}]"
         usage[name] = usage.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return usage
+
+
+def _peak_memory(session_id: int) -> dict[str, float]:
+    """Peak resident memory (VmHWM, MiB) of each process in the server's session, by name."""
+    peaks = {}
+    for entry, name in _session_processes(session_id):
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        peaks[name] = kib / 1024
+    return peaks
 
 
 def _post_all(
@@ -278,13 +318,15 @@ def bench_http(workdir: Path, events: int, clients: int, workers: int, max_secon
         cpu_before = _process_cpu(server.pid)
         sent, seconds, client_cpu, latencies = _post_all(base, key, bodies[warmup:], clients, max_seconds)
         cpu_after = _process_cpu(server.pid)
+        memory = _peak_memory(server.pid)
     finally:
         _stop(server)
     _check_stored(url, sent + warmup * BATCH)
     latencies.sort()
     server_cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1e6 / sent for name in sorted(cpu_after)}
     return {"events": sent, "seconds": seconds, "rate": sent / seconds, "client_cpu": client_cpu, "cpu": server_cpu,
-            "p50_ms": 1000 * latencies[len(latencies) // 2], "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
+            "memory": memory, "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
 
 
 # ------------------------------------------------------------------------------------------------ (b) raw
@@ -377,6 +419,7 @@ def main() -> int:
           f"request p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms; client CPU {http['client_cpu']:.1f} s)")
     print("    server CPU per event: " + ", ".join(f"{name} {micros:.1f} µs" for name, micros in http["cpu"].items())
           + f"; client {http['client_cpu'] * 1e6 / http['events']:.1f} µs")
+    print("    peak memory: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in http["memory"].items()))
     print(f"(b) raw sqlite3 executemany, one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} rows); "
           f"one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
     print(f"    end-to-end / raw = {http['rate'] / raw['rate']:.0%}; target ≥ 50,000 events/s end-to-end")
