@@ -234,3 +234,31 @@ def test_retried_batches_count_duplicates_through_the_savepoint(tmp_path: Path, 
     finally:
         writer.close()
     assert (result.accepted, result.duplicates) == (5 - stored, stored)
+
+
+def test_the_checkpointer_keeps_the_wal_bounded_and_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    """With a tiny threshold the checkpointer runs many passes while batches keep coming: the WAL keeps
+    starting over (it never holds much more than a threshold and a pass's worth of pages), and every event
+    and rollup is in the database file once the writer closes."""
+    path, tenant = _database(tmp_path, "checkpoint")
+    monkeypatch.setattr(SqliteWriter, "CHECKPOINT_PAGES", 40)
+    writer = SqliteWriter(path)
+    largest = 0
+    try:
+        for number in range(60):
+            writer.write_group([_batch(tenant, [event(f"c{number}-{i}", run_id=f"run-{number % 7}",
+                                                      customer_id=f"cust-{i % 13}") for i in range(40)])])
+            largest = max(largest, writer._wal_pages)
+        passes = writer._checkpointer.passes
+    finally:
+        writer.close()
+    assert passes >= 3
+    assert largest < 400, largest  # without checkpoints: thousands of pages
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert connection.execute("SELECT count(*) FROM events WHERE tenant_id = ?", (tenant,)).fetchone() == (2400,)
+        assert connection.execute("SELECT sum(calls) FROM runs WHERE tenant_id = ?", (tenant,)).fetchone() == (2400,)
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        connection.close()
