@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import itertools
 import os
 import socket
@@ -183,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--database", required=True, help="path of the SQLite database file")
     args = parser.parse_args(argv)
-    import gc
-
     gc.freeze()  # start-up objects out of the collector's way, as in the web process
+    # Decoding a batch allocates ~5,000 tuples and strings, none of them in a cycle; at the default threshold
+    # (700) the young generation was collected seven times per batch (0.5 µs per event).
+    gc.set_threshold(50_000, 20, 20)
     serve(Connection(args.fd), args.database)
     return 0
 
