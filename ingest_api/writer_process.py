@@ -59,7 +59,7 @@ class WriterProcess:
     def __init__(self, database_path: str) -> None:
         self._database_path = database_path
         self._lock = threading.Lock()  # start-up and sending
-        self._pending: dict[int, Future[IngestResult]] = {}
+        self._pending: dict[int, Future[IngestResult]] = {}  # sent to the current child, not yet answered
         self._ids = itertools.count()
         self._connection: Connection | None = None
         self._socket: socket.socket | None = None  # shut down to wake the reply thread and end the child
@@ -127,15 +127,18 @@ class WriterProcess:
         theirs.close()
         self._socket = ours
         connection = self._connection = Connection(os.dup(ours.fileno()))
-        threading.Thread(target=self._receive, args=(connection,), name="ingest-writer-replies", daemon=True).start()
+        pending = self._pending = {}  # each child answers only what was sent to it
+        threading.Thread(target=self._receive, args=(connection, pending), name="ingest-writer-replies",
+                         daemon=True).start()
         return connection
 
-    def _receive(self, connection: Connection) -> None:
-        """Hand each reply to the request waiting for it; when the socket ends, fail whatever is unanswered."""
+    def _receive(self, connection: Connection, pending: dict[int, Future[IngestResult]]) -> None:
+        """Hand each reply to the request waiting for it; when the socket ends, fail whatever it left
+        unanswered (a newer child's batches are not this thread's)."""
         try:
             while True:
                 request_id, outcome = connection.recv()
-                future = self._pending.pop(request_id, None)
+                future = pending.pop(request_id, None)
                 if future is None:
                     continue
                 if isinstance(outcome, _Failure):
@@ -147,8 +150,8 @@ class WriterProcess:
         with self._lock:
             if self._connection is connection:
                 self._disconnect()
-            orphans = list(self._pending.items())
-            self._pending.clear()
+            orphans = list(pending.items())
+            pending.clear()
         for _request_id, future in orphans:
             if not future.done():
                 future.set_exception(IngestWriteError("ingest writer process ended before storing the batch"))
