@@ -22,7 +22,12 @@ from ingest_api.usage import usage_router
 from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
-from llmobserve_app.services.api_keys import recently_verified_tenant, remember_verified_tenant, tenant_for_key
+from llmobserve_app.services.api_keys import (
+    recently_verified_tenant,
+    remember_verified_tenant,
+    revocations,
+    tenant_for_key,
+)
 from llmobserve_app.settings import get_settings
 
 
@@ -63,10 +68,11 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         return _json(problem.status_code, {"error": problem.code, "detail": problem.detail}, problem.headers)
 
     def verify_key(token: str) -> int | None:
+        before = revocations()
         with session_scope(engine()) as session:
             tenant_id = tenant_for_key(session, token)
         if tenant_id is not None:
-            remember_verified_tenant(token, tenant_id)
+            remember_verified_tenant(token, tenant_id, before)
         return tenant_id
 
     async def require_tenant(request: Request) -> int:

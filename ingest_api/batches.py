@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 
 from ingest_api.body import BodyError, parse_json
-from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, IngestWriteError, WriterProcess
+from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, WriterProcess
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.events import (
     EventIn,
@@ -120,7 +120,9 @@ class BatchWriter:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(submitted), WRITE_TIMEOUT_SECONDS)
         except TimeoutError:
-            raise IngestWriteError(f"the writer process did not answer within {WRITE_TIMEOUT_SECONDS} s") from None
+            path = _sqlite_file(self._engine())
+            assert path is not None  # a future comes only from a writer process
+            raise writer_process_for(path).gave_up(WRITE_TIMEOUT_SECONDS) from None
 
     def _prepare_and_submit(self, tenant_id: int, raw: bytes, max_events: int) -> PreparedBatch | Future[IngestResult]:
         with self._preparing:

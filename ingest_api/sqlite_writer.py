@@ -12,7 +12,7 @@ library only ever runs in the writer process, so no process holds the database t
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +30,8 @@ from llmobserve_app.services.events import (
     oldest_started,
     sqlite_dialect,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _connect(path: str) -> apsw.Connection:
@@ -65,13 +67,18 @@ class _Checkpointer(threading.Thread):
             self._wake.clear()
             if self._stopping:
                 break
-            with contextlib.suppress(apsw.BusyError):  # another checkpoint is running: it does the work
+            try:
                 # Twice: the second copies what was committed during the first, a much shorter pass, so
                 # the writer is left little to finish.
                 for _ in range(2):
                     self._connection.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
-            self.passes += 1
-            self.done.set()
+            except apsw.BusyError:
+                pass  # another checkpoint is running: it does the work
+            except apsw.Error:
+                logger.exception("WAL checkpoint failed; the next full WAL tries again")
+            finally:
+                self.passes += 1
+                self.done.set()
         self._connection.close()
 
     def stop(self) -> None:
@@ -115,8 +122,12 @@ class SqliteWriter:
         if self._checkpointing and self._checkpointer.done.is_set():
             self._checkpointer.done.clear()
             self._checkpointing = False
-            with contextlib.suppress(apsw.BusyError):  # a web process is checkpointing: it finishes the job
+            try:  # the batches are committed whatever happens here
                 self._connection.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+            except apsw.BusyError:
+                pass  # a web process is checkpointing: it finishes the job
+            except apsw.Error:
+                logger.exception("WAL checkpoint failed; the next full WAL tries again")
         elif not self._checkpointing and self._wal_pages >= self.CHECKPOINT_PAGES:
             self._checkpointing = True
             self._checkpointer.nudge()
@@ -127,13 +138,13 @@ class SqliteWriter:
         if len(batches) > 1:
             try:
                 return self._transaction(batches)
-            except apsw.Error:
-                pass  # rolled back: each batch is written alone below, with its own outcome
+            except Exception:  # noqa: BLE001, S110 - rolled back: each batch is written alone, with its own outcome
+                pass
         outcomes: list[IngestResult | Exception] = []
         for batch in batches:
             try:
                 outcomes.append(self._transaction([batch])[0])
-            except apsw.Error as error:
+            except Exception as error:  # noqa: BLE001 - e.g. a value SQLite cannot bind: that batch alone fails
                 outcomes.append(error)
         return outcomes
 

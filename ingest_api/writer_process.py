@@ -20,11 +20,13 @@ import gc
 import itertools
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass
+import time
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -34,6 +36,8 @@ from llmobserve_app.services.events import IngestResult, PreparedBatch
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_TIMEOUT_SECONDS = 120.0
+SEND_TIMEOUT_SECONDS = 30  # a child that reads nothing for this long is considered stuck
+RESTART_DELAY_SECONDS = 5.0
 MAX_GROUP_EVENTS = 10_000  # bounds one transaction's size and the wait of the first batch in it
 # Batches cross the socket as MessagePack (a third of pickle's cost to encode in the busy web process);
 # replies, few and small, are pickled.
@@ -53,108 +57,158 @@ class _Failure:
     message: str
 
 
+@dataclass(eq=False)
+class _Child:
+    """One running writer child and what was sent to it. Only its reply thread closes its socket."""
+
+    process: subprocess.Popen[bytes]
+    socket: socket.socket
+    connection: Connection
+    started: float
+    pending: dict[int, Future[IngestResult]] = field(default_factory=dict)  # sent, not yet answered
+    ended: bool = False  # we stopped using it (closed, or gave up on it), as opposed to it dying
+
+
+def _settle(future: Future[IngestResult], outcome: IngestResult | _Failure) -> None:
+    with contextlib.suppress(InvalidStateError):  # settled already (cannot happen: futures are not cancellable)
+        if isinstance(outcome, _Failure):
+            future.set_exception(IngestWriteError(f"{outcome.kind}: {outcome.message}"))
+        else:
+            future.set_result(outcome)
+
+
 class WriterProcess:
     """Thread-safe handle on one writer child for one SQLite database file."""
 
     def __init__(self, database_path: str) -> None:
         self._database_path = database_path
         self._lock = threading.Lock()  # start-up and sending
-        self._pending: dict[int, Future[IngestResult]] = {}  # sent to the current child, not yet answered
         self._ids = itertools.count()
-        self._connection: Connection | None = None
-        self._socket: socket.socket | None = None  # shut down to wake the reply thread and end the child
-        self._child: subprocess.Popen[bytes] | None = None
+        self._child: _Child | None = None
+        self._no_start_until = 0.0  # time.monotonic(): a child that died young is not restarted at once
 
-    def write(self, batch: PreparedBatch, timeout: float | None = WRITE_TIMEOUT_SECONDS) -> IngestResult:
+    def write(self, batch: PreparedBatch, timeout: float = WRITE_TIMEOUT_SECONDS) -> IngestResult:
         """Store ``batch`` and its rollups; returns once its transaction has committed."""
         try:
             return self.submit(batch).result(timeout)
         except TimeoutError:
-            raise IngestWriteError(f"the writer process did not answer within {timeout} s") from None
+            raise self.gave_up(timeout) from None
 
     def submit(self, batch: PreparedBatch) -> Future[IngestResult]:
-        """Send ``batch`` to the writer; the future completes once its transaction has committed (or with
-        IngestWriteError)."""
+        """Send ``batch`` to the writer; the future completes once its transaction has committed, or with
+        IngestWriteError. It cannot be cancelled: a reply always finds it."""
+        request_id = next(self._ids)
+        payload = _encode_request((request_id, batch))  # outside the lock: the next batch can be sent meanwhile
         future: Future[IngestResult] = Future()
+        future.set_running_or_notify_cancel()
         with self._lock:
-            connection = self._connection if self._child_alive() else self._start()
-            request_id = next(self._ids)
-            self._pending[request_id] = future
+            child = self._running_child()
+            child.pending[request_id] = future
             try:
-                connection.send_bytes(_encode_request((request_id, batch)))
+                child.connection.send_bytes(payload)  # SO_SNDTIMEO bounds a child that stopped reading
             except OSError as error:
-                self._pending.pop(request_id, None)
-                raise IngestWriteError(f"ingest writer process is gone: {error}") from None
+                child.pending.pop(request_id, None)
+                self._end(child, kill=True)  # half a message may be in the socket: this child is done
+                raise IngestWriteError(f"could not hand the batch to the writer process: {error}") from None
         return future
 
-    def close(self) -> None:
-        """Close the socket (the child finishes its current group and exits) and wait for the child."""
+    def gave_up(self, timeout: float) -> IngestWriteError:
+        """A batch's reply did not come in ``timeout`` s: the child is stuck, so end it (its other batches
+        fail now; the next write starts a new child). The batch may or may not have been stored."""
         with self._lock:
-            child = self._child
-            self._disconnect()
-            self._child = None
+            if self._child is not None:
+                self._end(self._child, kill=True)
+        return IngestWriteError(f"the writer process did not answer within {timeout:.0f} s; the batch may not "
+                                "be stored — send it again (span ids make that safe)")
+
+    def close(self) -> None:
+        """Let the child finish the group it is writing and exit (it sees the end of its input); wait for it."""
+        with self._lock:
+            child, self._child = self._child, None
+            if child is not None:
+                self._end(child, kill=False)
         if child is not None:
             try:
-                child.wait(30)
+                child.process.wait(30)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                child.process.kill()
+                child.process.wait()
 
-    def _child_alive(self) -> bool:
-        return self._connection is not None and self._child is not None and self._child.poll() is None
+    def _running_child(self) -> _Child:
+        """The live child, or a new one (the lock is held). IngestWriteError when none can be started."""
+        child = self._child
+        if child is not None and child.process.poll() is None:
+            return child
+        if child is not None:
+            self._note_exit(child)
+            self._end(child, kill=False)
+        if time.monotonic() < self._no_start_until:
+            raise IngestWriteError("the writer process keeps exiting at start-up; see the server log")
+        try:
+            child = self._child = self._start()
+        except OSError as error:
+            raise IngestWriteError(f"could not start the writer process: {error}") from None
+        return child
 
-    def _disconnect(self) -> None:
-        """Close our end (the lock is held). A shutdown first: closing alone would neither wake the reply
-        thread blocked reading it nor let the child see the end of its input."""
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                self._socket.shutdown(socket.SHUT_RDWR)
-            self._socket.close()
-        if self._connection is not None:
-            self._connection.close()
-        self._socket = self._connection = None
-
-    def _start(self) -> Connection:
-        """Start a child (the lock is held); the previous one, if any, has died."""
-        self._disconnect()
+    def _start(self) -> _Child:
         ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT_SECONDS, 0))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self._child = subprocess.Popen(
-            [sys.executable, "-c", "from ingest_api.writer_process import main; raise SystemExit(main())",
-             "--fd", str(theirs.fileno()), "--database", self._database_path],
-            pass_fds=[theirs.fileno()], env=env, cwd=ROOT,
-        )
-        theirs.close()
-        self._socket = ours
-        connection = self._connection = Connection(os.dup(ours.fileno()))
-        pending = self._pending = {}  # each child answers only what was sent to it
-        threading.Thread(target=self._receive, args=(connection, pending), name="ingest-writer-replies",
-                         daemon=True).start()
-        return connection
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from ingest_api.writer_process import main; raise SystemExit(main())",
+                 "--fd", str(theirs.fileno()), "--database", self._database_path],
+                pass_fds=[theirs.fileno()], env=env, cwd=ROOT,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        child = _Child(process, ours, Connection(os.dup(ours.fileno())), time.monotonic())
+        threading.Thread(target=self._receive, args=(child,), name="ingest-writer-replies", daemon=True).start()
+        return child
 
-    def _receive(self, connection: Connection, pending: dict[int, Future[IngestResult]]) -> None:
-        """Hand each reply to the request waiting for it; when the socket ends, fail whatever it left
-        unanswered (a newer child's batches are not this thread's)."""
+    def _note_exit(self, child: _Child) -> None:
+        """A child that exited on its own soon after starting (cannot open the database, broken install…)
+        is not restarted for a while: each start costs a whole interpreter (the lock is held)."""
+        now = time.monotonic()
+        if not child.ended and now - child.started < RESTART_DELAY_SECONDS:
+            self._no_start_until = now + RESTART_DELAY_SECONDS
+
+    def _end(self, child: _Child, *, kill: bool) -> None:
+        """Stop using ``child`` (the lock is held): shut its socket down, which wakes its reply thread (that
+        thread closes the socket and fails what is unanswered) and ends the child's input."""
+        if self._child is child:
+            self._child = None
+        child.ended = True
+        with contextlib.suppress(OSError):
+            child.socket.shutdown(socket.SHUT_RDWR)
+        if kill:
+            with contextlib.suppress(OSError):
+                child.process.kill()
+
+    def _receive(self, child: _Child) -> None:
+        """Hand each reply to the batch waiting for it; when the socket ends (or anything goes wrong reading
+        it), fail what this child left unanswered and close its socket."""
         try:
             while True:
-                request_id, outcome = connection.recv()
-                future = pending.pop(request_id, None)
-                if future is None:
-                    continue
-                if isinstance(outcome, _Failure):
-                    future.set_exception(IngestWriteError(f"{outcome.kind}: {outcome.message}"))
-                else:
-                    future.set_result(outcome)
-        except (EOFError, OSError):
+                request_id, outcome = child.connection.recv()
+                future = child.pending.pop(request_id, None)
+                if future is not None:
+                    _settle(future, outcome)
+        except BaseException:  # noqa: BLE001, S110 - EOF, a reset, a torn message: this child is finished
             pass
-        with self._lock:
-            if self._connection is connection:
-                self._disconnect()
-            orphans = list(pending.items())
-            pending.clear()
-        for _request_id, future in orphans:
-            if not future.done():
-                future.set_exception(IngestWriteError("ingest writer process ended before storing the batch"))
+        finally:
+            with self._lock:
+                self._note_exit(child)
+                self._end(child, kill=False)
+                orphans = list(child.pending.values())
+                child.pending.clear()
+            child.connection.close()
+            child.socket.close()
+            for future in orphans:
+                _settle(future, _Failure("WriterGone", "the writer process ended before storing the batch"))
 
 
 # --------------------------------------------------------------------------------------------- the child

@@ -82,8 +82,18 @@ def get_settings() -> Settings:
         jwt_secret=_jwt_secret(env, data_dir),
         session_ttl_hours=int(os.environ.get("SESSION_TTL_HOURS", "168")),
         ingest_max_body_bytes=int(os.environ.get("INGEST_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
-        ingest_max_events=int(os.environ.get("INGEST_MAX_EVENTS", "1000")),
+        ingest_max_events=_ingest_max_events(),
         login_limit_per_account=os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
         login_limit_per_address=os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20/minute"),
         redis_url=os.environ.get("REDIS_URL") or None,
     )
+
+
+def _ingest_max_events() -> int:
+    """INGEST_MAX_EVENTS, bounded so that a batch's sums always fit the rollups' BIGINT columns."""
+    from llmobserve_app.services.fast_events import MAX_BATCH_EVENTS
+
+    value = int(os.environ.get("INGEST_MAX_EVENTS", "1000"))
+    if not 1 <= value <= MAX_BATCH_EVENTS:
+        raise ConfigError(f"INGEST_MAX_EVENTS must be between 1 and {MAX_BATCH_EVENTS}, got {value}.")
+    return value

@@ -19,6 +19,7 @@ _LAST_USED_RESOLUTION = timedelta(minutes=1)  # write last_used_at at most once 
 KEY_CACHE_SECONDS = 5.0
 # key hash -> (tenant, time.monotonic() until which it may be trusted): valid keys only, so bounded by them
 _recent_keys: dict[str, tuple[int, float]] = {}
+_revocations = 0  # bumped by every revoke: a verification that overlapped one is not remembered
 
 
 def hash_key(plaintext: str) -> str:
@@ -49,6 +50,15 @@ def revoke_api_key(session: Session, user_id: int, key_id: int) -> None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+    # Now, and again once the revocation is committed: a verification that read the key before the commit
+    # must not remember it after the first clearing.
+    _forget_verified_keys()
+    sa.event.listen(session, "after_commit", lambda _session: _forget_verified_keys(), once=True)
+
+
+def _forget_verified_keys() -> None:
+    global _revocations
+    _revocations += 1
     _recent_keys.clear()
 
 
@@ -77,5 +87,12 @@ def recently_verified_tenant(plaintext: str) -> int | None:
     return remembered[0]
 
 
-def remember_verified_tenant(plaintext: str, tenant_id: int) -> None:
-    _recent_keys[hash_key(plaintext)] = (tenant_id, time.monotonic() + KEY_CACHE_SECONDS)
+def revocations() -> int:
+    """A counter to read before verifying a key and pass to ``remember_verified_tenant``."""
+    return _revocations
+
+
+def remember_verified_tenant(plaintext: str, tenant_id: int, revocations_before: int) -> None:
+    """Remember a key ``tenant_for_key`` accepted, unless a key was revoked since ``revocations_before``."""
+    if revocations_before == _revocations:
+        _recent_keys[hash_key(plaintext)] = (tenant_id, time.monotonic() + KEY_CACHE_SECONDS)

@@ -29,7 +29,14 @@ from sqlmodel import Session
 
 from llmobserve_app.models import Event, utcnow
 from llmobserve_app.services.customer_ranges import note_late_events
-from llmobserve_app.services.fast_events import BIGINT_MAX, INT_MAX, MAX_TAGS, FastEvent, decode_clean_batch
+from llmobserve_app.services.fast_events import (
+    INT_MAX,
+    MAX_COST_NANOS_PER_CALL,
+    MAX_TAGS,
+    MAX_TOKENS_PER_CALL,
+    FastEvent,
+    decode_clean_batch,
+)
 from llmobserve_app.services.money import NANOS_EXPONENT, usd_to_nanos
 from pricing import compute_cost, flat_prices
 
@@ -47,12 +54,12 @@ class UsageIn(BaseModel):
     """Canonical usage (see shared/DESIGN.md); unknown keys are ignored for forward compatibility."""
 
     model_config = ConfigDict(extra="ignore")
-    input_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    cached_input_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    cache_write_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    cache_write_1h_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    output_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    reasoning_tokens: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
+    cached_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
+    cache_write_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
+    cache_write_1h_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
+    reasoning_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
     audio_seconds: float = Field(default=0, ge=0, allow_inf_nan=False)
     web_searches: int = Field(default=0, ge=0, le=INT_MAX)
     requests: int = Field(default=1, ge=0, le=INT_MAX)
@@ -258,8 +265,8 @@ def _event_row(
         cost_nanos = usd_to_nanos(cost.usd) if priced else None
         price_id = cost.price_id
     reported_nanos = None if reported is None else usd_to_nanos(reported)
-    if (cost_nanos or 0) > BIGINT_MAX or (reported_nanos or 0) > BIGINT_MAX:
-        raise ValueError("cost is beyond what can be stored (over $9 billion for one call)")
+    if (cost_nanos or 0) > MAX_COST_NANOS_PER_CALL or (reported_nanos or 0) > MAX_COST_NANOS_PER_CALL:
+        raise ValueError("cost is beyond what one call can cost here (over $1,000,000)")
     section = event.section_path
     return (
         tenant_id, event.span_id, event.run_id, event.parent_span_id, db_time(started), db_time(ended),

@@ -19,9 +19,14 @@ import msgspec
 ShortStr = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 # RFC 3339 with at most 6 fractional digits: pydantic truncates longer fractions where msgspec would round.
 Timestamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$")]
-BIGINT_MAX = 2**63 - 1  # the token columns are BIGINT; web_searches and requests INTEGER (events.UsageIn too)
+BIGINT_MAX = 2**63 - 1  # the token and money columns are BIGINT; web_searches and requests INTEGER
 INT_MAX = 2**31 - 1
-NonNegative = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]
+# Per call: far beyond any real call (a quadrillion tokens, $1M), and low enough that the sums of a whole
+# batch (at most MAX_BATCH_EVENTS events) still fit the BIGINT rollup columns (events.UsageIn uses them too).
+MAX_TOKENS_PER_CALL = 10**15
+MAX_COST_NANOS_PER_CALL = 10**15
+MAX_BATCH_EVENTS = BIGINT_MAX // MAX_TOKENS_PER_CALL  # 9,223
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS_PER_CALL)]
 SmallCount = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
 MAX_TAGS = 20  # events.EventIn allows as many
 

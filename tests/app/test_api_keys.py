@@ -73,13 +73,17 @@ def test_a_verified_key_is_remembered_briefly_and_forgotten_on_revoke(engine, ma
     clock = [1000.0]
     monkeypatch.setattr(api_keys.time, "monotonic", lambda: clock[0])
     assert api_keys.recently_verified_tenant(key) is None
-    api_keys.remember_verified_tenant(key, user_id)
+    api_keys.remember_verified_tenant(key, user_id, api_keys.revocations())
     assert api_keys.recently_verified_tenant(key) == user_id
     assert api_keys.recently_verified_tenant(key + "x") is None
     clock[0] += api_keys.KEY_CACHE_SECONDS + 0.01
     assert api_keys.recently_verified_tenant(key) is None  # stale: the database is asked again
-    api_keys.remember_verified_tenant(key, user_id)
+    api_keys.remember_verified_tenant(key, user_id, api_keys.revocations())
     with session_scope(engine) as session:
         (row,) = api_keys.list_api_keys(session, user_id)
         api_keys.revoke_api_key(session, user_id, row.id)
+        assert api_keys.recently_verified_tenant(key) is None
+        # A verification starting now still reads the key as active (the revocation is not committed)...
+        before = api_keys.revocations()
+    api_keys.remember_verified_tenant(key, user_id, before)  # ...and ends after the commit: not remembered
     assert api_keys.recently_verified_tenant(key) is None

@@ -324,14 +324,17 @@ def test_every_pricing_path_stores_what_compute_cost_says() -> None:
         assert row[columns["price_id"]] == cost.price_id, case
 
 
-def test_a_cost_beyond_the_money_column_is_rejected_by_name_and_the_rest_kept() -> None:
-    """Valid counts can still price beyond BIGINT nano-dollars: that event alone is rejected."""
-    events = [event("fine"), event("huge", model="gpt-4o", usage={"input_tokens": 2**63 - 1})]
+def test_counts_and_costs_beyond_one_call_are_rejected_by_name_and_the_rest_kept() -> None:
+    """Per call at most 10**15 tokens and $1M, so a whole batch's sums fit the BIGINT rollup columns."""
+    events = [event("fine"), event("tokens", usage={"input_tokens": 10**15 + 1}),
+              event("cost", model="gpt-4o", usage={"input_tokens": 10**15}),
+              event("reported", provider_reported_cost="1000000.01")]
     validated, rejected = validate_events(events)
     batch = prepare_events(1, validated, rejected)
     assert [row[EVENT_COLUMNS.index("span_id")] for row in batch.rows] == ["fine"]
-    assert [(r.index, r.error) for r in batch.rejected] == [
-        (1, "event: cost is beyond what can be stored (over $9 billion for one call)")]
+    assert [(r.index, r.error.split(":")[0], "$1,000,000" in r.error) for r in batch.rejected] == [
+        (1, "usage.input_tokens", False), (2, "event", True), (3, "event", True)]
+    assert parse_valid_batch(json.dumps({"events": events[:2]})) is None  # the fast path steps aside too
 
 
 def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:

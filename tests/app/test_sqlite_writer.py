@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -16,12 +17,19 @@ from pathlib import Path
 import apsw
 import pytest
 
+from ingest_api import writer_process
 from ingest_api.batches import BatchWriter, events_from_body, writer_process_for
 from ingest_api.sqlite_writer import SqliteWriter
 from ingest_api.writer_process import IngestWriteError, WriterProcess
 from llmobserve_app.db import get_engine, migrate, session_scope
 from llmobserve_app.services import accounts
-from llmobserve_app.services.events import PreparedBatch, prepare_events, validate_events, write_prepared
+from llmobserve_app.services.events import (
+    EVENT_COLUMNS,
+    PreparedBatch,
+    prepare_events,
+    validate_events,
+    write_prepared,
+)
 from tests.app.conftest import event, unique_email
 
 TABLES = ("events", "usage_hourly", "tenant_usage_hourly", "customer_usage_daily", "unit_usage_hourly",
@@ -165,15 +173,16 @@ def test_the_writer_process_groups_concurrent_batches_and_answers_each(tmp_path:
     connection.close()
 
 
-def test_a_dead_writer_process_fails_its_batches_and_is_replaced(tmp_path: Path) -> None:
+def test_a_dead_writer_process_fails_its_batches_and_is_replaced(tmp_path: Path, monkeypatch) -> None:
     path, tenant = _database(tmp_path, "restart")
+    monkeypatch.setattr(writer_process, "RESTART_DELAY_SECONDS", 0.0)
     writer = WriterProcess(path)
     try:
         assert writer.write(_batch(tenant, [event("before")])).accepted == 1
         child = writer._child
         assert child is not None
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
+        os.kill(child.process.pid, signal.SIGKILL)
+        child.process.wait(10)
         time.sleep(0.2)  # the reply thread sees the socket end
         assert writer.write(_batch(tenant, [event("after"), event("before")])).accepted == 1  # a new child
         assert writer._child is not child
@@ -181,31 +190,52 @@ def test_a_dead_writer_process_fails_its_batches_and_is_replaced(tmp_path: Path)
         writer.close()
 
 
-def test_a_batch_sent_to_a_dying_writer_gets_an_error_not_a_hang(tmp_path: Path) -> None:
-    path, tenant = _database(tmp_path, "dying")
+def test_a_stuck_writer_process_is_given_up_on_and_replaced(tmp_path: Path) -> None:
+    path, tenant = _database(tmp_path, "stuck")
     writer = WriterProcess(path)
     try:
         writer.write(_batch(tenant, [event("first")]))
         child = writer._child
         assert child is not None
-        child.send_signal(signal.SIGSTOP)  # busy forever: the next batch waits for its reply...
-        outcome: list = []
-        thread = threading.Thread(target=lambda: outcome.append(_catch(lambda: writer.write(
-            _batch(tenant, [event("lost")])))))
-        thread.start()
-        time.sleep(0.3)
-        child.kill()  # ...until the child dies
-        thread.join(10)
-        assert outcome and isinstance(outcome[0], IngestWriteError)
+        child.process.send_signal(signal.SIGSTOP)  # it reads nothing and answers nothing
+        with pytest.raises(IngestWriteError, match="did not answer within"):
+            writer.write(_batch(tenant, [event("lost")]), timeout=0.5)
+        assert child.process.wait(10) == -signal.SIGKILL  # ended, so its batches fail instead of hanging
+        assert writer.write(_batch(tenant, [event("next"), event("lost")])).accepted >= 1  # a new child
     finally:
         writer.close()
 
 
-def _catch(call):  # noqa: ANN001, ANN202
+def test_a_cancelled_wait_neither_loses_the_reply_nor_stops_later_ones(tmp_path: Path) -> None:
+    """An awaiting request that times out or is cancelled must not break the reply thread (it did: setting
+    the result of a cancelled future raised there, and every later batch hung)."""
+    path, tenant = _database(tmp_path, "cancel")
+    writer = WriterProcess(path)
+
+    async def give_up_waiting():  # noqa: ANN202
+        future = writer.submit(_batch(tenant, [event("awaited")]))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.wrap_future(future), 0.000_001)
+        return future
+
     try:
-        return call()
-    except Exception as error:  # noqa: BLE001 - the test inspects it
-        return error
+        future = asyncio.run(give_up_waiting())
+        assert not future.cancelled() and future.result(30).accepted == 1
+        assert writer.write(_batch(tenant, [event("later")])).accepted == 1
+    finally:
+        writer.close()
+
+
+def test_a_writer_that_cannot_start_fails_batches_and_is_not_respawned_per_request(tmp_path: Path) -> None:
+    writer = WriterProcess(str(tmp_path / "no-such-folder" / "db.sqlite"))
+    try:
+        with pytest.raises(IngestWriteError, match="ended before storing"):
+            writer.write(_batch(1, [event("x")]))
+        time.sleep(0.2)
+        with pytest.raises(IngestWriteError, match="keeps exiting at start-up"):
+            writer.write(_batch(1, [event("y")]))
+    finally:
+        writer.close()
 
 
 def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_process(tmp_path: Path) -> None:
@@ -262,3 +292,21 @@ def test_the_checkpointer_keeps_the_wal_bounded_and_loses_nothing(tmp_path: Path
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         connection.close()
+
+
+def test_a_value_sqlite_cannot_store_fails_its_batch_alone(tmp_path: Path) -> None:
+    """Validation keeps sums within BIGINT, but if a batch still held a value SQLite cannot bind, only that
+    batch fails (an OverflowError is not an apsw.Error; it used to escape and end the writer process)."""
+    path, tenant = _database(tmp_path, "overflow")
+    writer = SqliteWriter(path)
+    try:
+        bad = _batch(tenant, [event("bad")])
+        bad.rows[0] = tuple(2**64 if name == "cost_nanos" else value
+                            for name, value in zip(EVENT_COLUMNS, bad.rows[0], strict=True))
+        bad.rollups = []
+        outcomes = writer.write_group([_batch(tenant, [event("good-1")]), bad, _batch(tenant, [event("good-2")])])
+        assert isinstance(outcomes[1], OverflowError)
+        assert [outcomes[0].accepted, outcomes[2].accepted] == [1, 1]
+        assert writer.write_group([_batch(tenant, [event("after")])])[0].accepted == 1
+    finally:
+        writer.close()
