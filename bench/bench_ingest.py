@@ -334,15 +334,17 @@ def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows for the events table equivalent to what ingest writes (priced values precomputed)."""
     from llmobserve_app.services.events import EVENT_COLUMNS, agent_of
 
-    template = make_events(40 * BATCH, seed=2)
+    size = 40 * BATCH
+    round_span = timedelta(hours=2) / max(1, -(-count // size))  # moving on in time across rounds, as make_bodies
+    template = make_events(size, seed=2, span=round_span)
     received = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     rows = []
     for index in range(count):
-        event = template[index % len(template)]
-        token = f"{index // len(template):08x}"
+        event = template[index % size]
+        token, shift = f"{index // size:08x}", round_span * (index // size)
         usage = event["usage"]
-        started = datetime.fromisoformat(event["started_at"]).replace(tzinfo=None)
-        ended = datetime.fromisoformat(event["ended_at"]).replace(tzinfo=None)
+        started = datetime.fromisoformat(event["started_at"]).replace(tzinfo=None) + shift
+        ended = datetime.fromisoformat(event["ended_at"]).replace(tzinfo=None) + shift
         values = {
             "tenant_id": 1, "span_id": event["span_id"].replace(_TOKEN, token),
             "run_id": event["run_id"].replace(_TOKEN, token),

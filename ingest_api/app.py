@@ -94,7 +94,7 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
 
     async def _ingest(tenant_id: int, raw: bytes) -> dict[str, Any]:
         try:
-            result = await writer.ingest_async(tenant_id, raw, get_settings().ingest_max_events)
+            result = await writer.ingest(tenant_id, raw, get_settings().ingest_max_events)
         except BodyError as error:
             raise ApiProblem(error.status_code, error.code, error.detail) from None
         except IngestWriteError as error:  # nothing of the batch was stored: the SDK sends it again later

@@ -103,44 +103,42 @@ def close_writer_processes() -> None:
 
 
 class BatchWriter:
-    """Stores prepared batches: through the writer process on SQLite, in the calling thread elsewhere."""
+    """Stores request bodies' batches: through the writer process on SQLite in a file, in a worker thread
+    elsewhere (PostgreSQL, in-memory SQLite)."""
 
     def __init__(self, engine: Callable[[], sa.Engine]) -> None:
         self._engine = engine
         # Parsing and pricing is pure Python: a second thread at it only takes turns with the first for the
-        # GIL. One at a time, and no thread waits for the writer process (see ``ingest_async``).
+        # GIL. One at a time, and no thread waits for the writer process (see ``ingest``).
         self._preparing = threading.Lock()
 
-    async def ingest_async(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
-        """``ingest`` for the event loop: a worker thread parses, prices and hands the batch to the writer
-        process; the loop, not a thread, awaits the commit. BodyError, IngestWriteError as ``ingest``."""
-        submitted = await run_in_threadpool(self._prepare_and_submit, tenant_id, raw, max_events)
-        if isinstance(submitted, PreparedBatch):  # not SQLite in a file: written in a thread, here
-            return await run_in_threadpool(self.write, submitted)
+    async def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
+        """Validate, price and store one request's body. A worker thread parses and prices it and hands it
+        to the writer process; the event loop, not a thread, awaits the commit. BodyError when the body is
+        not an events batch, IngestWriteError when it could not be stored."""
+        prepared = await run_in_threadpool(self._prepare_and_submit, tenant_id, raw, max_events)
+        if isinstance(prepared, PreparedBatch):
+            return await run_in_threadpool(self._write_here, prepared)
+        writer, future = prepared
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(submitted), WRITE_TIMEOUT_SECONDS)
+            return await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_SECONDS)
         except TimeoutError:
-            path = _sqlite_file(self._engine())
-            assert path is not None  # a future comes only from a writer process
-            raise writer_process_for(path).gave_up(WRITE_TIMEOUT_SECONDS) from None
+            raise writer.gave_up(WRITE_TIMEOUT_SECONDS) from None
 
-    def _prepare_and_submit(self, tenant_id: int, raw: bytes, max_events: int) -> PreparedBatch | Future[IngestResult]:
+    def _prepare_and_submit(
+        self, tenant_id: int, raw: bytes, max_events: int
+    ) -> PreparedBatch | tuple[WriterProcess, Future[IngestResult]]:
+        """The prepared batch, already sent to the writer process (with its reply's future) when there is one."""
         with self._preparing:
             events, rejected = events_from_body(raw, max_events)
             engine = self._engine()
             batch = prepare_events(tenant_id, events, rejected, engine.dialect.name)
             path = _sqlite_file(engine)
-            return batch if path is None else writer_process_for(path).submit(batch)
+            if path is None:
+                return batch
+            writer = writer_process_for(path)
+            return writer, writer.submit(batch)
 
-    def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
-        """Validate, price and store one request's body (BodyError when it is not an events batch)."""
-        events, rejected = events_from_body(raw, max_events)
-        return self.write(prepare_events(tenant_id, events, rejected, self._engine().dialect.name))
-
-    def write(self, batch: PreparedBatch) -> IngestResult:
-        engine = self._engine()
-        path = _sqlite_file(engine)
-        if path is None:
-            with session_scope(engine) as session:
-                return write_prepared(session, batch)
-        return writer_process_for(path).write(batch)
+    def _write_here(self, batch: PreparedBatch) -> IngestResult:
+        with session_scope(self._engine()) as session:
+            return write_prepared(session, batch)

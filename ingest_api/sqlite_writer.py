@@ -6,8 +6,10 @@ per event plus its rollup rows. The SQL, the rows and the rollups are those of `
 same statements ``write_prepared`` runs through SQLAlchemy — so both paths store identical rows
 (``tests/app/test_sqlite_writer.py`` compares them).
 
-APSW bundles its own, newer SQLite; the file format and the WAL are shared across SQLite versions, and this
-library only ever runs in the writer process, so no process holds the database through two libraries.
+APSW bundles its own, newer SQLite; the file format and the WAL are shared across SQLite versions. Never open
+one database through both libraries at once in one process: each keeps its own POSIX locks, and closing a
+file through one drops the other's (seen here as "file is not a database"). The server only uses APSW in the
+writer process; ``bench/bench_analytics.py`` closes its SQLAlchemy pool before writing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from llmobserve_app.services.events import (
     events_insert_sql,
     events_returning_sql,
     oldest_started,
-    sqlite_dialect,
+    sql_dialect,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ class SqliteWriter:
         self._connection.set_wal_hook(self._wal_grew)
         self._checkpointer = _Checkpointer(path)
         self._checkpointer.start()
-        self._dialect = sqlite_dialect()
+        self._dialect = sql_dialect("sqlite")
 
     def close(self) -> None:
         self._checkpointer.stop()

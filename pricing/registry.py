@@ -137,18 +137,13 @@ class Registry:
         if hit is None:
             return Cost(None, False, None, {}, _UNKNOWN_NOTES)
         pid, candidates = hit
-        entry = candidates[0]
-        idx = entry.fixed_period
-        if idx is None:
-            if at is None:
-                at = datetime.now(UTC)
-            for entry in candidates:
-                idx = entry.period_index(at)
-                if idx is not None:
-                    break
-            else:
-                when = f"{at:%Y-%m-%d %H:%M} UTC"
-                return Cost(None, False, None, {}, (f"no price for {provider}/{model} in force at {when}",))
+        if at is None and candidates[0].fixed_period is None:
+            at = datetime.now(UTC)
+        found = _in_force(candidates, at)
+        if found is None:
+            when = f"{at:%Y-%m-%d %H:%M} UTC"
+            return Cost(None, False, None, {}, (f"no price for {provider}/{model} in force at {when}",))
+        entry, idx = found
         tier = None
         if service_tier is not None:
             tier = str(service_tier).strip().lower()
@@ -184,16 +179,10 @@ class Registry:
         hit = self.lookup(provider, model)
         if hit is None:
             return None
-        candidates = hit[1]
-        entry = candidates[0]
-        idx = entry.fixed_period
-        if idx is None:
-            for entry in candidates:
-                idx = entry.period_index(at)
-                if idx is not None:
-                    break
-            else:
-                return None
+        found = _in_force(hit[1], at)
+        if found is None:
+            return None
+        entry, idx = found
         flat = entry._flat[idx]
         if flat is NOT_BUILT:
             flat = entry._flat[idx] = build_flat_prices(entry, _plain(entry, idx))
@@ -245,6 +234,19 @@ class Registry:
     def stats(self) -> dict[str, int]:
         ids = {(p.id, e.id) for p in self.providers.values() for e in p.entries}
         return {"providers": len(self.providers), "models": len(ids)}
+
+
+def _in_force(candidates: tuple[Entry, ...], at: datetime | None) -> tuple[Entry, int] | None:
+    """The entry and period in force at ``at`` among a lookup's candidates (in precedence order), or None.
+    ``at`` may be None only when the first candidate's last period always applies."""
+    entry = candidates[0]
+    if entry.fixed_period is not None:
+        return entry, entry.fixed_period
+    for entry in candidates:
+        idx = entry.period_index(at)  # type: ignore[arg-type]
+        if idx is not None:
+            return entry, idx
+    return None
 
 
 def _plain(entry: Entry, idx: int) -> tuple[Any, ...]:

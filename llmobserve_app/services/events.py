@@ -6,9 +6,11 @@ rollups (``usage_hourly``, ``tenant_usage_hourly``, ``customer_usage_daily``, ``
 
 Speed (see docs/BENCHMARKS.md): rows are written through the session's own DB-API connection (so inside
 its transaction) with multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING span_id`` and ``executemany``
-upserts, bypassing per-value SQLAlchemy type processing. Values are therefore converted here exactly as the
-column types of ``models.py`` would: UTC datetimes (naive ``YYYY-MM-DD HH:MM:SS.ffffff`` text on SQLite),
-JSON text, booleans. ``tests/app/test_ingest_service.py`` reads every column back through the ORM.
+upserts, bypassing per-value SQLAlchemy type processing. On SQLite the ingest API stores batches through
+``ingest_api.sqlite_writer`` instead (same SQL and rows, APSW, group commit); ``write_prepared`` serves
+PostgreSQL, in-memory SQLite and code that writes inside its own session. Values are therefore converted
+here exactly as the column types of ``models.py`` would: UTC datetimes (naive ``YYYY-MM-DD HH:MM:SS.ffffff``
+text on SQLite), JSON text, booleans. ``tests/app/test_ingest_service.py`` reads every column back through the ORM.
 """
 
 from __future__ import annotations
@@ -211,7 +213,8 @@ _POSTGRES = _Dialect("postgresql", "%s", 65_535, "least", "greatest", True)
 _DIALECTS = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
 
 
-def _dialect(name: str) -> _Dialect:
+def sql_dialect(name: str) -> _Dialect:
+    """How rows are written for a SQLAlchemy dialect name (``sqlite`` or ``postgresql``)."""
     try:
         return _DIALECTS[name]
     except KeyError:
@@ -290,7 +293,8 @@ def _events_sql(dialect: _Dialect, rows: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def _events_plain_sql(dialect: _Dialect) -> str:
+def events_insert_sql(dialect: _Dialect) -> str:
+    """One event row's INSERT, skipping a (tenant_id, span_id) already stored (for ``executemany``)."""
     return (
         f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
         f"VALUES ({', '.join([dialect.placeholder] * len(EVENT_COLUMNS))}) "
@@ -369,15 +373,6 @@ def _runs_sql(dialect: _Dialect) -> str:
     )
 
 
-def sqlite_dialect() -> _Dialect:
-    return _SQLITE
-
-
-def events_insert_sql(dialect: _Dialect) -> str:
-    """One event row's INSERT, skipping a (tenant_id, span_id) already stored (for ``executemany``)."""
-    return _events_plain_sql(dialect)
-
-
 def events_returning_sql(dialect: _Dialect, rows: list[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
     """Multi-row INSERTs of ``rows`` (SQL and flat parameters, within the dialect's parameter limit) that
     skip span ids already stored and return the span ids they inserted."""
@@ -396,20 +391,8 @@ def _insert_returning(cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]
     return inserted
 
 
-def _insert_new(session: Session, cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _insert_new(cursor: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Insert rows, skipping (tenant_id, span_id) already stored; returns the rows actually inserted."""
-    if dialect is _SQLITE:
-        # Common case first: a plain executemany costs ~40% less than INSERT … RETURNING on SQLite. If some
-        # span ids were stored already (a retry), undo it to a savepoint and take the RETURNING path.
-        if not session.connection().connection.driver_connection.in_transaction:
-            cursor.execute("BEGIN")  # an outermost SAVEPOINT would be a transaction that RELEASE commits
-        cursor.execute("SAVEPOINT ingest_events")
-        cursor.executemany(_events_plain_sql(dialect), rows)
-        if cursor.rowcount == len(rows):
-            cursor.execute("RELEASE ingest_events")
-            return rows
-        cursor.execute("ROLLBACK TO ingest_events")
-        cursor.execute("RELEASE ingest_events")
     inserted = _insert_returning(cursor, dialect, rows)
     return rows if len(inserted) == len(rows) else [row for row in rows if row[_SPAN] in inserted]
 
@@ -618,7 +601,7 @@ class PreparedBatch:
         """The upserts for the rows actually inserted (``new_rows``, a subset of ``rows``)."""
         if len(new_rows) == len(self.rows) and self.rollups:
             return self.rollups
-        return rollup_statements(_dialect(self.dialect), self.tenant_id, new_rows)
+        return rollup_statements(sql_dialect(self.dialect), self.tenant_id, new_rows)
 
 
 def dialect_name(session: Session) -> str:
@@ -633,7 +616,7 @@ def prepare_events(
 ) -> PreparedBatch:
     """Price validated events (None entries were rejected already) into rows for ``dialect``. Events whose
     usage cannot be priced (e.g. cached > input tokens) are rejected here, naming the field."""
-    db_time = _sqlite_time if _dialect(dialect) is _SQLITE else _aware
+    db_time = _sqlite_time if sql_dialect(dialect) is _SQLITE else _aware
     received_at = db_time(utcnow())
     batch = PreparedBatch(tenant_id, dialect, [], rejected=list(rejected))
     seen: set[str] = set()
@@ -652,14 +635,14 @@ def prepare_events(
         batch.rows.append(row)
     batch.rejected.sort(key=lambda rejection: rejection.index)
     if batch.rows:
-        batch.rollups = rollup_statements(_dialect(dialect), tenant_id, batch.rows)
+        batch.rollups = rollup_statements(sql_dialect(dialect), tenant_id, batch.rows)
     return batch
 
 
 def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
     """Store a prepared batch and its rollups in the session's transaction (the caller commits). Leaves
     ``batch`` untouched, so a batch whose transaction failed can be written again."""
-    dialect = _dialect(dialect_name(session))
+    dialect = sql_dialect(dialect_name(session))
     if dialect.name != batch.dialect:
         raise ValueError(f"batch prepared for {batch.dialect}, session is {dialect.name}")
     result = IngestResult(duplicates=batch.duplicates, rejected=list(batch.rejected))
@@ -669,7 +652,7 @@ def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
     dbapi_error = session.get_bind().dialect.loaded_dbapi.Error
     cursor = session.connection().connection.cursor()
     try:
-        new_rows = _insert_new(session, cursor, dialect, rows)
+        new_rows = _insert_new(cursor, dialect, rows)
         result.duplicates += len(rows) - len(new_rows)  # already stored: a retried batch
         result.accepted = len(new_rows)
         if new_rows:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import apsw
 import pytest
+import sqlalchemy as sa
 
 from ingest_api import writer_process
 from ingest_api.batches import BatchWriter, events_from_body, writer_process_for
@@ -241,14 +242,15 @@ def test_a_writer_that_cannot_start_fails_batches_and_is_not_respawned_per_reque
 def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_process(tmp_path: Path) -> None:
     path, _ = _database(tmp_path, "shared")
     assert writer_process_for(path) is writer_process_for(path)
-    memory = get_engine("sqlite://")
+    # One connection shared by every thread: the batch is written in a worker thread.
+    memory = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
     from sqlmodel import SQLModel
 
     SQLModel.metadata.create_all(memory)
     with session_scope(memory) as session:
         tenant = accounts.signup(session, unique_email("memory"), "correct horse", "Memory").id
-    result = BatchWriter(lambda: memory).ingest(tenant, json.dumps({"events": [event(uuid.uuid4().hex)]}).encode(),
-                                                100)
+    body = json.dumps({"events": [event(uuid.uuid4().hex)]}).encode()
+    result = asyncio.run(BatchWriter(lambda: memory).ingest(tenant, body, 100))
     assert result.accepted == 1
 
 
