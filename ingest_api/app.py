@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.body import BodyError, read_body
+from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.exports import export_router
 from ingest_api.schemas import ApiError, CapsStatus, IngestRequest, IngestResponse
 from ingest_api.usage import usage_router
@@ -59,6 +60,8 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=routes.API_OPENAPI,
     )
+
+    api.state.database_url = database_url  # read by routers that find the engine through the request
 
     def engine() -> sa.Engine:
         return get_engine(database_url)
@@ -145,5 +148,6 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
 
     api.include_router(usage_router(engine, require_tenant, ApiProblem), responses=_ERRORS)
     api.include_router(export_router(engine))
+    api.include_router(browser_auth_router)
     freeze_startup_heap()
     return api

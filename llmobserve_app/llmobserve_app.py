@@ -15,6 +15,7 @@ from llmobserve_app.pages.onboarding import onboarding_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
 from llmobserve_app.settings import get_settings
+from llmobserve_app.state import pickling
 from llmobserve_app.state.auth import AuthFormState, OnboardingState
 from llmobserve_app.state.breakdowns import AgentsState, CostsState, InfrastructureState, InsightsState, LlmsState
 from llmobserve_app.state.customers import CustomerDetailState, CustomersState
@@ -26,10 +27,11 @@ get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in producti
 
 app = rx.App(api_transformer=create_ingest_app())
 app.register_lifespan_task(scheduler_lifespan)
+pickling.install(app)  # no session cookie in the State that Reflex pickles
 app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",
-             on_load=AuthFormState.redirect_if_signed_in)
+             on_load=AuthFormState.load)
 app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · LLM Observe",
-             on_load=AuthFormState.redirect_if_signed_in)
+             on_load=AuthFormState.load)
 app.add_page(onboarding_page, route=routes.ONBOARDING, title="Get started · LLM Observe",
              on_load=OnboardingState.load)
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · LLM Observe", on_load=DashboardState.load)

@@ -1,5 +1,7 @@
 """Route constants: one place that names every page and API path."""
 
+from urllib.parse import urlsplit
+
 LOGIN = "/login"
 SIGNUP = "/signup"
 ONBOARDING = "/onboarding"
@@ -22,5 +24,18 @@ API_HEALTHZ = "/v1/healthz"
 API_CAPS_STATUS = "/v1/caps/status"
 API_USAGE = "/v1/usage"
 API_EXPORT = "/api/export/{dataset}.{file_format}"
+AUTH_LOGIN = "/api/auth/login"
+AUTH_SIGNUP = "/api/auth/signup"
+AUTH_LOGOUT = "/api/auth/logout"
 API_DOCS = "/api/docs"
 API_OPENAPI = "/api/openapi.json"
+
+
+def safe_next_path(candidate: str | None, default: str = DASHBOARD) -> str:
+    """``candidate`` when it is a path of this site, else ``default``: a ``?next=`` is never an open redirect."""
+    if not candidate or not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(candidate)
+    if parts.scheme or parts.netloc or "\\" in candidate or any(ord(char) < 32 for char in candidate):
+        return default
+    return candidate

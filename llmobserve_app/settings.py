@@ -32,6 +32,8 @@ class Settings:
     login_limit_per_account: str
     login_limit_per_address: str
     redis_url: str | None
+    public_url: str  # API_URL: the address browsers and SDKs use to reach this server
+
 
     @property
     def is_production(self) -> bool:
@@ -75,17 +77,25 @@ def get_settings() -> Settings:
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    jwt_secret = _jwt_secret(env, data_dir)
+    public_url = (os.environ.get("API_URL") or f"http://localhost:{os.environ.get('PORT', '8000')}").rstrip("/")
+    if env == "production" and not public_url.startswith("https://"):
+        raise ConfigError(
+            f"API_URL is {public_url!r}. In production it must be the https:// address your users reach (behind "
+            "a TLS proxy): session cookies are then Secure and browsers are told to use https only."
+        )
     return Settings(
         env=env,
         data_dir=data_dir,
         database_url=database_url,
-        jwt_secret=_jwt_secret(env, data_dir),
+        jwt_secret=jwt_secret,
         session_ttl_hours=int(os.environ.get("SESSION_TTL_HOURS", "168")),
         ingest_max_body_bytes=int(os.environ.get("INGEST_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
         ingest_max_events=_ingest_max_events(),
         login_limit_per_account=os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
         login_limit_per_address=os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20/minute"),
         redis_url=os.environ.get("REDIS_URL") or None,
+        public_url=public_url,
     )
 
 

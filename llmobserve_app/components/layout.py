@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app import routes
+from llmobserve_app.components.html_form import post_form
 from llmobserve_app.state.filters import RANGE_OPTIONS, FilterState
 from llmobserve_app.state.session import SessionState
 
@@ -32,9 +33,18 @@ def user_menu() -> rx.Component:
         rx.menu.content(
             rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
             rx.menu.separator(),
-            rx.menu.item("Log out", on_click=SessionState.logout, id="logout", color="red"),
+            # A real form post: only the server can clear the HttpOnly session cookie.
+            rx.menu.item(rx.el.button("Log out", type="submit", form=LOGOUT_FORM_ID, id="logout"),
+                         as_child=True, color="red"),
         ),
     )
+
+
+LOGOUT_FORM_ID = "logout-form"
+
+
+def logout_form() -> rx.Component:
+    return post_form(routes.AUTH_LOGOUT, id=LOGOUT_FORM_ID, display="none")
 
 
 def navbar() -> rx.Component:
@@ -105,6 +115,7 @@ def filter_bar() -> rx.Component:
 def app_frame(*children: rx.Component, with_filter: bool = False) -> rx.Component:
     return rx.box(
         navbar(),
+        logout_form(),
         filter_bar() if with_filter else rx.fragment(),
         rx.box(*children, padding="1.5em", max_width="1280px", margin_x="auto", width="100%"),
         width="100%",

@@ -1,10 +1,12 @@
-"""/login and /signup."""
+"""/login and /signup. Their forms are plain HTML posts to the server (``ingest_api/browser_auth.py``), which
+sets the HttpOnly session cookie and answers with a redirect: no script ever handles the password or the token."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from llmobserve_app import routes
+from llmobserve_app.components.html_form import post_form
 from llmobserve_app.components.layout import error_callout, logo
 from llmobserve_app.state.auth import AuthFormState
 
@@ -28,31 +30,29 @@ def _field(label: str, name: str, kind: str = "text", **props: object) -> rx.Com
     )
 
 
+def _post_form(action: str, *fields: rx.Component) -> rx.Component:
+    return post_form(action, rx.vstack(*fields, spacing="3", width="100%"), width="100%")
+
+
 def login_page() -> rx.Component:
-    form = rx.form(
-        rx.vstack(
-            _field("Email", "email", "email", auto_complete="email"),
-            _field("Password", "password", "password", auto_complete="current-password"),
-            rx.button("Log in", type="submit", width="100%", size="3", loading=AuthFormState.busy, id="submit"),
-            spacing="3", width="100%",
-        ),
-        on_submit=AuthFormState.login, reset_on_submit=False, width="100%",
+    form = _post_form(
+        routes.AUTH_LOGIN,
+        _field("Email", "email", "email", auto_complete="email"),
+        _field("Password", "password", "password", auto_complete="current-password"),
+        rx.el.input(type="hidden", name="next", value=AuthFormState.next_path),
+        rx.button("Log in", type="submit", width="100%", size="3", id="submit"),
     )
     footer = rx.text("No account yet? ", rx.link("Sign up", href=routes.SIGNUP), size="2")
     return _card("Log in", form, footer)
 
 
 def signup_page() -> rx.Component:
-    form = rx.form(
-        rx.vstack(
-            _field("Name", "name", auto_complete="name"),
-            _field("Email", "email", "email", auto_complete="email"),
-            _field("Password (8 to 72 bytes)", "password", "password", auto_complete="new-password", min_length=8),
-            rx.button("Create account", type="submit", width="100%", size="3", loading=AuthFormState.busy,
-                      id="submit"),
-            spacing="3", width="100%",
-        ),
-        on_submit=AuthFormState.signup, reset_on_submit=False, width="100%",
+    form = _post_form(
+        routes.AUTH_SIGNUP,
+        _field("Name", "name", auto_complete="name"),
+        _field("Email", "email", "email", auto_complete="email"),
+        _field("Password (8 to 72 bytes)", "password", "password", auto_complete="new-password", min_length=8),
+        rx.button("Create account", type="submit", width="100%", size="3", id="submit"),
     )
     footer = rx.text("Already have an account? ", rx.link("Log in", href=routes.LOGIN), size="2")
     return _card("Create your account", form, footer)

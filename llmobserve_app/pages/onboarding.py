@@ -7,28 +7,22 @@ import reflex as rx
 from llmobserve_app import routes
 from llmobserve_app.components.layout import app_frame
 from llmobserve_app.components.setup_guide import setup_guide
-from llmobserve_app.state.auth import OnboardingState
+from llmobserve_app.components.shown_once import shown_once_panel
+from llmobserve_app.state.auth import ONBOARDING_KEY_ID, OnboardingState
 
 
 def _key_panel() -> rx.Component:
-    return rx.cond(
-        OnboardingState.api_key_once != "",
-        rx.callout.root(
-            rx.callout.text(rx.text("Your API key. Copy it now: it is shown only once and cannot be shown again.",
-                                    weight="bold")),
-            rx.hstack(
-                rx.code(OnboardingState.api_key_once, id="new-api-key", size="3", weight="bold"),
-                rx.button(rx.icon("copy", size=14), "Copy", on_click=[
-                    rx.set_clipboard(OnboardingState.api_key_once), rx.toast.success("Copied")],
-                    variant="soft", id="copy-key"),
-                align="center", wrap="wrap",
+    return rx.fragment(
+        shown_once_panel(ONBOARDING_KEY_ID, OnboardingState.key_shown,
+                         "Your API key. Copy it now: it is shown only once and cannot be shown again."),
+        rx.cond(
+            OnboardingState.key_shown | ~OnboardingState.checked,
+            rx.fragment(),
+            rx.callout(
+                rx.text("Your first API key was shown once already. Create another one in ",
+                        rx.link("Settings", href=routes.SETTINGS), "."),
+                icon="key-round", width="100%",
             ),
-            color_scheme="green", width="100%",
-        ),
-        rx.callout(
-            rx.text("Your first API key was shown once already. Create another one in ",
-                    rx.link("Settings", href=routes.SETTINGS), "."),
-            icon="key-round", width="100%",
         ),
     )
 
@@ -39,7 +33,7 @@ def onboarding_page() -> rx.Component:
             rx.heading("Welcome to LLM Observe", size="7"),
             rx.text("Three steps and every LLM call your app makes shows up here with its cost."),
             _key_panel(),
-            setup_guide(rx.cond(OnboardingState.api_key_once != "", OnboardingState.api_key_once, "llmo_sk_...")),
+            setup_guide(),
             rx.button("Go to dashboard", rx.icon("arrow-right", size=16), size="3", on_click=OnboardingState.finish,
                       id="go-to-dashboard"),
             spacing="5", width="100%", max_width="800px",

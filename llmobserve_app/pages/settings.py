@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app.components.layout import app_frame, error_callout
-from llmobserve_app.state.settings_page import SettingsState
+from llmobserve_app.components.shown_once import shown_once_panel
+from llmobserve_app.state.settings_page import CREATED_KEY_ID, SettingsState
 
 
 def _info(label: str, value: rx.Var, test_id: str) -> rx.Component:
@@ -26,19 +27,9 @@ def account_card() -> rx.Component:
 
 
 def created_key_panel() -> rx.Component:
-    return rx.cond(
-        SettingsState.created_key != "",
-        rx.callout.root(
-            rx.callout.text(rx.text("New key — copy it now, it is shown only once:", weight="bold")),
-            rx.hstack(
-                rx.code(SettingsState.created_key, id="created-api-key", size="3"),
-                rx.button(rx.icon("copy", size=14), "Copy", variant="soft", on_click=[
-                    rx.set_clipboard(SettingsState.created_key), rx.toast.success("Copied")]),
-                rx.button("Done", variant="ghost", on_click=SettingsState.dismiss_created_key),
-                align="center", wrap="wrap",
-            ),
-            color_scheme="green", width="100%",
-        ),
+    return shown_once_panel(
+        CREATED_KEY_ID, SettingsState.key_created, "New key — copy it now, it is shown only once:",
+        rx.button("Done", variant="ghost", on_click=SettingsState.dismiss_created_key),
     )
 
 

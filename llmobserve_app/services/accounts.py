@@ -20,6 +20,16 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt only reads the first 72 bytes; longer passwords are refused, not cut
 _JWT_ALGORITHM = "HS256"
 SESSION_COOKIE = "llmo_session"  # the browser cookie that carries the session JWT
+# What the sign-in and sign-up forms say for each problem; the server names the code, the page shows the text.
+FORM_ERRORS = {
+    "invalid": "Incorrect email or password.",
+    "rate_limited": "Too many login attempts. Wait a minute and try again.",
+    "password_too_short": f"Password must be at least {MIN_PASSWORD_LENGTH} characters.",
+    "password_too_long": f"Password is too long: at most {MAX_PASSWORD_BYTES} bytes.",
+    "invalid_email": "Enter a valid email address.",
+    "invalid_name": "Enter your name (up to 200 characters).",
+    "email_taken": "An account with this email already exists. Log in instead.",
+}
 # Compared against when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt()).decode()
 
@@ -31,11 +41,9 @@ def normalize_email(email: str) -> str:
 def _check_password_rules(password: str) -> bytes:
     encoded = password.encode("utf-8")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserFacingError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", "password")
+        raise UserFacingError(FORM_ERRORS["password_too_short"], "password", "password_too_short")
     if len(encoded) > MAX_PASSWORD_BYTES:
-        raise UserFacingError(
-            f"Password is too long: at most {MAX_PASSWORD_BYTES} bytes (yours is {len(encoded)}).", "password"
-        )
+        raise UserFacingError(FORM_ERRORS["password_too_long"], "password", "password_too_long")
     return encoded
 
 
@@ -43,12 +51,12 @@ def signup(session: Session, email: str, password: str, name: str) -> User:
     email = normalize_email(email)
     name = name.strip()
     if not _EMAIL_RE.match(email) or len(email) > 320:
-        raise UserFacingError("Enter a valid email address.", "email")
+        raise UserFacingError(FORM_ERRORS["invalid_email"], "email", "invalid_email")
     if not name or len(name) > 200:
-        raise UserFacingError("Enter your name (up to 200 characters).", "name")
+        raise UserFacingError(FORM_ERRORS["invalid_name"], "name", "invalid_name")
     encoded = _check_password_rules(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise UserFacingError("An account with this email already exists. Log in instead.", "email")
+        raise UserFacingError(FORM_ERRORS["email_taken"], "email", "email_taken")
     user = User(email=email, name=name, password_hash=bcrypt.hashpw(encoded, bcrypt.gensalt()).decode())
     session.add(user)
     session.flush()
@@ -59,14 +67,14 @@ def authenticate(session: Session, email: str, password: str, client_address: st
     """Return the user for valid credentials; raise a UserFacingError otherwise (same message either way)."""
     email = normalize_email(email)
     if not allow_login_attempt(email, client_address):
-        raise RateLimitedError("Too many login attempts. Wait a minute and try again.")
+        raise RateLimitedError(FORM_ERRORS["rate_limited"], code="rate_limited")
     user = session.exec(select(User).where(User.email == email)).first()
     encoded = password.encode("utf-8")
     if len(encoded) > MAX_PASSWORD_BYTES:
-        raise UserFacingError(f"Password is too long: at most {MAX_PASSWORD_BYTES} bytes.", "password")
+        raise UserFacingError(FORM_ERRORS["password_too_long"], "password", "password_too_long")
     stored = user.password_hash if user else _DUMMY_HASH
     if not bcrypt.checkpw(encoded, stored.encode()) or user is None:
-        raise UserFacingError("Incorrect email or password.")
+        raise UserFacingError(FORM_ERRORS["invalid"], code="invalid")
     return user
 
 

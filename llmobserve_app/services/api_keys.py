@@ -38,6 +38,13 @@ def create_api_key(session: Session, user_id: int, name: str) -> tuple[ApiKey, s
     return key, plaintext
 
 
+def create_first_key(session: Session, user_id: int) -> str | None:
+    """An account's first key (plaintext), or None when the account has ever had one: onboarding shows it once."""
+    if session.exec(select(ApiKey.id).where(ApiKey.user_id == user_id).limit(1)).first() is not None:
+        return None
+    return create_api_key(session, user_id, "Default key")[1]
+
+
 def list_api_keys(session: Session, user_id: int) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)))
 

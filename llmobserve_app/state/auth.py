@@ -1,87 +1,56 @@
-"""Login and sign-up forms."""
+"""Login and sign-up pages (their forms post to ``ingest_api/browser_auth.py``) and onboarding's first API key."""
 
 from __future__ import annotations
 
 import reflex as rx
-from sqlmodel import Session
 
 from llmobserve_app import routes
 from llmobserve_app.services import accounts, api_keys
-from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.state.session import SessionState, run_db
 
-
-def _signup(session: Session, email: str, password: str, name: str) -> tuple[str, str]:
-    user = accounts.signup(session, email, password, name)
-    _, plaintext = api_keys.create_api_key(session, user.id, "Default key")
-    return accounts.start_session(session, user), plaintext
-
-
-def _login(session: Session, email: str, password: str, address: str) -> str:
-    user = accounts.authenticate(session, email, password, address)
-    return accounts.start_session(session, user)
+ONBOARDING_KEY_ID = "new-api-key"  # the read-only input the first key is written into, never a State var
 
 
 class OnboardingState(SessionState):
-    """Holds a new account's first API key until the user leaves the onboarding page: shown once."""
+    """Shows a new account's first API key once: created on the first visit, written into the page, not kept.
 
-    api_key_once: str = ""
-    _key_displayed: bool = False
+    The plaintext goes to the browser in the one reply that shows it (``rx.set_value`` on an input), so it is
+    never part of the pickled State; a reload finds the account already has a key and says so.
+    """
+
+    key_shown: bool = False
+    checked: bool = False  # whether load has looked: until then neither "here is your key" nor "shown already"
 
     @rx.event
     async def load(self):  # noqa: ANN201
-        if await self._require_user() is None:
-            self.api_key_once = ""
-            return rx.redirect(routes.LOGIN, replace=True)
-        if self._key_displayed:  # a reload or a second visit: the key is gone for good
-            self.api_key_once = ""
-        self._key_displayed = True
-        return None
+        user = await self._require_user()
+        if user is None:
+            self.key_shown = False
+            yield self._to_login()
+            return
+        plaintext = await run_db(api_keys.create_first_key, user.id)
+        self.key_shown, self.checked = plaintext is not None, True
+        if plaintext is not None:
+            yield  # render the key panel, then fill its input
+            yield rx.set_value(ONBOARDING_KEY_ID, plaintext)
 
     @rx.event
     def finish(self):  # noqa: ANN201
-        self.api_key_once = ""
+        self.key_shown = False
         return rx.redirect(routes.DASHBOARD)
 
 
 class AuthFormState(SessionState):
+    """The message for the ``?error=`` code the sign-in endpoints sent the browser back with."""
+
     error: str = ""
-    busy: bool = False
+    next_path: str = ""
 
     @rx.event
-    async def login(self, form: dict[str, str]):  # noqa: ANN201
-        self.error, self.busy = "", True
-        yield
-        try:
-            token = await run_db(_login, form.get("email", ""), form.get("password", ""),
-                                 self.router.session.client_ip)
-        except UserFacingError as error:
-            self.error, self.busy = error.message, False
-            return
-        self.busy = False
-        self.session_token = token
-        yield rx.redirect(routes.DASHBOARD, replace=True)
-
-    @rx.event
-    async def signup(self, form: dict[str, str]):  # noqa: ANN201
-        self.error, self.busy = "", True
-        yield
-        try:
-            token, plaintext = await run_db(_signup, form.get("email", ""), form.get("password", ""),
-                                            form.get("name", ""))
-        except UserFacingError as error:
-            self.error, self.busy = error.message, False
-            return
-        self.busy = False
-        self.session_token = token
-        onboarding = await self.get_state(OnboardingState)
-        onboarding.api_key_once = plaintext
-        onboarding._key_displayed = False
-        yield rx.redirect(routes.ONBOARDING, replace=True)
-
-    @rx.event
-    async def redirect_if_signed_in(self):  # noqa: ANN201
-        self.error = ""
-        if self.session_token and await self._require_user() is not None:
-            return rx.redirect(routes.DASHBOARD, replace=True)
+    async def load(self):  # noqa: ANN201
+        query = self.router.url.query_parameters
+        self.error = accounts.FORM_ERRORS.get(query.get("error", ""), "")
+        self.next_path = routes.safe_next_path(query.get("next"))
+        if await self._require_user() is not None:
+            return rx.redirect(self.next_path, replace=True)
         return None

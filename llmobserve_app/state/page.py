@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import reflex as rx
-
-from llmobserve_app import routes
 from llmobserve_app.services.analytics import Scope
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.session import CurrentUser
@@ -24,7 +21,7 @@ async def load_page(state: FilterState, fetch: Callable[[CurrentUser, Scope], Aw
     state.loading, state.error = True, ""
     found = await state._load_scope()
     if found is None:
-        return rx.redirect(routes.LOGIN, replace=True)
+        return state._to_login()
     try:
         await fetch(*found)
     except Exception:  # noqa: BLE001 — the page shows a message instead of dying

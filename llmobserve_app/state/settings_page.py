@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 from sqlmodel import Session
 
-from llmobserve_app import routes
 from llmobserve_app.services import api_keys
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.state.session import SessionState, run_db
@@ -30,6 +29,9 @@ def _revoke(session: Session, user_id: int, key_id: int) -> None:
     api_keys.revoke_api_key(session, user_id, key_id)
 
 
+CREATED_KEY_ID = "created-api-key"
+
+
 class SettingsState(SessionState):
     loading: bool = True
     error: str = ""
@@ -37,7 +39,7 @@ class SettingsState(SessionState):
     member_since: str = ""
     keys: list[dict[str, str]] = []
     new_key_name: str = ""
-    created_key: str = ""
+    key_created: bool = False  # the new key itself is written into the page, never kept in State
 
     @rx.event
     def set_new_key_name(self, value: str) -> None:
@@ -48,10 +50,10 @@ class SettingsState(SessionState):
 
     @rx.event
     async def load(self):  # noqa: ANN201
-        self.loading, self.error, self.created_key = True, "", ""
+        self.loading, self.error, self.key_created = True, "", False
         user = await self._require_user()
         if user is None:
-            return rx.redirect(routes.LOGIN, replace=True)
+            return self._to_login()
         self.subscription_tier = user.subscription_tier
         self.member_since = user.member_since
         await self._refresh(user.id)
@@ -62,25 +64,26 @@ class SettingsState(SessionState):
     async def create_key(self):  # noqa: ANN201
         user = await self._require_user()
         if user is None:
-            return rx.redirect(routes.LOGIN, replace=True)
+            return self._to_login()
         try:
-            self.created_key = await run_db(_create, user.id, self.new_key_name)
+            plaintext = await run_db(_create, user.id, self.new_key_name)
         except UserFacingError as error:
             self.error = error.message
             return None
-        self.new_key_name, self.error = "", ""
+        self.new_key_name, self.error, self.key_created = "", "", True
         await self._refresh(user.id)
-        return None
+        return rx.set_value(CREATED_KEY_ID, plaintext)
 
     @rx.event
-    def dismiss_created_key(self) -> None:
-        self.created_key = ""
+    def dismiss_created_key(self):  # noqa: ANN201
+        self.key_created = False
+        return rx.set_value(CREATED_KEY_ID, "")
 
     @rx.event
     async def revoke_key(self, key_id: str):  # noqa: ANN201
         user = await self._require_user()
         if user is None:
-            return rx.redirect(routes.LOGIN, replace=True)
+            return self._to_login()
         try:
             await run_db(_revoke, user.id, int(key_id))
         except (UserFacingError, ValueError):

@@ -24,6 +24,17 @@ def test_production_refuses_to_start_without_a_secret(clean_settings, monkeypatc
         get_settings()
 
 
+def test_production_requires_an_https_public_url(clean_settings, monkeypatch) -> None:
+    monkeypatch.setenv("LLMOBSERVE_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("API_URL", "http://llmobserve.example.com")
+    with pytest.raises(ConfigError, match="API_URL"):
+        get_settings()
+    monkeypatch.setenv("API_URL", "https://llmobserve.example.com/")
+    get_settings.cache_clear()
+    assert get_settings().public_url == "https://llmobserve.example.com"
+
+
 def test_short_secret_is_refused(clean_settings, monkeypatch) -> None:
     monkeypatch.setenv("JWT_SECRET", "short")
     with pytest.raises(ConfigError, match="at least 32"):

@@ -44,16 +44,22 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path
 
 
 @pytest.fixture(scope="package")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-data")
+
+
+@pytest.fixture(scope="package")
+def app_url(app_data_dir: Path) -> Iterator[str]:
     """Serve the whole app on a free loopback port, on a fresh SQLite database, as `make run` does."""
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+    data_dir = app_data_dir
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "PORT": str(port),
         "LLMOBSERVE_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"sqlite:///{data_dir / 'e2e.db'}",
+        "REFLEX_STATES_WORKDIR": str(data_dir / "states"),  # what Reflex pickles: checked for secrets
         "JWT_SECRET": secrets.token_urlsafe(40),
         "REFLEX_USE_SYSTEM_BUN": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",

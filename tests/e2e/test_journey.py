@@ -22,15 +22,16 @@ TIMEOUT_MS = 20_000
 def signup(page: Page, base: str, name: str) -> tuple[str, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(f"{base}/signup")
-    page.wait_for_load_state("networkidle")  # hydrated: the form calls the handler, not a native submit
+    page.wait_for_load_state("networkidle")
     page.fill("#name", name)
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("#submit")
     page.wait_for_url(re.compile(r".*/onboarding/?$"), timeout=TIMEOUT_MS)
     key_element = page.locator("#new-api-key")
-    expect(key_element).to_have_text(re.compile(r"^llmo_sk_[A-Za-z0-9_-]{43,}$"), timeout=TIMEOUT_MS)
-    return email, key_element.inner_text()
+    expect(key_element).to_have_value(re.compile(r"^llmo_sk_[A-Za-z0-9_-]{43,}$"), timeout=TIMEOUT_MS)
+    expect(key_element).to_be_visible()
+    return email, key_element.input_value()
 
 
 def _events(prefix: str) -> list[dict]:
@@ -60,11 +61,12 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
 
     # Sign up: the key is shown once, with the guide.
     email, key = signup(page, app_url, "Ada")
-    expect(page.locator("#setup-guide")).to_contain_text(key)
+    expect(page.locator("#setup-guide")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "01-onboarding.png", full_page=True)
     page.reload()
-    expect(page.locator("#new-api-key")).to_have_count(0, timeout=TIMEOUT_MS)
-    expect(page.get_by_text("shown once already")).to_be_visible()
+    expect(page.get_by_text("shown once already")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#new-api-key")).to_be_hidden()
+    assert key not in page.content()
     page.click("#go-to-dashboard")
     expect(page.locator("#empty-state")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("#nav-user-email")).to_have_text(email)
@@ -73,7 +75,7 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     events = _events(uuid.uuid4().hex[:8])
     for _ in range(2):
         response = httpx.post(f"{app_url}/v1/events", json={"events": events},
-                              headers={"Authorization": f"Bearer {key}"})
+                              headers={"Authorization": f"Bearer {key}"}, timeout=60)
         assert response.status_code == 200, response.text
     assert response.json()["duplicates"] == 4
 
@@ -108,29 +110,33 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     assert key not in page.content()
     page.fill("#new-key-name", "ci")
     page.click("#create-key")
-    expect(page.locator("#created-api-key")).to_have_text(re.compile(r"^llmo_sk_"), timeout=TIMEOUT_MS)
+    expect(page.locator("#created-api-key")).to_have_value(re.compile(r"^llmo_sk_"), timeout=TIMEOUT_MS)
     expect(page.locator(".api-key-row")).to_have_count(2)
     page.screenshot(path=ARTIFACTS / "03-settings.png", full_page=True)
     page.locator(".api-key-row", has_text="Default key").locator(".revoke-key").click()
     expect(page.locator(".api-key-row", has_text="Default key")).to_contain_text("revoked", timeout=TIMEOUT_MS)
     refused = httpx.post(f"{app_url}/v1/events", json={"events": events},
-                         headers={"Authorization": f"Bearer {key}"})
+                         headers={"Authorization": f"Bearer {key}"}, timeout=60)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_api_key"
 
     # Log out from the user menu; private pages now redirect to /login.
     page.click("#user-menu")
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login/?$"), timeout=TIMEOUT_MS)
+    assert not [c for c in context.cookies() if c["name"] == "llmo_session"], "logout clears the cookie"
     for private in ("/settings", "/", "/onboarding"):
         page.goto(f"{app_url}{private}")
-        page.wait_for_url(re.compile(r".*/login/?$"), timeout=TIMEOUT_MS)
+        page.wait_for_url(re.compile(r".*/login/?\?next=.*"), timeout=TIMEOUT_MS)
     assert email not in page.content()
 
-    # Logging back in shows the same totals.
+    # Logging back in from /login?next=/onboarding lands on that page: the same account, its key not shown again.
     page.wait_for_load_state("networkidle")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("#submit")
+    page.wait_for_url(re.compile(r".*/onboarding/?$"), timeout=TIMEOUT_MS)
+    expect(page.get_by_text("shown once already")).to_be_visible(timeout=TIMEOUT_MS)
+    page.goto(app_url)
     expect(page.locator("#kpi-cost-24h")).to_have_text(expected, timeout=TIMEOUT_MS)
     context.close()
 

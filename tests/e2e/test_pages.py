@@ -41,7 +41,8 @@ def _seed(app_url: str, key: str) -> str:
             "customer_id": CUSTOMERS[(index // 3) % 3],
             "section_path": rng.choice(["agent:support/tool:search_docs", "agent:research", None]),
         })
-    response = httpx.post(f"{app_url}/v1/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
+    response = httpx.post(f"{app_url}/v1/events", json={"events": events},
+                          headers={"Authorization": f"Bearer {key}"}, timeout=60)
     assert response.status_code == 200 and response.json()["accepted"] == 300, response.text
     newest = max(events, key=lambda e: e["started_at"])
     return newest["run_id"]

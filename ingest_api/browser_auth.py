@@ -1,0 +1,128 @@
+"""Browser sign-in: the forms of /login and /signup post here, and only the server ever sets the session cookie.
+
+The cookie is HttpOnly (no script can read the session JWT), SameSite=Strict, and Secure over https. Pages never
+hold the token in their State: the Reflex backend reads it from the cookie the browser sends when it opens the
+websocket, which is why a successful sign-in answers with a full page load (303) rather than a client-side hop.
+Form errors come back as a short code in the query string; the page maps it to a message (no text is reflected).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from llmobserve_app import routes
+from llmobserve_app.db import get_engine, session_scope
+from llmobserve_app.services import accounts
+from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.settings import get_settings
+
+router = APIRouter(include_in_schema=False)
+_MAX_FORM_BYTES = 16 * 1024
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from our own pages. Browsers send Origin on every POST; a client that sends none (curl, a
+    script) cannot be a forged cross-site request, so it is let through to the credential check."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    netloc = urlsplit(origin).netloc
+    allowed = {request.headers.get("host", ""), urlsplit(get_settings().public_url).netloc}
+    return bool(netloc) and netloc in allowed
+
+
+def _cookie_is_secure(request: Request) -> bool:
+    return request.url.scheme == "https" or get_settings().public_url.startswith("https://")
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        accounts.SESSION_COOKIE, token, max_age=get_settings().session_ttl_hours * 3600, path="/",
+        httponly=True, samesite="strict", secure=_cookie_is_secure(request),
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=10)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _back_to(page: str, code: str, next_path: str | None = None) -> RedirectResponse:
+    query = {"error": code} | ({"next": next_path} if next_path and next_path != routes.DASHBOARD else {})
+    return RedirectResponse(f"{page}?{urlencode(query)}", status_code=303)
+
+
+def _forbidden() -> JSONResponse:
+    return JSONResponse({"error": "cross_origin_form", "detail": "this form must be posted from this site"}, 403)
+
+
+def _engine(request: Request) -> sa.Engine:
+    return get_engine(getattr(request.app.state, "database_url", None))
+
+
+def _login(engine: sa.Engine, email: str, password: str, address: str) -> str:
+    with session_scope(engine) as session:
+        user = accounts.authenticate(session, email, password, address)
+        return accounts.start_session(session, user)
+
+
+def _signup(engine: sa.Engine, email: str, password: str, name: str) -> str:
+    with session_scope(engine) as session:
+        user = accounts.signup(session, email, password, name)
+        return accounts.start_session(session, user)
+
+
+def _logout(engine: sa.Engine, token: str | None) -> None:
+    with session_scope(engine) as session:
+        accounts.end_session(session, token)
+
+
+@router.post(routes.AUTH_LOGIN)
+async def login(request: Request) -> Response:
+    if not _same_origin(request):
+        return _forbidden()
+    form = await _form(request)
+    next_path = routes.safe_next_path(form.get("next"))
+    address = request.client.host if request.client else "unknown"
+    try:
+        token = await run_in_threadpool(_login, _engine(request), form.get("email", ""), form.get("password", ""),
+                                        address)
+    except UserFacingError as error:
+        return _back_to(routes.LOGIN, error.code or "invalid", next_path)
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@router.post(routes.AUTH_SIGNUP)
+async def signup(request: Request) -> Response:
+    if not _same_origin(request):
+        return _forbidden()
+    form = await _form(request)
+    try:
+        token = await run_in_threadpool(_signup, _engine(request), form.get("email", ""), form.get("password", ""),
+                                        form.get("name", ""))
+    except UserFacingError as error:
+        return _back_to(routes.SIGNUP, error.code or "invalid")
+    response = RedirectResponse(routes.ONBOARDING, status_code=303)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@router.post(routes.AUTH_LOGOUT)
+async def logout(request: Request) -> Response:
+    if not _same_origin(request):
+        return _forbidden()
+    await run_in_threadpool(_logout, _engine(request), request.cookies.get(accounts.SESSION_COOKIE))
+    response = RedirectResponse(routes.LOGIN, status_code=303)
+    response.delete_cookie(accounts.SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=_cookie_is_secure(request))
+    return response
