@@ -21,7 +21,7 @@ if "LLMOBSERVE_DATA_DIR" not in os.environ:
 os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
-from llmobserve_app.services import accounts, api_keys, rate_limit  # noqa: E402
+from llmobserve_app.services import accounts, api_keys, rate_limit, rollups  # noqa: E402
 from llmobserve_app.settings import get_settings  # noqa: E402
 
 get_settings.cache_clear()
@@ -96,3 +96,15 @@ def event(span_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def rollup_snapshot(engine: sa.Engine, tenant_id: int) -> list[list[tuple]]:
+    """Every rollup row of a tenant (usage_hourly, tenant_usage_hourly, customer_usage_daily,
+    unit_usage_hourly, runs), without ids, in a stable order."""
+    tables = []
+    with engine.connect() as connection:
+        for table in rollups.ROLLUPS:
+            rows = connection.execute(
+                sa.select(*(c for c in table.c if c.name != "id")).where(table.c.tenant_id == tenant_id)).all()
+            tables.append(sorted(map(tuple, rows), key=repr))
+    return tables

@@ -12,23 +12,11 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Run, UsageHourly
 from llmobserve_app.services import rollups
 from llmobserve_app.services.events import ingest_events
-from tests.app.conftest import event
+from tests.app.conftest import event, rollup_snapshot
 
 HOURLY = UsageHourly.__table__
 RUNS = Run.__table__
 INDIA = timezone(timedelta(hours=5, minutes=30))
-
-
-def _snapshot(engine: sa.Engine, tenant_id: int) -> list[list[tuple]]:
-    """Every rollup row of a tenant (usage_hourly, tenant_usage_hourly, customer_usage_daily,
-    unit_usage_hourly, runs), without ids, in a stable order."""
-    tables = []
-    with engine.connect() as connection:
-        for table in rollups.ROLLUPS:
-            rows = connection.execute(
-                sa.select(*(c for c in table.c if c.name != "id")).where(table.c.tenant_id == tenant_id)).all()
-            tables.append(sorted(map(tuple, rows), key=repr))
-    return tables
 
 
 def _random_events(rng: random.Random, count: int) -> list[dict]:
@@ -69,12 +57,12 @@ def test_rebuilt_rollups_equal_the_incremental_ones(engine, make_account) -> Non
     for offset in range(0, 600, 75):  # runs and hour buckets span batches
         _ingest(engine, tenant, events[offset:offset + 75])
     _ingest(engine, tenant, events[150:300])  # a retried slice
-    incremental = _snapshot(engine, tenant)
+    incremental = rollup_snapshot(engine, tenant)
     assert all(incremental), [len(rows) for rows in incremental]
 
     (result,) = rollups.rebuild(engine, tenant)
 
-    assert _snapshot(engine, tenant) == incremental
+    assert rollup_snapshot(engine, tenant) == incremental
     assert (result.events, result.hourly_rows, result.runs) == (600, len(incremental[0]), len(incremental[-1]))
 
 
@@ -84,7 +72,7 @@ def test_rebuild_repairs_damaged_rollups_of_one_tenant_only(engine, make_account
     rng = random.Random(9)
     _ingest(engine, alice, _random_events(rng, 120))
     _ingest(engine, bob, _random_events(rng, 120))
-    alice_before, bob_before = _snapshot(engine, alice), _snapshot(engine, bob)
+    alice_before, bob_before = rollup_snapshot(engine, alice), rollup_snapshot(engine, bob)
     with session_scope(engine) as session:
         session.execute(sa.delete(HOURLY).where(HOURLY.c.tenant_id.in_([alice, bob]), HOURLY.c.provider == "openai"))
         session.execute(sa.update(RUNS).where(RUNS.c.tenant_id.in_([alice, bob])).values(calls=0, customer_id="x"))
@@ -93,10 +81,10 @@ def test_rebuild_repairs_damaged_rollups_of_one_tenant_only(engine, make_account
 
     rollups.rebuild(engine, alice)
 
-    assert _snapshot(engine, alice) == alice_before
-    assert _snapshot(engine, bob) != bob_before  # untouched: still damaged
+    assert rollup_snapshot(engine, alice) == alice_before
+    assert rollup_snapshot(engine, bob) != bob_before  # untouched: still damaged
     rollups.main(["rebuild", "--tenant", str(bob), "--database-url", engine.url.render_as_string(False)])
-    assert _snapshot(engine, bob) == bob_before
+    assert rollup_snapshot(engine, bob) == bob_before
 
 
 def test_a_tenant_without_events_ends_with_no_rollups(engine, make_account) -> None:
@@ -106,4 +94,4 @@ def test_a_tenant_without_events_ends_with_no_rollups(engine, make_account) -> N
         session.execute(sa.text("DELETE FROM events WHERE tenant_id = :t"), {"t": tenant})
     (result,) = rollups.rebuild(engine, tenant)
     assert (result.events, result.hourly_rows, result.runs) == (0, 0, 0)
-    assert _snapshot(engine, tenant) == [[]] * len(rollups.ROLLUPS)
+    assert rollup_snapshot(engine, tenant) == [[]] * len(rollups.ROLLUPS)
