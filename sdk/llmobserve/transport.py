@@ -49,8 +49,19 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
-    """Full jitter exponential backoff."""
-    return random.uniform(0, min(cap, base * (2**attempt)))
+    """Exponential backoff with "equal jitter": between half and all of ``base * 2**attempt`` (at most
+    ``cap``). Full jitter (0 to all) spread retries as well, but could spend a batch's 6 retries in under
+    3 s, so a collector restart of ~10 s lost a sixth of the batches in flight; with half the delay fixed,
+    6 retries wait at least 15.75 s (at most 31.5 s) before the batch is dropped."""
+    delay = min(cap, base * (2**attempt))
+    return random.uniform(delay / 2, delay)
+
+
+def retry_delay(attempt: int, retry_after: float | None, most: float = 60.0) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): the backoff, or longer when the collector's
+    ``Retry-After`` asks for it — never shorter, so a collector answering "Retry-After: 1" while it is
+    down cannot make the retries run out in a few seconds."""
+    return min(most, max(backoff(attempt), retry_after or 0.0))
 
 
 class Transport:

@@ -5,7 +5,7 @@ Modelled on OpenTelemetry's BatchSpanProcessor and sentry's BackgroundWorker:
   (deque.append is atomic; waking the thread is a non-blocking ``Lock.release``);
 - when the deque holds ``queue_size`` calls we drop and count;
 - batches go out at ``batch_size`` calls or every ``flush_interval`` seconds;
-- 429/5xx/connection errors retry with jittered backoff honouring ``Retry-After``;
+- 429/5xx/connection errors retry with jittered backoff, never sooner than ``Retry-After``;
 - after ``os.fork()`` the child starts empty with its own thread.
 """
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._internal import capture_internal_exceptions, logger
 from .capture import Call, build_event, held_bytes, parse_inline
-from .transport import Transport, backoff
+from .transport import Transport, retry_delay
 
 if TYPE_CHECKING:
     from .caps import Caps
@@ -246,8 +246,7 @@ class Worker:
             if not res.retry or attempt >= self.config.max_retries:
                 self.stats.dropped_send_failed += len(events)
                 return
-            delay = res.retry_after if res.retry_after is not None else backoff(attempt)
-            delay = min(delay, 60.0)
+            delay = retry_delay(attempt, res.retry_after)
             attempt += 1
             if self._deadline is not None:
                 delay = min(delay, max(0.0, self._deadline - time.monotonic()))
