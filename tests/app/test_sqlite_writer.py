@@ -312,3 +312,31 @@ def test_a_value_sqlite_cannot_store_fails_its_batch_alone(tmp_path: Path) -> No
         assert writer.write_group([_batch(tenant, [event("after")])])[0].accepted == 1
     finally:
         writer.close()
+
+
+def test_a_reply_means_the_batch_survives_a_kill_9_of_the_writer(tmp_path: Path, monkeypatch) -> None:
+    """The writer answers a batch only after its COMMIT has reached the WAL file (the OS's page cache, which a
+    crash of the process does not lose): a writer killed the instant its reply arrives has stored the batch
+    and its rollups. Three rounds, each killing the child and starting a new one."""
+    path, tenant = _database(tmp_path, "ack")
+    monkeypatch.setattr(writer_process, "RESTART_DELAY_SECONDS", 0.0)
+    writer = WriterProcess(path)
+    rng = random.Random(11)
+    try:
+        for round_ in range(1, 4):
+            future = writer.submit(_batch(tenant, _random_events(rng, 400, f"ack{round_}")))
+            child = writer._child
+            assert child is not None
+            future.add_done_callback(lambda _future, pid=child.process.pid: os.kill(pid, signal.SIGKILL))
+            assert future.result(60).accepted == 400
+            child.process.wait(10)
+            connection = sqlite3.connect(path)
+            try:
+                stored = connection.execute("SELECT count(*) FROM events WHERE tenant_id = ?", (tenant,)).fetchone()
+                calls = connection.execute("SELECT sum(calls) FROM tenant_usage_hourly WHERE tenant_id = ?",
+                                           (tenant,)).fetchone()
+            finally:
+                connection.close()
+            assert stored == calls == (400 * round_,)
+    finally:
+        writer.close()
