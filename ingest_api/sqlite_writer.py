@@ -21,7 +21,7 @@ from typing import Any
 
 import apsw
 
-from llmobserve_app.db import SQLITE_PRAGMAS
+from llmobserve_app.db import sqlite_pragmas
 from llmobserve_app.services.customer_ranges import LATE_SQL, late_event_params
 from llmobserve_app.services.events import (
     SPAN_COLUMN,
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def _connect(path: str) -> apsw.Connection:
     connection = apsw.Connection(path)
-    for pragma in SQLITE_PRAGMAS:
+    for pragma in sqlite_pragmas():
         connection.execute(f"PRAGMA {pragma}").fetchall()
     return connection
 

@@ -17,17 +17,27 @@ from llmobserve_app.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-# WAL with synchronous=NORMAL: a commit survives a crash of the process, not always a power cut (SQLite's
-# recommended setting for WAL). A 32 MiB page cache per connection (default 2 MiB) keeps the hot index pages
-# of ingest in memory, and checkpointing every 10,000 pages (default 1,000) lets a busy ingest write the WAL
-# in long sequential runs instead of copying it back to the database every few batches (docs/BENCHMARKS.md).
+# WAL with synchronous=NORMAL (SQLite's recommended setting for WAL): a commit is written to the WAL file
+# before COMMIT returns, so it survives a crash of the process (the OS keeps the written pages), but the WAL
+# is fsynced only when a checkpoint starts, so a power cut (or a kernel crash) can roll back the last
+# transactions — acknowledged ingest batches included. SQLITE_SYNCHRONOUS=FULL fsyncs the WAL at every
+# commit (one per group of batches on the ingest writer): nothing acknowledged is lost to a power cut either.
+# A 32 MiB page cache per connection (default 2 MiB) keeps the hot index pages of ingest in memory, and
+# checkpointing every 10,000 pages (default 1,000) lets a busy ingest write the WAL in long sequential runs
+# instead of copying it back to the database every few batches (docs/BENCHMARKS.md).
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
                    "cache_size=-32768", "wal_autocheckpoint=10000")
 
 
+def sqlite_pragmas() -> tuple[str, ...]:
+    """The pragmas every SQLite connection of the app runs, ``synchronous`` as configured."""
+    synchronous = f"synchronous={get_settings().sqlite_synchronous}"
+    return tuple(synchronous if pragma.startswith("synchronous=") else pragma for pragma in SQLITE_PRAGMAS)
+
+
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
-    for pragma in SQLITE_PRAGMAS:
+    for pragma in sqlite_pragmas():
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

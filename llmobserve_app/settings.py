@@ -33,7 +33,7 @@ class Settings:
     login_limit_per_address: str
     redis_url: str | None
     public_url: str  # API_URL: the address browsers and SDKs use to reach this server
-
+    sqlite_synchronous: str = "NORMAL"
 
     @property
     def is_production(self) -> bool:
@@ -96,7 +96,16 @@ def get_settings() -> Settings:
         login_limit_per_address=os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20/minute"),
         redis_url=os.environ.get("REDIS_URL") or None,
         public_url=public_url,
+        sqlite_synchronous=_sqlite_synchronous(),
     )
+
+
+def _sqlite_synchronous() -> str:
+    """SQLITE_SYNCHRONOUS: NORMAL (default) or FULL, SQLite's ``PRAGMA synchronous`` (see ``db.py``)."""
+    value = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
+    if value not in {"NORMAL", "FULL"}:
+        raise ConfigError(f"SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {value!r}.")
+    return value
 
 
 def _ingest_max_events() -> int:

@@ -53,3 +53,27 @@ def test_development_creates_a_private_random_secret_and_keeps_it(clean_settings
 def test_postgres_urls_use_psycopg(clean_settings, monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1/db")
     assert get_settings().database_url == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_sqlite_synchronous_is_normal_unless_full_is_asked_for(clean_settings, monkeypatch) -> None:
+    """The ingest writer and the app's own connections run the configured ``PRAGMA synchronous``."""
+    from ingest_api.sqlite_writer import SqliteWriter
+    from llmobserve_app.db import get_engine
+
+    for value, expected in ((None, 1), ("full", 2)):
+        if value is not None:
+            monkeypatch.setenv("SQLITE_SYNCHRONOUS", value)
+        get_settings.cache_clear()
+        writer = SqliteWriter(str(clean_settings / "writer.db"))
+        try:
+            assert writer._connection.execute("PRAGMA synchronous").fetchall() == [(expected,)]
+        finally:
+            writer.close()
+        engine = get_engine(f"sqlite:///{clean_settings / f'app-{expected}.db'}")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        engine.dispose()
+    monkeypatch.setenv("SQLITE_SYNCHRONOUS", "OFF")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="SQLITE_SYNCHRONOUS"):
+        get_settings()
