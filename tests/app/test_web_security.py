@@ -1,0 +1,160 @@
+"""Browser-facing protections, in process: allowed origins, the headers middleware, Plotly text, date bounds.
+
+The same protections are checked against the running app in tests/e2e/test_web_security.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import ipaddress
+from datetime import UTC, datetime
+
+import httpx
+import plotly.graph_objects as go
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from llmobserve_app.services.time_range import resolve_range
+from llmobserve_app.settings import ConfigError, cors_origins
+from llmobserve_app.state.formatting import cost_lines, plotly_text
+from llmobserve_app.web_security import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
+
+APP = "http://localhost:8000"
+OTHER = "https://dash.example.com"
+
+
+@pytest.mark.parametrize(("api_url", "configured", "expected"), [
+    (None, None, ("http://localhost:8000",)),
+    ("https://obs.example.com/", None, ("https://obs.example.com",)),
+    ("https://obs.example.com:443", " https://A.example.com:8443/ ,http://b.example.com:80,",
+     ("https://obs.example.com", "https://a.example.com:8443", "http://b.example.com")),
+])
+def test_allowed_origins_are_the_app_plus_cors_origins(monkeypatch, api_url, configured, expected) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    for name, value in (("API_URL", api_url), ("CORS_ORIGINS", configured)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert cors_origins() == expected
+
+
+@pytest.mark.parametrize("configured", ["*", "https://a.example.com/path", "ftp://a.example.com", "localhost"])
+def test_wildcards_and_non_origins_are_refused(monkeypatch, configured) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", configured)
+    with pytest.raises(ConfigError, match="CORS_ORIGINS"):
+        cors_origins()
+
+
+def _app(**options) -> SecurityHeadersMiddleware:
+    """Starlette routes under Reflex's CORS middleware (as rxconfig configures it), wrapped as the app does."""
+    async def export(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("secret rows")
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    inner = Starlette(routes=[Route("/api/export/runs.csv", export), Route("/v1/healthz", health)])
+    inner.add_middleware(CORSMiddleware, allow_credentials=True, allow_methods=["*"], allow_headers=["*"],
+                         allow_origins=[APP, OTHER])
+    return SecurityHeadersMiddleware(inner, api_url=options.pop("api_url", APP), **options)
+
+
+async def _aget(app, path, **kwargs) -> httpx.Response:  # noqa: ANN001
+    transport = httpx.ASGITransport(app=app, client=kwargs.pop("client", ("127.0.0.1", 5000)))
+    async with httpx.AsyncClient(transport=transport, base_url=kwargs.pop("base", "http://testserver")) as client:
+        return await client.request(kwargs.pop("method", "GET"), path, **kwargs)
+
+
+def _get(app: SecurityHeadersMiddleware, path: str, **kwargs) -> httpx.Response:
+    return asyncio.run(_aget(app, path, **kwargs))
+
+
+def test_every_response_carries_the_security_headers() -> None:
+    app = _app()
+    for path in ("/api/export/runs.csv", "/v1/healthz", "/nowhere"):
+        response = _get(app, path)
+        csp = response.headers["content-security-policy"]
+        for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+                          "frame-ancestors 'none'", "connect-src 'self' http://localhost:8000 ws://localhost:8000"):
+            assert directive in csp, (path, csp)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers  # plain http, no trusted proxy
+
+
+def test_hsts_over_https_only() -> None:
+    forwarded = {"X-Forwarded-Proto": "https"}
+    trusted = [ipaddress.ip_network("127.0.0.1")]
+    assert "strict-transport-security" in (_get(_app(), "/v1/healthz", base="https://t")).headers
+    assert "strict-transport-security" in (_get(_app(api_url="https://o.example.com"), "/v1/healthz")).headers
+    behind_proxy = _app(trusted_proxies=trusted)
+    assert (_get(behind_proxy, "/v1/healthz", headers=forwarded)).headers["strict-transport-security"]
+    # The header is believed from a trusted proxy only.
+    stranger = _get(behind_proxy, "/v1/healthz", headers=forwarded, client=("203.0.113.9", 5000))
+    assert "strict-transport-security" not in stranger.headers
+
+
+def test_api_key_routes_never_allow_credentials() -> None:
+    app = _app()
+    preflight = {"Origin": OTHER, "Access-Control-Request-Method": "POST"}
+    export = _get(app, "/api/export/runs.csv", headers={"Origin": OTHER})
+    assert export.headers["access-control-allow-origin"] == OTHER
+    assert export.headers["access-control-allow-credentials"] == "true"
+    for response in (_get(app, "/v1/healthz", headers={"Origin": OTHER}),
+                     _get(app, "/v1/events", method="OPTIONS", headers=preflight)):
+        assert response.headers["access-control-allow-origin"] == OTHER
+        assert "access-control-allow-credentials" not in response.headers
+        assert "content-security-policy" in response.headers
+
+
+def test_inline_scripts_of_the_build_are_hashed(tmp_path) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "index.html").write_text(
+        '<script>window.a=1</script><script type="module" async="">import "/x.js";</script>'
+        '<script src="/assets/app.js"></script>')
+    (tmp_path / "login.html").write_text("<script>window.a=1</script>")
+    hashes = inline_script_hashes(tmp_path)
+    bodies = (b"window.a=1", b'import "/x.js";')
+    expected = [base64.b64encode(hashlib.sha256(body).digest()).decode() for body in bodies]
+    assert hashes == sorted(f"'sha256-{digest}'" for digest in expected)  # one per distinct inline script
+    policy = content_security_policy("https://o.example.com", hashes)
+    assert f"script-src 'self' {' '.join(hashes)};" in policy and "'unsafe-inline'" not in policy.split("style")[0]
+    assert "connect-src 'self' https://o.example.com wss://o.example.com" in policy
+
+
+HOSTILE = ['<a href="https:evil.example">x', "<b>bold</b>", "<i>it</i>", "a & b", "$x^2$", "%{y}", "plain"]
+
+
+def test_plotly_text_shows_text_as_typed_without_markup() -> None:
+    for name in HOSTILE:
+        escaped = plotly_text(name)
+        assert "<" not in escaped and ">" not in escaped and "$" not in escaped
+    assert plotly_text("<b>bold</b> & $5") == "&lt;b&gt;bold&lt;/b&gt; &amp; &#36;5"
+
+
+def test_chart_figures_carry_no_user_markup() -> None:
+    day = datetime(2026, 11, 30, tzinfo=UTC)
+    figure: go.Figure = cost_lines({name: [(day, 1_000_000)] for name in HOSTILE})
+    for trace in figure.data:
+        assert "<" not in trace.name and "$" not in trace.name
+        assert trace.hovertemplate == "%{fullData.name} %{x}: $%{y:.4f}<extra></extra>"
+    assert [trace.name for trace in figure.data][:2] == ['&lt;a href="https:evil.example"&gt;x',
+                                                         "&lt;b&gt;bold&lt;/b&gt;"]
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("9999-12-01", "9999-12-31"), ("9999-01-01", "9999-01-31"), ("0001-01-01", "0001-01-02"),
+    ("1969-12-31", "1970-01-05"),
+])
+def test_custom_ranges_out_of_bounds_fall_back_with_a_message(first, last) -> None:
+    window = resolve_range("custom", first, last, now=datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert window.key == "7d"
+    assert window.error == "Custom range must lie between 1970-01-01 and 2027-12-02: showing the last 7 days."
