@@ -9,7 +9,9 @@ import asyncio
 import base64
 import hashlib
 import ipaddress
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import plotly.graph_objects as go
@@ -20,10 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+import llmobserve_app
+from llmobserve_app.db import session_scope
+from llmobserve_app.services import analytics
+from llmobserve_app.services.events import ingest_events
 from llmobserve_app.services.time_range import resolve_range
 from llmobserve_app.settings import ConfigError, cors_origins
 from llmobserve_app.state.formatting import cost_lines, plotly_text
 from llmobserve_app.web_security import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
+from tests.app.conftest import event
 
 APP = "http://localhost:8000"
 OTHER = "https://dash.example.com"
@@ -88,6 +95,9 @@ def test_every_response_carries_the_security_headers() -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in response.headers  # plain http, no trusted proxy
+    # FastAPI's Swagger page alone may load its CDN bundle; it still cannot be framed.
+    docs = _get(app, "/api/docs").headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in docs and "frame-ancestors 'none'" in docs
 
 
 def test_hsts_over_https_only() -> None:
@@ -158,3 +168,28 @@ def test_custom_ranges_out_of_bounds_fall_back_with_a_message(first, last) -> No
     window = resolve_range("custom", first, last, now=datetime(2026, 12, 1, 12, tzinfo=UTC))
     assert window.key == "7d"
     assert window.error == "Custom range must lie between 1970-01-01 and 2027-12-02: showing the last 7 days."
+
+
+def test_agents_trend_from_the_database_is_inert(engine, make_account) -> None:
+    """What AgentsState._fetch does: hostile agent names stored by ingest come back escaped in the figure."""
+    tenant, _, _ = make_account()
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [event(section_path=f"agent:{name}", started_at=now.isoformat())
+                                        for name in ('<a href="https:evil.example">x', "<b>bold")])
+    with session_scope(engine) as session:
+        scope = analytics.Scope(tenant, now - timedelta(days=2), now + timedelta(hours=1))
+        _, trend = analytics.agents_with_trend(session, scope)
+    names = sorted(trace.name for trace in cost_lines(trend).data)
+    assert names == ['&lt;a href="https:evil.example"&gt;x', "&lt;b&gt;bold"]
+
+
+def test_figures_are_built_in_one_place() -> None:
+    """Every trace goes through state/formatting.py, where user text passes plotly_text: a figure built elsewhere
+    would bypass it."""
+    package = Path(llmobserve_app.__file__).parent
+    builders = re.compile(r"\bgo\.(Bar|Scatter|Pie|Histogram|Heatmap|Table|Sunburst|Treemap)\b|\bpx\.|add_trace|"
+                          r"update_layout|add_annotation")
+    offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
+                 if path.name != "formatting.py" and builders.search(path.read_text())]
+    assert offenders == []
