@@ -154,6 +154,11 @@ def test_pages_run_under_the_csp_and_show_hostile_names_as_text(app_url: str, br
     expect(legend).to_contain_text(HOSTILE_AGENTS[1])
     assert legend.locator("a").count() == 0  # ...and not as a link
     assert legend.locator("[style*='font-weight:bold'], [style*='font-style:italic']").count() == 0
+    point = page.locator(".js-plotly-plot .scatterlayer .trace").first.locator(".point").first
+    point.hover(force=True)  # Plotly listens on its drag layer, which covers the points
+    hover = page.locator(".js-plotly-plot .hoverlayer")
+    expect(hover).to_contain_text(re.compile(r"(<a href=\"https:evil\.example\">x|<b>bold<i>it) \w{3} \d{2}: \$"))
+    assert hover.locator("a").count() == 0
     context.close()
 
 
