@@ -10,12 +10,14 @@ import base64
 import hashlib
 import ipaddress
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import plotly.graph_objects as go
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -193,3 +195,23 @@ def test_figures_are_built_in_one_place() -> None:
     offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
                  if path.name != "formatting.py" and builders.search(path.read_text())]
     assert offenders == []
+
+
+@st.composite
+def _url_dates(draw: st.DrawFn) -> tuple[str | None, str | None]:
+    """Two dates a short span apart (anywhere in 1..9999), or any text at all."""
+    if draw(st.booleans()):
+        return draw(st.one_of(st.none(), st.text(max_size=12))), draw(st.one_of(st.none(), st.text(max_size=12)))
+    first = draw(st.dates())
+    ordinal = min(max(first.toordinal() + draw(st.integers(-3, 400)), 1), date.max.toordinal())
+    return first.isoformat(), date.fromordinal(ordinal).isoformat()
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.one_of(st.none(), st.just("custom"), st.text(max_size=8)), dates=_url_dates())
+@example(key="custom", dates=("9999-12-01", "9999-12-31"))
+def test_any_url_range_resolves_without_raising(key: str | None, dates: tuple[str | None, str | None]) -> None:
+    """The filter comes from the URL: whatever it says, the page gets a window (and a message), never an error."""
+    window = resolve_range(key, *dates, now=datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert window.start < window.end and window.key in ("custom", "24h", "7d", "30d")
+    assert window.end - window.start <= timedelta(days=366)
