@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.utils import prerequisites
+from reflex_base import constants
+from reflex_base.config import get_config
+from starlette.types import ASGIApp
 
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
@@ -14,7 +18,7 @@ from llmobserve_app.pages.dashboard import dashboard_page
 from llmobserve_app.pages.onboarding import onboarding_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
-from llmobserve_app.settings import get_settings
+from llmobserve_app.settings import api_url, get_settings, trusted_proxies
 from llmobserve_app.state import pickling
 from llmobserve_app.state.auth import AuthFormState, OnboardingState
 from llmobserve_app.state.breakdowns import AgentsState, CostsState, InfrastructureState, InsightsState, LlmsState
@@ -22,10 +26,25 @@ from llmobserve_app.state.customers import CustomerDetailState, CustomersState
 from llmobserve_app.state.dashboard import DashboardState
 from llmobserve_app.state.runs import RunDetailState, RunsState
 from llmobserve_app.state.settings_page import SettingsState
+from llmobserve_app.web_security import SecurityHeadersMiddleware
 
 get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in production)
 
-app = rx.App(api_transformer=create_ingest_app())
+
+
+class App(rx.App):
+    """rx.App whose ASGI app is wrapped, outermost, in the security-headers middleware.
+
+    ``api_transformer`` callables run inside Reflex's outermost CORS layer, whose preflight answers and refusals
+    would then miss the headers; ``__call__`` is the factory the servers (granian, uvicorn) call."""
+
+    def __call__(self) -> ASGIApp:
+        static_dir = prerequisites.get_web_dir() / constants.Dirs.STATIC / get_config().frontend_path.strip("/")
+        return SecurityHeadersMiddleware(super().__call__(), api_url=api_url(), static_dir=static_dir,
+                                         trusted_proxies=trusted_proxies())
+
+
+app = App(api_transformer=create_ingest_app())
 app.register_lifespan_task(scheduler_lifespan)
 pickling.install(app)  # no session cookie in the State that Reflex pickles
 app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",

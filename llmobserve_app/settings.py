@@ -7,11 +7,13 @@ with ``LLMOBSERVE_ENV=production`` the app refuses to start without it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +80,7 @@ def get_settings() -> Settings:
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     jwt_secret = _jwt_secret(env, data_dir)
-    public_url = (os.environ.get("API_URL") or f"http://localhost:{os.environ.get('PORT', '8000')}").rstrip("/")
+    public_url = api_url().rstrip("/")
     if env == "production" and not public_url.startswith("https://"):
         raise ConfigError(
             f"API_URL is {public_url!r}. In production it must be the https:// address your users reach (behind "
@@ -116,3 +118,48 @@ def _ingest_max_events() -> int:
     if not 1 <= value <= MAX_BATCH_EVENTS:
         raise ConfigError(f"INGEST_MAX_EVENTS must be between 1 and {MAX_BATCH_EVENTS}, got {value}.")
     return value
+
+
+def origin_of(url: str, variable: str = "API_URL") -> str:
+    """``scheme://host[:port]`` as browsers send it in ``Origin`` (lower case, no default port, no path)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{variable}: {url!r} is not an http(s) origin such as https://llmobserve.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"{variable}: {url!r} must be an origin only (scheme://host[:port]), without a path")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def api_url() -> str:
+    """Where the browser reaches the backend (and, in single-port mode, the pages): API_URL or localhost:$PORT."""
+    return os.environ.get("API_URL") or f"http://localhost:{os.environ.get('PORT', '8000')}"
+
+
+def cors_origins() -> tuple[str, ...]:
+    """Origins allowed to call the app from a browser: the app's own (API_URL's) plus ``CORS_ORIGINS``.
+
+    Read without the rest of the settings because rxconfig.py needs it (Reflex's CORS and websocket checks).
+    A wildcard is refused: the session cookie would then be readable by any site.
+    """
+    origins = [origin_of(api_url())]
+    for item in os.environ.get("CORS_ORIGINS", "").split(","):
+        if not item.strip():
+            continue
+        if item.strip() == "*":
+            raise ConfigError("CORS_ORIGINS: '*' is not allowed; list the origins (https://app.example.com,...)")
+        origin = origin_of(item, "CORS_ORIGINS")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
+def trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TRUSTED_PROXIES: addresses whose ``X-Forwarded-Proto`` is believed (default: loopback only)."""
+    raw = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
+    try:
+        return tuple(ipaddress.ip_network(item.strip()) for item in raw.split(",") if item.strip())
+    except ValueError as error:
+        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None

@@ -106,7 +106,8 @@ def filter_bar() -> rx.Component:
             custom_dates,
             align="center", spacing="3", wrap="wrap",
         ),
-        rx.cond(FilterState.filter_error != "", rx.text(FilterState.filter_error, color_scheme="amber", size="1")),
+        rx.cond(FilterState.filter_error != "",
+                rx.text(FilterState.filter_error, id="filter-error", color_scheme="amber", size="1")),
         padding_x="1.5em", padding_y="0.5em", width="100%", background=rx.color("gray", 2),
         border_bottom=f"1px solid {rx.color('gray', 4)}", spacing="1",
     )

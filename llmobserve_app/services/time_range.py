@@ -8,6 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 NAMED_RANGES = {"24h": 24, "7d": 24 * 7, "30d": 24 * 30}
 DEFAULT_RANGE = "7d"
 MAX_CUSTOM_DAYS = 366
+EARLIEST_DAY = date(1970, 1, 1)
+# How far ahead a custom range may end (a whole "this year" view is fine; year 9999 overflowed datetime).
+MAX_FUTURE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ def resolve_range(key: str | None, date_from: str | None = None, date_to: str | 
         last = date.fromisoformat(date_to or "")
     except ValueError:
         return _named(DEFAULT_RANGE, now, "Custom range needs two dates as YYYY-MM-DD: showing the last 7 days.")
+    latest = now.date() + timedelta(days=MAX_FUTURE_DAYS)
+    if not (first >= EARLIEST_DAY and last <= latest):
+        return _named(DEFAULT_RANGE, now, f"Custom range must lie between {EARLIEST_DAY.isoformat()} and "
+                                          f"{latest.isoformat()}: showing the last 7 days.")
     if last < first:
         return _named(DEFAULT_RANGE, now, "Custom range ends before it starts: showing the last 7 days.")
     if (last - first).days + 1 > MAX_CUSTOM_DAYS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 import plotly.graph_objects as go
@@ -64,6 +65,14 @@ def run_rows(runs: list) -> list[dict[str, str]]:
     } for run in runs]
 
 
+def plotly_text(value: str) -> str:
+    """A user-supplied string made inert for Plotly, which renders a subset of HTML (<a href>, <b>, <br>...) and
+    $...$ as TeX in legends, labels, hover text and ticks. Plotly decodes &lt; &gt; &amp; and numeric entities
+    (not &quot;), so the text shows exactly as typed. Every string from user data passed to a figure goes
+    through here."""
+    return html.escape(value, quote=False).replace("$", "&#36;")
+
+
 def _layout(figure: go.Figure) -> go.Figure:
     figure.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, yaxis_tickprefix="$",
                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
@@ -84,11 +93,13 @@ def cost_bars(points: list[tuple[datetime, int]]) -> go.Figure:
 
 
 def cost_lines(series: dict[str, list[tuple[datetime, int]]]) -> go.Figure:
+    """One line per series; series names are user data (agents, customers, models...)."""
     figure = go.Figure()
     for index, (name, points) in enumerate(series.items()):
         figure.add_trace(go.Scatter(
             x=[_label(when, False) for when, _ in points], y=[float(nanos_to_usd(c)) for _, c in points],
-            name=name, mode="lines+markers", line={"color": PALETTE[index % len(PALETTE)]},
-            hovertemplate=f"{name} %{{x}}: $%{{y:.4f}}<extra></extra>",
+            name=plotly_text(name), mode="lines+markers", line={"color": PALETTE[index % len(PALETTE)]},
+            # The name by reference: pasted into the template, '%{...}' in a name would be substituted.
+            hovertemplate="%{fullData.name} %{x}: $%{y:.4f}<extra></extra>",
         ))
     return _layout(figure)
