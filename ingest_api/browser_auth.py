@@ -19,7 +19,7 @@ from llmobserve_app import routes
 from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.services import accounts
 from llmobserve_app.services.errors import UserFacingError
-from llmobserve_app.settings import get_settings
+from llmobserve_app.settings import cors_origins, get_settings
 
 router = APIRouter(include_in_schema=False)
 _MAX_FORM_BYTES = 16 * 1024
@@ -31,9 +31,10 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    if origin in cors_origins():
+        return True
     netloc = urlsplit(origin).netloc
-    allowed = {request.headers.get("host", ""), urlsplit(get_settings().public_url).netloc}
-    return bool(netloc) and netloc in allowed
+    return bool(netloc) and netloc == request.headers.get("host", "")
 
 
 def _cookie_is_secure(request: Request) -> bool:
