@@ -35,12 +35,25 @@ def cost_records(session: Session, scope: analytics.Scope, group_by: str) -> Ite
                "input_tokens": row.input_tokens, "output_tokens": row.output_tokens}
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): = + - @ tab CR.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell prefixed with a single quote when it starts like a formula (OWASP's rule), so a customer id
+    such as ``=HYPERLINK(...)`` is shown as text. Numbers are left alone; no text we generate (dates, decimal
+    costs, which are never negative) starts that way, so every text cell is checked."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def as_csv(records: Iterable[dict[str, Any]], fields: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    # RFC 4180 line ends: the csv module then quotes a cell holding a lone CR, which would otherwise end the row
+    # (and could start the next with a formula).
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for record in records:
-        writer.writerow(record)
+        writer.writerow({field: neutralise_cell(record.get(field)) for field in fields})
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
