@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, exports
 from llmobserve_app.services.events import NUL_MESSAGE, ingest_events
+from llmobserve_app.services.time_range import resolve_range
 from tests.app.conftest import event
 
 
@@ -176,3 +178,11 @@ def test_openapi_describes_the_event_body_from_the_wire_models(client) -> None:
     assert "input_tokens" in event_schema["properties"]["usage"]["properties"]
     assert "$ref" not in str(body) and "DESIGN.md" not in str(body)
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_the_pages_range_filter_falls_back_instead_of_overflowing() -> None:
+    """The same parser serves the pages' URL filter, which must never raise (year 9999 overflowed)."""
+    now = datetime(2026, 11, 15, 10, 30, tzinfo=UTC)
+    window = resolve_range("custom", "9999-12-31", "9999-12-31", now=now)
+    assert window.key == "7d" and window.error.startswith("from: dates must be between")
+    assert resolve_range("custom", "2026-11-01", "2026-11-03", now=now).end == datetime(2026, 11, 4, tzinfo=UTC)
