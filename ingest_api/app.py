@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ingest_api import events, exports, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
-from ingest_api.deps import install_error_handlers
+from ingest_api.deps import install_error_handlers, no_nul_in_query
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine
 
@@ -26,6 +26,7 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=routes.API_OPENAPI,
         static_url=DOCS_ASSETS,
+        dependencies=[Depends(no_nul_in_query)],
     )
     api.state.database_url = database_url
     api.state.batch_writer = BatchWriter(lambda: get_engine(api.state.database_url))

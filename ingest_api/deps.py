@@ -93,6 +93,15 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(Exception, _unexpected)
 
 
+def no_nul_in_query(request: Request) -> None:
+    """422 for a query parameter holding a NUL character: PostgreSQL text cannot, so it failed deep in a query
+    (SQLite would take it); refused the same on both."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            name = name.replace("\x00", "")
+            raise ApiProblem(422, "invalid_request", f"query.{name}: must not contain NUL characters")
+
+
 def db_engine(request: Request) -> sa.Engine:
     """The engine of the app's database (``app.state.database_url``; None means the settings' URL)."""
     return get_engine(request.app.state.database_url)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
@@ -61,5 +63,6 @@ async def export(
 
     filename = f"llmobserve-{dataset}-{datetime.now(UTC).date().isoformat()}.{file_format}"
     body = exports.stream(lambda: session_scope(engine), produce, file_format, fields)
-    return StreamingResponse(body, media_type=MEDIA_TYPES[file_format],
+    first = await run_in_threadpool(next, body)  # runs the query: its errors are still a JSON reply
+    return StreamingResponse(itertools.chain([first], body), media_type=MEDIA_TYPES[file_format],
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -71,7 +72,11 @@ def as_json(records: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def stream(open_session: Callable[[], Any], produce: Callable[[Session], Iterable[dict[str, Any]]],
            file_format: str, fields: list[str]) -> Iterator[str]:
-    """Open a session for as long as the response streams, and close it when the client is done."""
+    """Open a session for as long as the response streams, and close it when the client is done.
+
+    The first record is read before the first chunk is yielded, so a failing query fails the first ``next()``
+    (the caller can still answer with an error) rather than cutting a 200 response short."""
     with open_session() as session:
-        records = produce(session)
+        records = iter(produce(session))
+        records = itertools.chain(list(itertools.islice(records, 1)), records)
         yield from as_csv(records, fields) if file_format == "csv" else as_json(records)

@@ -10,11 +10,12 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
-from llmobserve_app.db import session_scope
+from llmobserve_app.db import get_engine, migrate, session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, exports
 from llmobserve_app.services.events import NUL_MESSAGE, ingest_events
@@ -124,6 +125,30 @@ def test_an_unexpected_exception_is_a_logged_json_500_that_leaks_nothing(tmp_pat
     body = _is_api_error(response, 500, "internal_error")
     assert "api_keys" not in response.text and "sqlite" not in response.text.lower() and "Traceback" not in body
     assert any(record.exc_info and "no such table" in str(record.exc_info[1]) for record in caplog.records)
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/v1/usage", "customer_id"), ("/api/export/runs.csv", "search"), ("/api/export/costs.json", "customer"),
+])
+def test_a_nul_in_a_query_parameter_is_a_422_naming_it(client, make_account, signed_in, path, name) -> None:
+    """PostgreSQL text cannot hold NUL: /v1/usage was a 500, and an export a 200 cut short mid-stream."""
+    _, _, key = make_account()
+    response = client.get(path, params={name: "a\x00b"}, headers={"Authorization": f"Bearer {key}"})
+    assert _is_api_error(response, 422, "invalid_request")["detail"] == f"query.{name}: must not contain NUL characters"
+
+
+@pytest.mark.parametrize("export", ["runs.csv", "runs.json"])
+def test_an_export_whose_query_fails_is_a_json_500_not_a_200_cut_short(tmp_path, export) -> None:
+    url = f"sqlite:///{tmp_path / 'broken.db'}"
+    migrate(url)
+    with session_scope(get_engine(url)) as session:
+        user = accounts.signup(session, "broken@example.com", "correct horse", "Broken")
+        token = accounts.start_session(session, user)
+        session.execute(sa.text("DROP TABLE runs"))
+    client = TestClient(create_ingest_app(url), raise_server_exceptions=False,
+                        cookies={accounts.SESSION_COOKIE: token})
+    _is_api_error(client.get(f"/api/export/{export}"), 500, "internal_error")
+    get_engine(url).dispose()
 
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
