@@ -50,7 +50,7 @@ async def export(
     try:  # from/to without a range mean a custom one
         window = parse_range(range_ or ("custom" if from_ or to else None), from_, to)
     except UserFacingError as error:
-        raise ApiProblem(422, "invalid_range", error.message) from None
+        raise ApiProblem(422, "invalid_range", f"{error.field}: {error.message}") from None
     scope = analytics.Scope(tenant_id, window.start, window.end, customer or None)
     fields = exports.RUN_FIELDS if dataset == "runs" else exports.COST_FIELDS
     if dataset == "costs" and group_by not in analytics.GROUP_BY:

@@ -52,7 +52,7 @@ def _moment(value: str | None, name: str, *, end_of_day: bool) -> datetime | Non
         else:
             moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
-            raise UserFacingError(f"{name}: datetime needs a timezone (e.g. 2026-11-01T00:00:00Z)", name)
+            raise UserFacingError("datetime needs a timezone (e.g. 2026-11-01T00:00:00Z)", name)
         # OverflowError: 9999-12-31 plus a day, or 0001-01-01T00:00+14:00 in UTC, is outside datetime's years
         return within_bounds(moment.astimezone(UTC), name)
     except OverflowError:
@@ -60,7 +60,7 @@ def _moment(value: str | None, name: str, *, end_of_day: bool) -> datetime | Non
     except UserFacingError:
         raise
     except ValueError:
-        raise UserFacingError(f"{name}: expected YYYY-MM-DD or an ISO-8601 datetime, got {value!r}", name) from None
+        raise UserFacingError(f"expected YYYY-MM-DD or an ISO-8601 datetime, got {value!r}", name) from None
 
 
 def _window(from_: str | None, to: str | None) -> tuple[datetime, datetime]:
@@ -69,7 +69,7 @@ def _window(from_: str | None, to: str | None) -> tuple[datetime, datetime]:
         end = _moment(to, "to", end_of_day=True) or datetime.now(UTC)
         start = _moment(from_, "from", end_of_day=False) or end - timedelta(days=DEFAULT_DAYS)
     except UserFacingError as error:
-        raise ApiProblem(422, "invalid_date", error.message) from None
+        raise ApiProblem(422, "invalid_date", f"{error.field}: {error.message}") from None
     if start >= end:
         raise ApiProblem(422, "invalid_range", "from must be before to")
     # Rollups are hourly: align the window outward to whole hours.
