@@ -47,13 +47,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def parse_json(raw: bytes) -> Any:
-    """The decoded JSON document; BodyError(422) if malformed."""
+    """The decoded JSON document; BodyError(422) if malformed or nested too deeply to decode."""
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BodyError(422, "invalid_json", f"body is not valid JSON: {error}") from None
+    except RecursionError:  # e.g. 1,000 nested arrays: no event is nested more than a few levels
+        raise BodyError(422, "json_too_deep", "body: JSON is nested too deeply to decode") from None
 
-
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The decoded JSON body; BodyError(413) past ``max_bytes`` (before or after gunzip), 422 if malformed."""
-    return parse_json(await read_body(request, max_bytes))

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmobserve_app.services.events import EventIn
 
 
 class IngestRequest(BaseModel):
-    events: list[dict[str, Any]] = Field(description="Events as described in shared/DESIGN.md (one per call).")
+    """What POST /v1/events takes. Documentation only: the route reads the raw (maybe gzipped) body itself and
+    validates each event on its own, so one bad event is listed in ``rejected`` instead of failing the batch.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    events: list[EventIn] = Field(description="One event per provider call, as the SDK sends them.")
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by X itself (the event models are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
+@cache
+def ingest_request_schema() -> dict[str, Any]:
+    """The JSON schema of a ``{"events": [...]}`` body from the wire models (``services.events.EventIn``),
+    self-contained: an OpenAPI document has no ``$defs`` for a request body's references to point at."""
+    schema = IngestRequest.model_json_schema()
+    return _inline_refs(schema, schema.get("$defs", {}))
 
 
 class RejectedEvent(BaseModel):

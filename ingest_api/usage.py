@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from ingest_api.deps import ERRORS, ApiProblem, EngineDep, TenantDep
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, exports
+from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.time_range import out_of_bounds, within_bounds
 
 DEFAULT_DAYS = 30
+# What ``from``/``to`` look like (documentation and fuzzing; ``_moment`` decides): a day or a datetime.
+MOMENT_PATTERN = r"^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))?$"
+router = APIRouter()
 
 
 class UsageRow(BaseModel):
@@ -36,55 +41,66 @@ class UsageReport(BaseModel):
 
 
 def _moment(value: str | None, name: str, *, end_of_day: bool) -> datetime | None:
-    """A date (YYYY-MM-DD, whole UTC day) or an ISO datetime with timezone."""
+    """A date (YYYY-MM-DD, whole UTC day) or an ISO datetime with timezone, in the supported span of time."""
     if not value:
         return None
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value)
+            moment += timedelta(days=1) if end_of_day else timedelta(0)
+        else:
+            moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise UserFacingError("datetime needs a timezone (e.g. 2026-11-01T00:00:00Z)", name)
+        # OverflowError: 9999-12-31 plus a day, or 0001-01-01T00:00+14:00 in UTC, is outside datetime's years
+        return within_bounds(moment.astimezone(UTC), name)
+    except OverflowError:
+        raise out_of_bounds(name) from None
+    except UserFacingError:
+        raise
     except ValueError:
-        raise ValueError(f"{name}: expected YYYY-MM-DD or an ISO-8601 datetime, got {value!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{name}: datetime needs a timezone (e.g. 2026-11-01T00:00:00Z)")
-    return moment.astimezone(UTC)
+        raise UserFacingError(f"expected YYYY-MM-DD or an ISO-8601 datetime, got {value!r}", name) from None
 
 
-def usage_router(engine: Callable[[], sa.Engine], require_tenant: Callable[..., int],
-                 problem: Callable[[int, str, str], Exception]) -> APIRouter:
-    router = APIRouter()
+def _window(from_: str | None, to: str | None) -> tuple[datetime, datetime]:
+    """The window of whole hours the parameters ask for; ApiProblem(422) naming the parameter otherwise."""
+    try:
+        end = _moment(to, "to", end_of_day=True) or datetime.now(UTC)
+        start = _moment(from_, "from", end_of_day=False) or end - timedelta(days=DEFAULT_DAYS)
+    except UserFacingError as error:
+        raise ApiProblem(422, "invalid_date", f"{error.field}: {error.message}") from None
+    if start >= end:
+        raise ApiProblem(422, "invalid_range", "from must be before to")
+    # Rollups are hourly: align the window outward to whole hours.
+    start = start.replace(minute=0, second=0, microsecond=0)
+    if end != end.replace(minute=0, second=0, microsecond=0):
+        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return start, end
 
-    @router.get(routes.API_USAGE, response_model=UsageReport, summary="Cost and usage grouped by one dimension")
-    async def usage(
-        group_by: str = Query("customer", description="customer | model | provider | agent | day"),
-        from_: str | None = Query(None, alias="from", description="Start: YYYY-MM-DD or ISO datetime (inclusive)"),
-        to: str | None = Query(None, description="End: YYYY-MM-DD (inclusive day) or ISO datetime (exclusive)"),
-        customer_id: str | None = Query(None, max_length=200),
-        tenant_id: int = Depends(require_tenant),
-    ) -> UsageReport:
-        if group_by not in analytics.GROUP_BY:
-            raise problem(422, "invalid_group_by", f"group_by must be one of {', '.join(analytics.GROUP_BY)}")
-        try:
-            end = _moment(to, "to", end_of_day=True) or datetime.now(UTC)
-            start = _moment(from_, "from", end_of_day=False) or end - timedelta(days=DEFAULT_DAYS)
-        except ValueError as error:
-            raise problem(422, "invalid_date", str(error)) from None
-        if start >= end:
-            raise problem(422, "invalid_range", "from must be before to")
-        # Rollups are hourly: align the window outward to whole hours.
-        start = start.replace(minute=0, second=0, microsecond=0)
-        if end != end.replace(minute=0, second=0, microsecond=0):
-            end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        scope = analytics.Scope(tenant_id, start, end, customer_id)
 
-        def fetch() -> list[UsageRow]:
-            with session_scope(engine()) as session:
-                return [UsageRow(key=record.pop("name"), **record)
-                        for record in exports.cost_records(session, scope, group_by)]
+@router.get(routes.API_USAGE, response_model=UsageReport, responses=ERRORS,
+            summary="Cost and usage grouped by one dimension")
+async def usage(
+    engine: EngineDep,
+    tenant_id: TenantDep,
+    group_by: Annotated[str, Query(description="customer | model | provider | agent | day",
+                                   json_schema_extra={"enum": list(analytics.GROUP_BY)})] = "customer",
+    from_: Annotated[str | None, Query(alias="from", description="Start: YYYY-MM-DD or ISO datetime (inclusive)",
+                                       json_schema_extra={"pattern": MOMENT_PATTERN})] = None,
+    to: Annotated[str | None, Query(description="End: YYYY-MM-DD (inclusive day) or ISO datetime (exclusive)",
+                                    json_schema_extra={"pattern": MOMENT_PATTERN})] = None,
+    customer_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> UsageReport:
+    if group_by not in analytics.GROUP_BY:
+        raise ApiProblem(422, "invalid_group_by", f"group_by must be one of {', '.join(analytics.GROUP_BY)}")
+    start, end = _window(from_, to)
+    scope = analytics.Scope(tenant_id, start, end, customer_id)
 
-        rows = await run_in_threadpool(fetch)
-        return UsageReport(group_by=group_by, start=start, end=end, customer_id=customer_id, rows=rows)
+    def fetch() -> list[UsageRow]:
+        with session_scope(engine) as session:
+            return [UsageRow(key=record.pop("name"), **record)
+                    for record in exports.cost_records(session, scope, group_by)]
 
-    return router
+    rows = await run_in_threadpool(fetch)
+    return UsageReport(group_by=group_by, start=start, end=end, customer_id=customer_id, rows=rows)

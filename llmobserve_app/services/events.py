@@ -53,7 +53,8 @@ UnitQuantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # infinite un
 
 
 class UsageIn(BaseModel):
-    """Canonical usage (see shared/DESIGN.md); unknown keys are ignored for forward compatibility."""
+    """Canonical usage: ``input_tokens`` include cache reads and writes, ``output_tokens`` include reasoning;
+    unknown keys are ignored for forward compatibility."""
 
     model_config = ConfigDict(extra="ignore")
     input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS_PER_CALL)
@@ -270,10 +271,13 @@ def _event_row(
     reported_nanos = None if reported is None else usd_to_nanos(reported)
     if (cost_nanos or 0) > MAX_COST_NANOS_PER_CALL or (reported_nanos or 0) > MAX_COST_NANOS_PER_CALL:
         raise ValueError("cost is beyond what one call can cost here (over $1,000,000)")
+    latency_ms = max(0, int((ended - started).total_seconds() * 1000))
+    if latency_ms > INT_MAX:  # the events column is INTEGER (PostgreSQL refused the whole batch)
+        raise ValueError("ended_at: more than 24 days after started_at")
     section = event.section_path
     return (
         tenant_id, event.span_id, event.run_id, event.parent_span_id, db_time(started), db_time(ended),
-        max(0, int((ended - started).total_seconds() * 1000)), event.provider.lower(), event.model, event.endpoint,
+        latency_ms, event.provider.lower(), event.model, event.endpoint,
         event.status_code, event.streamed, event.incomplete, event.error, usage.input_tokens,
         usage.cached_input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens, usage.output_tokens,
         usage.reasoning_tokens, usage.audio_seconds, usage.web_searches, usage.requests, _json(usage.units),
@@ -552,13 +556,19 @@ def parse_valid_batch(body: bytes | str) -> list[EventIn] | list[FastEvent] | No
 
 
 def _contains_nul(value: Any) -> bool:
-    """True when a NUL character is in any string of a decoded JSON value (PostgreSQL text cannot hold it)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
+    """True when a NUL character is in any string of a decoded JSON value (PostgreSQL text cannot hold it).
+    Walks with a stack, not recursion: an ignored field may nest as deep as ``json.loads`` allows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 

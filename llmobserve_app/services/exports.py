@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -35,12 +36,25 @@ def cost_records(session: Session, scope: analytics.Scope, group_by: str) -> Ite
                "input_tokens": row.input_tokens, "output_tokens": row.output_tokens}
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): = + - @ tab CR.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell prefixed with a single quote when it starts like a formula (OWASP's rule), so a customer id
+    such as ``=HYPERLINK(...)`` is shown as text. Numbers are left alone; no text we generate (dates, decimal
+    costs, which are never negative) starts that way, so every text cell is checked."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def as_csv(records: Iterable[dict[str, Any]], fields: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    # RFC 4180 line ends: the csv module then quotes a cell holding a lone CR, which would otherwise end the row
+    # (and could start the next with a formula).
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for record in records:
-        writer.writerow(record)
+        writer.writerow({field: neutralise_cell(record.get(field)) for field in fields})
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -58,7 +72,11 @@ def as_json(records: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def stream(open_session: Callable[[], Any], produce: Callable[[Session], Iterable[dict[str, Any]]],
            file_format: str, fields: list[str]) -> Iterator[str]:
-    """Open a session for as long as the response streams, and close it when the client is done."""
+    """Open a session for as long as the response streams, and close it when the client is done.
+
+    The first record is read before the first chunk is yielded, so a failing query fails the first ``next()``
+    (the caller can still answer with an error) rather than cutting a 200 response short."""
     with open_session() as session:
-        records = produce(session)
+        records = iter(produce(session))
+        records = itertools.chain(list(itertools.islice(records, 1)), records)
         yield from as_csv(records, fields) if file_format == "csv" else as_json(records)

@@ -100,6 +100,8 @@ def decode_clean_batch(body: bytes | str) -> list[FastEvent] | None:
             event.started_at = datetime.fromisoformat(event.started_at)  # type: ignore[arg-type]
             if event.ended_at is not None:
                 event.ended_at = datetime.fromisoformat(event.ended_at)  # type: ignore[arg-type]
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):  # ValueError: e.g. offset +99:00
+    # ValueError: e.g. offset +99:00; RecursionError: JSON nested deeper than msgspec decodes (the careful path
+    # says so)
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError, RecursionError):
         return None
     return events

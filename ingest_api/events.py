@@ -1,0 +1,87 @@
+"""The routes the SDK calls: POST /v1/events, GET /v1/caps/status, GET /v1/healthz.
+
+Every route resolves the tenant itself from the API key; nothing in the body can name a tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from ingest_api.batches import BatchWriter
+from ingest_api.body import BodyError, read_body
+from ingest_api.deps import ERRORS, ApiProblem, EngineDep, TenantDep, json_reply
+from ingest_api.schemas import ApiError, CapsStatus, IngestResponse, ingest_request_schema
+from ingest_api.writer_process import IngestWriteError
+from llmobserve_app import routes
+from llmobserve_app.settings import get_settings
+
+router = APIRouter()
+
+_EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    413: {"model": ApiError, "description": "Body (or its gunzipped form) over the limit, or too many events."},
+    415: {"model": ApiError, "description": "Content-Encoding other than gzip."},
+    503: {"model": ApiError, "description": "The batch was not stored (write_failed): send it again."},
+}
+
+
+async def _ingest(writer: BatchWriter, tenant_id: int, raw: bytes) -> dict[str, Any]:
+    try:
+        result = await writer.ingest(tenant_id, raw, get_settings().ingest_max_events)
+    except BodyError as error:
+        raise ApiProblem(error.status_code, error.code, error.detail) from None
+    except IngestWriteError as error:  # nothing of the batch was stored: the SDK sends it again later
+        raise ApiProblem(503, "write_failed", f"the batch was not stored, retry it: {error}",
+                         {"Retry-After": "1"}) from None
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [{"index": r.index, "error": r.error} for r in result.rejected],
+        "blocked": [],
+    }
+
+
+@router.post(
+    routes.API_EVENTS,
+    response_model=IngestResponse,
+    responses=_EVENT_ERRORS,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": ingest_request_schema()}}}},
+    summary="Send a batch of events (idempotent on span_id)",
+)
+async def post_events(request: Request, tenant_id: TenantDep) -> JSONResponse:
+    """Each event is validated on its own: bad ones are listed in ``rejected``, the others stored."""
+    try:
+        raw = await read_body(request, get_settings().ingest_max_body_bytes)
+    except BodyError as error:
+        raise ApiProblem(error.status_code, error.code, error.detail) from None
+    return json_reply(200, await _ingest(request.app.state.batch_writer, tenant_id, raw))
+
+
+@router.get(routes.API_CAPS_STATUS, response_model=CapsStatus, responses=ERRORS,
+            summary="Scopes currently blocked by spending caps")
+async def caps_status(tenant_id: TenantDep) -> JSONResponse:
+    # Spending caps are not built yet: nothing can be blocked, so the list is truthfully empty.
+    del tenant_id
+    return json_reply(200, {"blocked": []})
+
+
+@router.get(routes.API_HEALTHZ, summary="Liveness and database check")
+async def healthz(engine: EngineDep) -> JSONResponse:
+    def check() -> bool:
+        try:
+            with Session(engine) as session:
+                session.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    ok = await run_in_threadpool(check)
+    return json_reply(200 if ok else 503, {"status": "ok" if ok else "unavailable",
+                                           "database": "ok" if ok else "unreachable"})
