@@ -79,9 +79,19 @@ def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     return scheduler
 
 
+def _log_to_stderr() -> None:
+    """Show which process takes the lease and runs each job (nothing configures INFO logging under Reflex)."""
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 @contextlib.asynccontextmanager
 async def scheduler_lifespan() -> AsyncIterator[None]:
     """A Reflex lifespan task: the jobs run while the backend runs (in the process holding the lease)."""
+    _log_to_stderr()
     lease = JobLeaseHolder(get_engine())
     scheduler = create_scheduler(lease)
     scheduler.start()
