@@ -4,8 +4,8 @@
     .venv/bin/python bench/bench_ingest.py --database postgres --workers 1 4 [--events 100000]
 
 With ``--database postgres`` every measurement uses a fresh database on the local server (``BENCH_POSTGRES_URL``,
-default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; dropped after), (a) runs once per
-``--workers`` value and (b) is psycopg's ``executemany`` into ``events`` (pipelined by psycopg).
+default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; dropped after), each round runs (b),
+psycopg's ``executemany`` into ``events`` (pipelined by psycopg), then (a) once per ``--workers`` value.
 
 (a) starts the real ingest app (``ingest_api:create_ingest_app``) under Granian — the server ``reflex run``
 uses in production — on 127.0.0.1 over a fresh migrated SQLite database with one account and API key, and
@@ -29,6 +29,7 @@ import re
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -482,17 +483,24 @@ def _print_http(http: dict[str, Any], database: str, clients: int, workers: int)
 
 
 def main_postgres(args: argparse.Namespace, workdir: Path) -> int:
-    """(a) for each worker count, then (b), all in one run: compare them as ratios (the machine is shared)."""
-    results = {workers: bench_http(workdir, args.events, args.clients, workers, args.max_seconds, "postgres")
-               for workers in args.workers}
-    raw = bench_raw_postgres(workdir, args.raw_rows)
-    for workers, result in results.items():
-        _print_http(result, "PostgreSQL", args.clients, workers)
-    print(f"(b) raw psycopg executemany (pipelined), one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} "
-          f"rows); one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
-    for workers, result in results.items():
-        print(f"    {workers} worker(s): end-to-end / raw = {result['rate'] / raw['rate']:.0%} "
-              f"(/ raw per {BATCH} rows: {result['rate'] / raw['rate_500']:.0%})")
+    """Rounds of (b) then (a) for each worker count: ratios are compared within a round (the machine is shared)."""
+    ratios: dict[int, list[float]] = {workers: [] for workers in args.workers}
+    for round_number in range(1, args.rounds + 1):
+        raw = bench_raw_postgres(workdir, args.raw_rows)
+        results = {workers: bench_http(workdir, args.events, args.clients, workers, args.max_seconds, "postgres")
+                   for workers in args.workers}
+        print(f"round {round_number}:")
+        print(f"(b) raw psycopg executemany (pipelined), one transaction: {raw['rate']:,.0f} rows/s "
+              f"({raw['rows']:,} rows); one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
+        for workers, result in results.items():
+            _print_http(result, "PostgreSQL", args.clients, workers)
+        for workers, result in results.items():
+            ratios[workers].append(result["rate"] / raw["rate"])
+            print(f"    {workers} worker(s): end-to-end / raw = {result['rate'] / raw['rate']:.0%} "
+                  f"(/ raw per {BATCH} rows: {result['rate'] / raw['rate_500']:.0%})")
+    for workers, values in ratios.items():
+        print(f"{workers} worker(s), end-to-end / raw one-transaction rate: "
+              + ", ".join(f"{value:.0%}" for value in values) + f" (median {statistics.median(values):.0%})")
     return 0
 
 
@@ -505,6 +513,7 @@ def main() -> int:
                         help="Granian worker processes (reflex run uses WORKERS, 1 by default); several values "
                              "with --database postgres")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--rounds", type=int, default=1, help="with --database postgres: rounds of (b) and (a)")
     parser.add_argument("--max-seconds", type=float, default=60, help="stop posting after this long")
     parser.add_argument("--raw-rows", type=int, default=300_000, help="rows for the raw SQLite insert")
     args = parser.parse_args()
