@@ -31,7 +31,13 @@ class Server:
     name: str
     port: int
     process: object  # subprocess.Popen
+    data_dir: Path
     log: Path
+
+    @property
+    def states(self) -> Path:
+        """Where Reflex would pickle State to disk without Redis (REFLEX_STATES_WORKDIR)."""
+        return self.data_dir / "states"
 
     @property
     def url(self) -> str:
@@ -82,10 +88,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                       "DATABASE_URL": database_url.replace("+psycopg", "")}
             for label, port in zip("ab", ports, strict=True):
                 data_dir = tmp_path_factory.mktemp(f"scale-out-{label}")  # its own disk, as another machine
-                env = app_env(port, data_dir, shared["DATABASE_URL"], **shared)
+                env = app_env(port, data_dir, shared["DATABASE_URL"], **shared,
+                              REFLEX_STATES_WORKDIR=str(data_dir / "states"))  # must stay empty: State is in Redis
                 log = ARTIFACTS / f"scale-out-{label}.log"
                 command = None if label == "a" else _backend_with_built_frontend(port)
-                servers.append(Server(label, port, start_app(env, log, START_TIMEOUT_S, command), log))
+                servers.append(Server(label, port, start_app(env, log, START_TIMEOUT_S, command), data_dir, log))
             yield Cluster(servers, proxy, get_engine(database_url), store)
     finally:
         for server in servers:

@@ -25,7 +25,6 @@ from llmobserve_app.jobs import LEASE_NAME
 from llmobserve_app.models import ApiKey, Event, TenantUsageHourly, UsageHourly
 from llmobserve_app.services import accounts, api_keys, leases
 from llmobserve_app.services.api_keys import KEY_CACHE_SECONDS
-from tests.e2e.conftest import REPO
 from tests.scale_out.conftest import LEASE_SECONDS, Cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -76,8 +75,8 @@ def test_sign_up_and_pages_work_whichever_server_serves_them(cluster: Cluster, b
     assert served == {server.port for server in cluster.servers}, cluster.proxy.websockets
     context.close()
     assert cluster.redis.dbsize() > 0  # the State is in Redis…
-    states = REPO / ".states"
-    assert not states.exists() or not any(states.iterdir())  # …and never on disk
+    for server in cluster.servers:  # …and never on disk
+        assert not server.states.exists() or not any(server.states.iterdir()), server.states
 
 
 def test_logins_work_on_every_server_and_share_one_rate_limit(cluster: Cluster, browser: Browser) -> None:
