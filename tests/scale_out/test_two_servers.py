@@ -56,7 +56,7 @@ def test_sign_up_and_pages_work_whichever_server_serves_them(cluster: Cluster, b
     page.fill("#password", PASSWORD)
     page.click("#submit")
     page.wait_for_url(re.compile(r".*/onboarding/?$"), timeout=TIMEOUT_MS)
-    expect(page.locator("#new-api-key")).to_have_text(re.compile(r"^llmo_sk_"), timeout=TIMEOUT_MS)
+    expect(page.locator("#new-api-key")).to_have_value(re.compile(r"^llmo_sk_"), timeout=TIMEOUT_MS)
     # The page's on_load has run (it fills the nav's email) and its State been saved: the key counts as shown.
     expect(page.locator("#nav-user-email")).to_have_text(email, timeout=TIMEOUT_MS)
     time.sleep(0.5)
@@ -65,7 +65,7 @@ def test_sign_up_and_pages_work_whichever_server_serves_them(cluster: Cluster, b
     page.reload()
     page.wait_for_load_state("networkidle")
     expect(page.get_by_text("shown once already")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.locator("#new-api-key")).to_have_count(0)
+    expect(page.locator("#new-api-key")).to_be_hidden()
     page.click("#go-to-dashboard")
     expect(page.locator("#nav-user-email")).to_have_text(email, timeout=TIMEOUT_MS)
     page.reload()
