@@ -1,5 +1,6 @@
 # LLM Observe — every target sets up what it needs on a fresh clone.
 #   make run    install, migrate, build and serve UI + API on http://localhost:$(PORT)
+#               (WORKERS=n backend worker processes, default 1; more than 1 needs REDIS_URL)
 #   make test   install (Chromium included) and run the whole test suite
 #   make bench  run the benchmarks in bench/
 #   make demo   seed a demo account with 30 days of data
@@ -8,6 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
+WORKERS ?= 1
 BUN := .tools/node_modules/.bin/bun
 
 export REFLEX_USE_SYSTEM_BUN := 1
@@ -15,7 +17,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export PORT
 
-.PHONY: run test bench demo lint migrate deps dev-deps chromium clean
+.PHONY: run workers-check test bench demo lint migrate deps dev-deps chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +45,16 @@ chromium:
 migrate: deps
 	$(BIN)/python -m llmobserve_app.db upgrade
 
-run: migrate
-	$(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+run: workers-check migrate
+	GRANIAN_WORKERS=$(WORKERS) $(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+# Refuse before installing or migrating anything: several workers need a shared state store (Redis).
+workers-check:
+	@if ! [[ "$(WORKERS)" =~ ^[1-9][0-9]*$$ ]]; then echo "WORKERS must be a whole number ≥ 1, not '$(WORKERS)'." >&2; exit 2; fi
+	@if [ "$(WORKERS)" -gt 1 ] && [ -z "$$REDIS_URL" ]; then \
+	  echo "WORKERS=$(WORKERS) needs REDIS_URL: without Redis each worker keeps its users' page state on local" \
+	       "disk (.states/), which other workers cannot see. Set REDIS_URL=redis://host:6379/0 or use WORKERS=1." >&2; \
+	  exit 2; fi
 
 demo: migrate
 	$(BIN)/python -m llmobserve_app.demo

@@ -1,4 +1,8 @@
-"""Reflex configuration. Port comes from the environment (PORT, default 8000); see README."""
+"""Reflex configuration. Port comes from the environment (PORT, default 8000); see README.
+
+With ``REDIS_URL`` set, Reflex keeps every client's State in Redis instead of pickling it to ``.states/`` on
+disk, so several backend workers (``WORKERS`` in the Makefile) or machines can serve the same clients.
+"""
 
 import os
 
@@ -18,6 +22,7 @@ config = rx.Config(
     # Reflex's CORS middlewares and its websocket (/_event) origin check both read this list: only the app's
     # own origin and CORS_ORIGINS, never "*" (Reflex's default), which would echo any Origin with credentials.
     cors_allowed_origins=list(cors_origins()),
+    redis_url=os.environ.get("REDIS_URL") or None,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="violet", radius="medium"))],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -1,6 +1,11 @@
-"""Ingest benchmark: events/s end-to-end over HTTP into SQLite, next to the raw SQLite insert rate.
+"""Ingest benchmark: events/s end-to-end over HTTP into SQLite (or PostgreSQL), next to the raw insert rate.
 
     .venv/bin/python bench/bench_ingest.py [--events 300000] [--clients 8] [--workers 1] [--raw-rows 300000]
+    .venv/bin/python bench/bench_ingest.py --database postgres --workers 1 4 [--events 100000]
+
+With ``--database postgres`` every measurement uses a fresh database on the local server (``BENCH_POSTGRES_URL``,
+default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; dropped after), each round runs (b),
+psycopg's ``executemany`` into ``events`` (pipelined by psycopg), then (a) once per ``--workers`` value.
 
 (a) starts the real ingest app (``ingest_api:create_ingest_app``) under Granian — the server ``reflex run``
 uses in production — on 127.0.0.1 over a fresh migrated SQLite database with one account and API key, and
@@ -24,6 +29,7 @@ import re
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,12 +155,43 @@ def make_bodies(batches: int, templates: int = 40, seed: int = 1) -> list[bytes]
 
 
 # ------------------------------------------------------------------------------------------------ (a) HTTP
-def _setup_database(workdir: Path) -> tuple[str, str]:
-    """A fresh migrated SQLite database with one account; returns (database_url, api_key)."""
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _new_database(workdir: Path, database: str, name: str) -> str:
+    """The URL of a new empty database: a SQLite file, or a PostgreSQL database (``_drop_database`` drops it)."""
+    if database == "sqlite":
+        return f"sqlite:///{workdir / f'{name}.db'}"
+    import sqlalchemy as sa
+
+    db_name = f"llmo_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{db_name}"
+
+
+def _drop_database(url: str) -> None:
+    from llmobserve_app.db import get_engine
+
+    get_engine(url).dispose()
+    if url.startswith("sqlite"):
+        return
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _setup_database(workdir: Path, database: str = "sqlite") -> tuple[str, str]:
+    """A fresh migrated database with one account; returns (database_url, api_key)."""
     from llmobserve_app.db import get_engine, migrate, session_scope
     from llmobserve_app.services import accounts, api_keys
 
-    url = f"sqlite:///{workdir / 'bench.db'}"
+    url = _new_database(workdir, database, "bench")
     migrate(url)
     with session_scope(get_engine(url)) as session:
         user = accounts.signup(session, "bench@example.com", "correct horse battery", "Bench")
@@ -178,7 +215,7 @@ def _start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Pop
                "ingest_api:create_ingest_app"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a busy shared machine starts 4 workers slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/v1/healthz", timeout=1).status_code == 200:
@@ -189,7 +226,7 @@ def _start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Pop
             raise SystemExit(f"ingest server exited with {server.returncode}")
         time.sleep(0.2)
     _stop(server)
-    raise SystemExit("ingest server did not come up in 30 s")
+    raise SystemExit("ingest server did not come up in 90 s")
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -297,31 +334,37 @@ def _post_all(
 
 
 def _check_stored(url: str, expected: int) -> None:
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
     try:
-        events = connection.execute("SELECT count(*) FROM events").fetchone()[0]
-        calls = connection.execute("SELECT sum(calls) FROM usage_hourly").fetchone()[0]
-        run_calls = connection.execute("SELECT sum(calls) FROM runs").fetchone()[0]
+        with engine.connect() as connection:
+            events, calls, run_calls = (connection.execute(sa.text(query)).scalar_one() for query in (
+                "SELECT count(*) FROM events", "SELECT sum(calls) FROM usage_hourly", "SELECT sum(calls) FROM runs"))
     finally:
-        connection.close()
+        engine.dispose()
     if not events == calls == run_calls == expected:
         raise SystemExit(f"stored {events} events, {calls} rollup calls, {run_calls} run calls; sent {expected}")
 
 
-def bench_http(workdir: Path, events: int, clients: int, workers: int, max_seconds: float) -> dict[str, float]:
-    url, key = _setup_database(workdir)
-    warmup = 20
-    bodies = make_bodies(warmup + events // BATCH)
-    server, base = _start_server(url, workdir, workers)
+def bench_http(workdir: Path, events: int, clients: int, workers: int, max_seconds: float,
+               database: str = "sqlite") -> dict[str, float]:
+    url, key = _setup_database(workdir, database)
     try:
-        _post_all(base, key, bodies[:warmup], clients, max_seconds)
-        cpu_before = _process_cpu(server.pid)
-        sent, seconds, client_cpu, latencies = _post_all(base, key, bodies[warmup:], clients, max_seconds)
-        cpu_after = _process_cpu(server.pid)
-        memory = _peak_memory(server.pid)
+        warmup = 20
+        bodies = make_bodies(warmup + events // BATCH)
+        server, base = _start_server(url, workdir, workers)
+        try:
+            _post_all(base, key, bodies[:warmup], clients, max_seconds)
+            cpu_before = _process_cpu(server.pid)
+            sent, seconds, client_cpu, latencies = _post_all(base, key, bodies[warmup:], clients, max_seconds)
+            cpu_after = _process_cpu(server.pid)
+            memory = _peak_memory(server.pid)
+        finally:
+            _stop(server)
+        _check_stored(url, sent + warmup * BATCH)
     finally:
-        _stop(server)
-    _check_stored(url, sent + warmup * BATCH)
+        _drop_database(url)
     latencies.sort()
     server_cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1e6 / sent for name in sorted(cpu_after)}
     return {"events": sent, "seconds": seconds, "rate": sent / seconds, "client_cpu": client_cpu, "cpu": server_cpu,
@@ -399,13 +442,78 @@ def bench_raw(workdir: Path, count: int) -> dict[str, float]:
     return {"rows": half, "rate": one, "rate_500": per_batch}
 
 
+def bench_raw_postgres(workdir: Path, count: int) -> dict[str, float]:
+    """psycopg ``executemany`` of plain INSERTs into the migrated ``events`` table (psycopg pipelines them)."""
+    import psycopg
+
+    from llmobserve_app.db import migrate
+
+    url = _new_database(workdir, "postgres", "raw")
+    try:
+        migrate(url)
+        columns, rows = _raw_rows(count)
+        with psycopg.connect(url.replace("+psycopg", "")) as connection, connection.cursor() as cursor:
+            cursor.execute("INSERT INTO users (id, email, name, password_hash, subscription_tier, created_at) "
+                           "VALUES (1, 'raw@example.com', 'Raw', 'x', 'free', now())")
+            connection.commit()
+            sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+            half = count // 2
+            began = time.perf_counter()
+            cursor.executemany(sql, rows[:half])
+            connection.commit()
+            one = half / (time.perf_counter() - began)
+            began = time.perf_counter()
+            for start in range(half, count, BATCH):
+                cursor.executemany(sql, rows[start:start + BATCH])
+                connection.commit()
+            per_batch = (count - half) / (time.perf_counter() - began)
+    finally:
+        _drop_database(url)
+    return {"rows": half, "rate": one, "rate_500": per_batch}
+
+
+def _print_http(http: dict[str, Any], database: str, clients: int, workers: int) -> None:
+    print(f"(a) end-to-end HTTP → {database}: {http['rate']:,.0f} events/s "
+          f"({http['events']:,} events in {http['seconds']:.1f} s, batches of {BATCH}, gzip, "
+          f"{clients} clients, Granian {workers} worker(s); "
+          f"request p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms; client CPU {http['client_cpu']:.1f} s)")
+    print("    server CPU per event: " + ", ".join(f"{name} {micros:.1f} µs" for name, micros in http["cpu"].items())
+          + f"; client {http['client_cpu'] * 1e6 / http['events']:.1f} µs")
+    print("    peak memory: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in http["memory"].items()))
+
+
+def main_postgres(args: argparse.Namespace, workdir: Path) -> int:
+    """Rounds of (b) then (a) for each worker count: ratios are compared within a round (the machine is shared)."""
+    ratios: dict[int, list[float]] = {workers: [] for workers in args.workers}
+    for round_number in range(1, args.rounds + 1):
+        raw = bench_raw_postgres(workdir, args.raw_rows)
+        results = {workers: bench_http(workdir, args.events, args.clients, workers, args.max_seconds, "postgres")
+                   for workers in args.workers}
+        print(f"round {round_number}:")
+        print(f"(b) raw psycopg executemany (pipelined), one transaction: {raw['rate']:,.0f} rows/s "
+              f"({raw['rows']:,} rows); one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
+        for workers, result in results.items():
+            _print_http(result, "PostgreSQL", args.clients, workers)
+        for workers, result in results.items():
+            ratios[workers].append(result["rate"] / raw["rate"])
+            print(f"    {workers} worker(s): end-to-end / raw = {result['rate'] / raw['rate']:.0%} "
+                  f"(/ raw per {BATCH} rows: {result['rate'] / raw['rate_500']:.0%})")
+    for workers, values in ratios.items():
+        print(f"{workers} worker(s), end-to-end / raw one-transaction rate: "
+              + ", ".join(f"{value:.0%}" for value in values) + f" (median {statistics.median(values):.0%})")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000, help="events to POST after warm-up")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="Granian worker processes (reflex run uses 1 without Redis)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="Granian worker processes (reflex run uses WORKERS, 1 by default); several values "
+                             "with --database postgres")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--rounds", type=int, default=1, help="with --database postgres: rounds of (b) and (a)")
     parser.add_argument("--max-seconds", type=float, default=60, help="stop posting after this long")
     parser.add_argument("--raw-rows", type=int, default=300_000, help="rows for the raw SQLite insert")
     args = parser.parse_args()
@@ -413,15 +521,11 @@ def main() -> int:
         workdir = Path(tmp)
         os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
         os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
-        http = bench_http(workdir, args.events, args.clients, args.workers, args.max_seconds)
+        if args.database == "postgres":
+            return main_postgres(args, workdir)
+        http = bench_http(workdir, args.events, args.clients, args.workers[0], args.max_seconds)
         raw = bench_raw(workdir, args.raw_rows)
-    print(f"(a) end-to-end HTTP → SQLite: {http['rate']:,.0f} events/s "
-          f"({http['events']:,} events in {http['seconds']:.1f} s, batches of {BATCH}, gzip, "
-          f"{args.clients} clients, Granian {args.workers} worker(s); "
-          f"request p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms; client CPU {http['client_cpu']:.1f} s)")
-    print("    server CPU per event: " + ", ".join(f"{name} {micros:.1f} µs" for name, micros in http["cpu"].items())
-          + f"; client {http['client_cpu'] * 1e6 / http['events']:.1f} µs")
-    print("    peak memory: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in http["memory"].items()))
+    _print_http(http, "SQLite", args.clients, args.workers[0])
     print(f"(b) raw sqlite3 executemany, one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} rows); "
           f"one transaction per {BATCH} rows: {raw['rate_500']:,.0f} rows/s")
     print(f"    end-to-end / raw = {http['rate'] / raw['rate']:.0%}; target ≥ 50,000 events/s end-to-end")

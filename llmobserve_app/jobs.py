@@ -2,6 +2,12 @@
 
 - ``warm_range_bases``: builds the named windows' per-customer range bases at start-up and 6 minutes past
   every hour (after the 5-minute grace that closes the previous hour), so no visitor pays for a build.
+
+Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
+jobs run in one process per installation: the one holding the ``scheduler`` database lease
+(``services/leases.py``). Each scheduler tries to take or renew the lease every ``LEASE_RENEW``; a job runs
+only after its own scheduler has just renewed it. When the holder stops, it gives the lease up; when it dies,
+another process takes over once the lease expires (``LEASE_TTL``).
 """
 
 from __future__ import annotations
@@ -9,66 +15,88 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from llmobserve_app.db import get_engine
+from llmobserve_app.services import leases
 from llmobserve_app.services.warm_ranges import warm_named_ranges
-from llmobserve_app.settings import get_settings
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
+LEASE_NAME = "scheduler"
+LEASE_TTL = timedelta(seconds=float(os.environ.get("LLMOBSERVE_JOB_LEASE_SECONDS", "60")))
+LEASE_RENEW = LEASE_TTL / 4
 
-def _warm() -> None:
+
+class JobLeaseHolder:
+    """This process's claim on the installation's jobs."""
+
+    def __init__(self, engine: sa.Engine, holder: str | None = None, ttl: timedelta = LEASE_TTL) -> None:
+        self.engine, self.ttl = engine, ttl
+        self.holder = holder or leases.new_holder()
+        self.held = False
+
+    def renew(self) -> bool:
+        """Take or renew the lease; False (and logged) when another process holds it or the DB is unreachable."""
+        try:
+            held = leases.claim(self.engine, LEASE_NAME, self.holder, self.ttl)
+        except sa.exc.SQLAlchemyError:
+            logger.exception("could not claim the job lease")
+            held = False
+        if held != self.held:
+            logger.info("job lease %s by %s", "taken" if held else "lost", self.holder)
+        self.held = held
+        return held
+
+    def run(self, job: Callable[[], object]) -> None:
+        """Run ``job`` if this process holds the lease (renewed first, so a lapsed holder never runs it)."""
+        if self.renew():
+            logger.info("running job %s", job.__name__)
+            job()
+
+    def release(self) -> None:
+        if self.held:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                leases.release(self.engine, LEASE_NAME, self.holder)
+            self.held = False
+
+
+def warm_range_bases() -> None:
     warmed = warm_named_ranges(get_engine())
     logger.info("range bases warmed for %d tenant(s)", warmed)
 
 
-def create_scheduler() -> BackgroundScheduler:
+def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(_warm, "cron", minute=6, id="warm_range_bases", coalesce=True, max_instances=1,
-                      next_run_time=datetime.now(UTC))  # and once right away
+    scheduler.add_job(lease.renew, "interval", seconds=LEASE_RENEW.total_seconds(), id="renew_job_lease",
+                      coalesce=True, max_instances=1)
+    scheduler.add_job(lease.run, "cron", args=[warm_range_bases], minute=6, id="warm_range_bases", coalesce=True,
+                      max_instances=1, next_run_time=datetime.now(UTC))  # and once right away
     return scheduler
 
 
-def _claim_jobs(data_dir: Path) -> int | None:
-    """One process per installation runs the jobs: with several backend workers, the first to take this
-    lock does (held until it exits). Returns the lock's file descriptor, or None when another process has it.
-    Where ``fcntl`` is missing (Windows), every process runs them: the work is repeated, the results are not
-    wrong."""
-    if fcntl is None:
-        return -1
-    data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(data_dir / "jobs.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(descriptor)
-        return None
-    return descriptor
+def _log_to_stderr() -> None:
+    """Show which process takes the lease and runs each job (nothing configures INFO logging under Reflex)."""
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 @contextlib.asynccontextmanager
 async def scheduler_lifespan() -> AsyncIterator[None]:
-    """A Reflex lifespan task: the jobs run while the backend runs (in one of its processes)."""
-    claim = _claim_jobs(get_settings().data_dir)
-    if claim is None:
-        logger.info("another process runs the background jobs")
-        yield
-        return
-    scheduler = create_scheduler()
+    """A Reflex lifespan task: the jobs run while the backend runs (in the process holding the lease)."""
+    _log_to_stderr()
+    lease = JobLeaseHolder(get_engine())
+    scheduler = create_scheduler(lease)
     scheduler.start()
     try:
         yield
     finally:
         scheduler.shutdown(wait=False)
-        if claim >= 0:
-            os.close(claim)  # releases the lock
+        lease.release()

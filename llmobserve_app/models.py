@@ -322,3 +322,12 @@ class TenantLateVersion(SQLModel, table=True):
     tenant_id: int = Field(foreign_key="users.id", primary_key=True)
     late_day_version: int = _bigint(default=0)
     late_hour_version: int = _bigint(default=0)
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs the scheduled jobs of an installation, until when (see ``services/leases.py``)."""
+
+    __tablename__ = "job_leases"
+    name: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)  # host:pid:random of the process holding it
+    expires_at: datetime = _ts()

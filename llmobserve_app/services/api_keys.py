@@ -94,12 +94,15 @@ def recently_verified_tenant(plaintext: str) -> int | None:
     return remembered[0]
 
 
-def revocations() -> int:
-    """A counter to read before verifying a key and pass to ``remember_verified_tenant``."""
-    return _revocations
+def revocations() -> tuple[int, float]:
+    """A mark to take before verifying a key and pass to ``remember_verified_tenant``: the revocation counter
+    and the time, so a key is trusted ``KEY_CACHE_SECONDS`` from before its database read, not after it (a
+    revocation committed by another process is then refused everywhere within ``KEY_CACHE_SECONDS``)."""
+    return _revocations, time.monotonic()
 
 
-def remember_verified_tenant(plaintext: str, tenant_id: int, revocations_before: int) -> None:
+def remember_verified_tenant(plaintext: str, tenant_id: int, revocations_before: tuple[int, float]) -> None:
     """Remember a key ``tenant_for_key`` accepted, unless a key was revoked since ``revocations_before``."""
-    if revocations_before == _revocations:
-        _recent_keys[hash_key(plaintext)] = (tenant_id, time.monotonic() + KEY_CACHE_SECONDS)
+    counter, verified_at = revocations_before
+    if counter == _revocations:
+        _recent_keys[hash_key(plaintext)] = (tenant_id, verified_at + KEY_CACHE_SECONDS)

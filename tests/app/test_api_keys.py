@@ -87,3 +87,17 @@ def test_a_verified_key_is_remembered_briefly_and_forgotten_on_revoke(engine, ma
         before = api_keys.revocations()
     api_keys.remember_verified_tenant(key, user_id, before)  # ...and ends after the commit: not remembered
     assert api_keys.recently_verified_tenant(key) is None
+
+
+def test_a_key_is_trusted_for_the_cache_time_counted_from_before_its_database_read(make_account,
+                                                                                  monkeypatch) -> None:
+    """Another process's revocation may land just after this one read the key: the key must be refused
+    KEY_CACHE_SECONDS after that read began, however long the verification took."""
+    user_id, _, key = make_account()
+    clock = [2000.0]
+    monkeypatch.setattr(api_keys.time, "monotonic", lambda: clock[0])
+    before = api_keys.revocations()  # the verification starts...
+    clock[0] += 2.0  # ...and takes a slow 2 s
+    api_keys.remember_verified_tenant(key, user_id, before)
+    clock[0] += api_keys.KEY_CACHE_SECONDS - 2.0 + 0.01
+    assert api_keys.recently_verified_tenant(key) is None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
-from llmobserve_app.jobs import _claim_jobs, create_scheduler
+from llmobserve_app.jobs import JobLeaseHolder, create_scheduler
 from llmobserve_app.models import CustomerRangeState
 from llmobserve_app.services.customer_ranges import closed_end
 from llmobserve_app.services.events import ingest_events
@@ -49,19 +47,9 @@ def test_warming_builds_the_bases_of_active_tenants_only(engine, make_account) -
     assert _bases(engine, active) == bases
 
 
-def test_the_scheduler_warms_at_start_and_every_hour() -> None:
-    scheduler = create_scheduler()
+def test_the_scheduler_warms_at_start_and_every_hour(engine) -> None:
+    scheduler = create_scheduler(JobLeaseHolder(engine))
     job = scheduler.get_job("warm_range_bases")
     assert job is not None
     fires = job.trigger.get_next_fire_time(None, datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     assert fires == datetime(2026, 11, 23, 11, 6, tzinfo=UTC)
-
-
-def test_one_process_claims_the_jobs(tmp_path) -> None:
-    first = _claim_jobs(tmp_path)
-    assert first is not None and first >= 0
-    with ProcessPoolExecutor(1) as other_process:  # flock is per open file: another process is refused
-        assert other_process.submit(_claim_jobs, tmp_path).result() is None
-    os.close(first)
-    with ProcessPoolExecutor(1) as other_process:
-        assert other_process.submit(_claim_jobs, tmp_path).result() is not None

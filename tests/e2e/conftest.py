@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -28,8 +29,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the app exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
@@ -40,7 +41,53 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    pytest.fail(f"the app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}")
+    pytest.fail(f"the app did not start in {timeout_s} s:\n{log_path.read_text()[-4000:]}")
+
+
+def app_env(port: int, data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment `make run` gives the app, on ``port`` with ``database_url``."""
+    return {
+        **os.environ,
+        "PORT": str(port),
+        "LLMOBSERVE_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": secrets.token_urlsafe(40),
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "PATH": f"{REPO / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def start_app(env: dict[str, str], log_path: Path, timeout_s: float = START_TIMEOUT_S,
+              command: list[str] | None = None) -> subprocess.Popen:
+    """Start ``reflex run --env prod --single-port`` (or ``command``) from the repository, as `make run` does, and
+    wait until it serves."""
+    port = env["PORT"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command or [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
+                        "--frontend-port", port, "--backend-port", port],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        _wait_until_serving(f"http://localhost:{port}", process, log_path, timeout_s)
+    except BaseException:
+        stop_app(process)
+        raise
+    return process
+
+
+def stop_app(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop the app and every process of its session."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
 
 
 @pytest.fixture(scope="package")
@@ -53,37 +100,14 @@ def app_url(app_data_dir: Path) -> Iterator[str]:
     """Serve the whole app on a free loopback port, on a fresh SQLite database, as `make run` does."""
     port = _free_port()
     data_dir = app_data_dir
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "LLMOBSERVE_DATA_DIR": str(data_dir),
-        "DATABASE_URL": f"sqlite:///{data_dir / 'e2e.db'}",
-        "REFLEX_STATES_WORKDIR": str(data_dir / "states"),  # what Reflex pickles: checked for secrets
-        "JWT_SECRET": secrets.token_urlsafe(40),
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "PATH": f"{REPO / '.tools/node_modules/.bin'}:{bin_dir}:{os.environ.get('PATH', '')}",
-    }
+    env = app_env(port, data_dir, f"sqlite:///{data_dir / 'e2e.db'}",
+                  REFLEX_STATES_WORKDIR=str(data_dir / "states"))  # what Reflex pickles: checked for secrets
     subprocess.run([sys.executable, "-m", "llmobserve_app.db", "upgrade"], cwd=REPO, env=env, check=True)
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "e2e-server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(bin_dir / "reflex"), "run", "--env", "prod", "--single-port",
-             "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    base_url = f"http://localhost:{port}"
+    process = start_app(env, ARTIFACTS / "e2e-server.log")
     try:
-        _wait_until_serving(base_url, process, log_path)
-        yield base_url
+        yield f"http://localhost:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_app(process)
 
 
 @pytest.fixture(scope="package")
