@@ -9,7 +9,7 @@
    real openai client consuming a 2,002-chunk stream from an in-memory transport.
 3. Memory with the collector down for 1M calls. Cheaper path than the real client (1M
    loopback HTTP calls would take ~15 min here): each iteration runs exactly what a hook runs
-   around the network call (``capture.begin`` = detect + caps check + Call, then
+   around the network call (``Client.begin`` = detect + caps check + Call, then
    ``capture.finish`` with a real response body = enqueue), against a collector port that
    refuses connections. Memory must plateau at the queue bound, with drops counted.
 """
@@ -49,11 +49,11 @@ def median_us(xs: list[float]) -> float:
 def bench_non_streaming(provider_url: str, collector_url: str) -> None:
     import llmobserve
     import openai
-    from llmobserve import capture, hooks
+    from llmobserve import hooks, hub
 
     netloc = provider_url.split("//", 1)[1]
     llmobserve.observe(collector_url, api_key="test-key", provider_hosts={netloc: "openai"})
-    client_sdk = capture.active()
+    client_sdk = hub.active()
     client = openai.OpenAI(base_url=provider_url + "/v1", api_key="k", max_retries=0)
     msgs = [{"role": "user", "content": "hi"}]
     for _ in range(200):  # warm up connections, caches, the worker
@@ -64,17 +64,17 @@ def bench_non_streaming(provider_url: str, collector_url: str) -> None:
     for block in range(30):
         sdk_on = block % 2 == 0
         if sdk_on:
-            capture.set_active(client_sdk)
+            hub.set_active(client_sdk)
             hooks.install(("httpx2",))
         else:
             hooks.uninstall()
-            capture.set_active(None)
+            hub.set_active(None)
         out = on if sdk_on else off
         for _ in range(100):
             t = time.perf_counter()
             client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
             out.append(time.perf_counter() - t)
-    capture.set_active(client_sdk)
+    hub.set_active(client_sdk)
     hooks.install(("httpx2",))
     llmobserve.flush(5)
     print("non-streaming, real openai client over loopback (1500 calls each side, interleaved blocks):")
@@ -107,9 +107,9 @@ def bench_non_streaming(provider_url: str, collector_url: str) -> None:
     with_hook = loop(20000)
     llmobserve.flush(5)
     hooks.uninstall()
-    capture.set_active(None)
+    hub.set_active(None)
     without = loop(20000)
-    capture.set_active(client_sdk)
+    hub.set_active(client_sdk)
     print("hook cost alone (httpx2 Client.send, in-memory transport, 20k calls):")
     print(
         f"  median without {median_us(without):6.2f} us, with {median_us(with_hook):6.2f} us, "
@@ -122,7 +122,7 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
     import httpx2
     import llmobserve
     import openai
-    from llmobserve import capture, hooks
+    from llmobserve import hooks, hub
 
     from tests.sdk.fakes import wire
 
@@ -152,7 +152,7 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
             if feed is not None:
                 try:
                     feed(c)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     feed = None
         rec.finalize(True)
         return time.perf_counter() - t
@@ -172,7 +172,7 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
         api_key="k", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
     )
     msgs = [{"role": "user", "content": "hi"}]
-    client_sdk = capture.active()
+    client_sdk = hub.active()
 
     def one() -> float:
         t = time.perf_counter()
@@ -188,11 +188,11 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
 
     def toggle(sdk_on: bool) -> None:
         if sdk_on:
-            capture.set_active(client_sdk)
+            hub.set_active(client_sdk)
             hooks.install(("httpx2",))
         else:
             hooks.uninstall()
-            capture.set_active(None)
+            hub.set_active(None)
 
     diffs: list[float] = []
     on: list[float] = []
@@ -225,7 +225,8 @@ def bench_memory() -> None:
 
     from tests.sdk.fakes import wire
 
-    llmobserve.observe("http://127.0.0.1:9", api_key="k", max_retries=2)
+    sdk_client = llmobserve.observe("http://127.0.0.1:9", api_key="k", max_retries=2)
+    assert sdk_client is not None
     headers = {"content-type": "application/json"}
     gc.collect()
     start_rss = rss_mb()
@@ -233,7 +234,7 @@ def bench_memory() -> None:
     t0 = time.perf_counter()
     n = 1_000_000
     for i in range(1, n + 1):
-        call = capture.begin("POST", "api.openai.com", "/v1/chat/completions", headers, b'{"model":"m"}')
+        call = sdk_client.begin("POST", "api.openai.com", "/v1/chat/completions", headers, b'{"model":"m"}')
         body = wire.OPENAI_CHAT + b" "  # a distinct body per call, as in real life
         capture.finish(call, 200, body)  # type: ignore[arg-type]
         if i == 20_000 or i % 200_000 == 0:

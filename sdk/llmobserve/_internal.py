@@ -38,6 +38,6 @@ def capture_internal_exceptions(what: str = "internal") -> Iterator[None]:
     """Swallow and log any exception: the SDK must never raise into the host."""
     try:
         yield
-    except Exception:  # noqa: BLE001 - by design
+    except Exception:  # by design
         with suppress(Exception):
             logger.debug("llmobserve %s error", what, exc_info=True)

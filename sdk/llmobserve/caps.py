@@ -56,6 +56,10 @@ class Caps:
         with self._lock:
             self._blocks = new
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the lock may have been held by the parent's worker at fork time."""
+        self._lock = threading.Lock()
+
     def contacted(self) -> None:
         self.last_contact = time.monotonic()
         self.ever_contacted = True
@@ -70,7 +74,7 @@ class Caps:
         ]
 
     # -- check (host thread) --
-    def check(self, target: Target, state: context._State, req_body: bytes | None) -> None:
+    def check(self, target: Target, state: context.State, req_body: bytes | None) -> None:
         blocks = self._blocks
         if not blocks:
             if not self.fail_open and time.monotonic() - self.last_contact > self.stale_after:

@@ -1,17 +1,24 @@
-"""The running SDK instance: config + caps + worker + hooks; one per process."""
+"""The running SDK instance: config + caps + worker + delivery + hooks; one per process."""
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
+import time
 from typing import Any
 
-from . import capture, context, hooks, providers
+from . import capture, context, events, hooks, hub, providers
 from ._internal import capture_internal_exceptions, logger
 from .caps import Caps
 from .config import Config
-from .worker import Worker
+from .delivery import Delivery
+from .worker import Deadline, Worker
+
+# Events are built and encoded this many at a time, with a GIL yield between slices, so that the
+# worker never holds the GIL for long while host threads wait for it (each slice is well under 1 ms).
+SLICE = 32
 
 
 class Client:
@@ -19,10 +26,89 @@ class Client:
         self.config = config
         self.collector_host = config.collector_netloc
         self.caps = Caps(fail_open=config.caps_fail_open, stale_after=config.caps_stale_after)
-        self.worker = Worker(config, self.caps)
+        deadline = Deadline()
+        self.delivery = Delivery(config, self.caps, deadline)
+        self.worker: Worker[capture.Call] = Worker(
+            self._handle,
+            batch_size=config.batch_size,
+            flush_interval=config.flush_interval,
+            queue_size=config.queue_size,
+            deadline=deadline,
+            tick=self.delivery.poll_caps if config.enforce_caps else None,
+            tick_interval=config.caps_poll_interval,
+        )
+        self._pending_bytes = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        out = self.delivery.stats.as_dict()
+        out["internal_errors"] += self.worker.errors
+        return out
+
+    # ---- host side ----------------------------------------------------------------------------
+
+    def begin(self, method: str, host: str, path: str, headers: Any, body: Any) -> capture.Call | None:
+        if host == self.collector_host:
+            return None
+        return capture.begin(self.config, self.caps, method, host, path, headers, body)
 
     def submit(self, call: capture.Call) -> None:
-        self.worker.submit(call)
+        stats = self.delivery.stats
+        stats.captured += 1
+        if self.worker.full():
+            stats.dropped_queue_full += 1
+            return
+        size = events.held_bytes(call)
+        if size and self._pending_bytes + size > self.config.max_pending_bytes:
+            events.parse_inline(call)  # keep memory bounded: parse now, hold only the small result
+            size = 0
+        self._pending_bytes += size
+        if not self.worker.put(call):
+            self._pending_bytes -= size
+            stats.dropped_queue_full += 1
+
+    # ---- worker thread ------------------------------------------------------------------------
+
+    def _handle(self, calls: list[capture.Call]) -> None:
+        """Build and encode ``calls`` a slice at a time, yielding the GIL between slices; send."""
+        stats = self.delivery.stats
+        tags = self.config.tags
+        parts: list[str] = []
+        for i in range(0, len(calls), SLICE):
+            if i:
+                time.sleep(0)  # let host threads waiting for the GIL run
+            built = []
+            for call in calls[i : i + SLICE]:
+                self._pending_bytes -= events.held_bytes(call)
+                try:
+                    built.append(events.build_event(call, tags))
+                except Exception:
+                    stats.internal_errors += 1
+                    logger.debug("llmobserve could not build an event", exc_info=True)
+            parts.extend(events.encode_each(built))
+        if parts:
+            stats.batches += 1
+            self.delivery.send(parts)
+
+    def shutdown(self, timeout: float | None) -> None:
+        if self.worker.shutdown(self.config.shutdown_timeout if timeout is None else timeout):
+            self.delivery.transport.close()
+
+    def reset_after_fork(self) -> None:
+        self.worker.reset_after_fork()
+        self.delivery.reset_after_fork()
+        self.caps.reset_after_fork()
+        self._pending_bytes = 0
+
+
+def _after_fork_in_child() -> None:
+    client = hub.active()
+    if client is not None:
+        client.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _lock = threading.Lock()
@@ -46,7 +132,7 @@ def observe(collector_url: str, api_key: str, **options: Any) -> Client | None:
         logger.error("llmobserve: not started, bad configuration: %s", exc)
         return None
     with _lock:
-        old = capture.active()
+        old = hub.active()
         if old is not None:
             _stop(old, timeout=0.5)
         client = Client(config)
@@ -54,7 +140,7 @@ def observe(collector_url: str, api_key: str, **options: Any) -> Client | None:
             if config.debug:
                 logger.setLevel(logging.DEBUG)
             providers.clear_cache()
-            capture.set_active(client)
+            hub.set_active(client)
             hooks.install(config.libraries)
             if config.propagate_to_threads:
                 context.install_thread_propagation()
@@ -68,44 +154,44 @@ def observe(collector_url: str, api_key: str, **options: Any) -> Client | None:
 def _stop(client: Client, timeout: float | None) -> None:
     with capture_internal_exceptions("shutdown"):
         capture.finalize_live_streams()
-        capture.set_active(None)
+        hub.set_active(None)
         hooks.uninstall()
         context.uninstall_thread_propagation()
-        client.worker.shutdown(timeout)
+        client.shutdown(timeout)
 
 
 def flush(timeout: float = 2.0) -> bool:
     """Send what is queued; wait at most ``timeout`` seconds. True if everything went out."""
-    client = capture.active()
+    client = hub.active()
     if client is None:
         return True
     try:
         return client.worker.flush(timeout)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
 def shutdown(timeout: float | None = None) -> None:
     """Flush (bounded by ``timeout``, default ``shutdown_timeout``), stop the worker, unhook."""
     with _lock:
-        client = capture.active()
+        client = hub.active()
         if client is not None:
             _stop(client, timeout)
 
 
 def _at_exit() -> None:
-    client = capture.active()
+    client = hub.active()
     if client is not None:
         _stop(client, client.config.shutdown_timeout)
 
 
 def stats() -> dict[str, Any]:
     """Counters: captured, sent, dropped_queue_full, dropped_send_failed, rejected, ..."""
-    client = capture.active()
+    client = hub.active()
     if client is None:
         return {}
-    out: dict[str, Any] = client.worker.stats.as_dict()
-    out["queued"] = len(client.worker._dq)
+    out: dict[str, Any] = client.stats
+    out["queued"] = len(client.worker)
     out["blocked"] = client.caps.snapshot()
     out["hooks"] = hooks.installed()
     return out

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 DEFAULT_LIBRARIES = ("httpx", "httpx2", "requests", "urllib3")
+# the collector takes up to INGEST_MAX_EVENTS (default 1,000) per POST; a smaller limit answers 413
+# and the worker splits the batch
+MAX_BATCH = 1000
 
 
 @dataclass
@@ -13,7 +16,7 @@ class Config:
     collector_url: str
     api_key: str
     # delivery
-    batch_size: int = 500  # events per POST (the collector accepts <= 500)
+    batch_size: int = 500  # events per POST (at most 1,000: the collector's INGEST_MAX_EVENTS default)
     flush_interval: float = 1.0  # seconds between uploads of a partial batch
     queue_size: int = 10_000  # pending calls kept in memory; beyond that we drop and count
     max_pending_bytes: int = 16 * 1024 * 1024  # raw response bytes held for the worker to parse
@@ -42,7 +45,7 @@ class Config:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"collector_url must be an http(s) URL, got {self.collector_url!r}")
         self.collector_url = self.collector_url.rstrip("/")
-        self.batch_size = max(1, min(int(self.batch_size), 500))
+        self.batch_size = max(1, min(int(self.batch_size), MAX_BATCH))
         self.queue_size = max(1, int(self.queue_size))
         self.flush_interval = max(0.01, float(self.flush_interval))
         self.provider_hosts = {k.lower(): v for k, v in self.provider_hosts.items()}

@@ -1,6 +1,6 @@
 """Who/what a call is made for: customer, section path, run — carried in one ContextVar.
 
-A single immutable ``_State`` keeps set/reset cheap and lets us carry it into threads.
+A single immutable ``State`` keeps set/reset cheap and lets us carry it into threads.
 Contexts flow through asyncio tasks natively; ``ThreadPoolExecutor.submit`` is taught to
 carry it (see ``install_thread_propagation``). Every reset tolerates being done from another
 context (generators resumed elsewhere), so leaving a context never raises.
@@ -21,7 +21,7 @@ from .ids import new_id
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _State(NamedTuple):
+class State(NamedTuple):
     customer_id: str | None = None
     path: tuple[str, ...] = ()
     run_id: str | None = None
@@ -37,19 +37,19 @@ class _State(NamedTuple):
                 yield seg[6:]
 
 
-_EMPTY = _State()
-_state: contextvars.ContextVar[_State] = contextvars.ContextVar("llmobserve_state", default=_EMPTY)
+_EMPTY = State()
+_state: contextvars.ContextVar[State] = contextvars.ContextVar("llmobserve_state", default=_EMPTY)
 
 
-def current() -> _State:
+def current() -> State:
     return _state.get()
 
 
-def _set(state: _State) -> tuple[contextvars.Token[_State], _State]:
+def _set(state: State) -> tuple[contextvars.Token[State], State]:
     return _state.set(state), _state.get()
 
 
-def _restore(token: contextvars.Token[_State], previous: _State) -> None:
+def _restore(token: contextvars.Token[State], previous: State) -> None:
     """Reset, falling back to setting the old value if the token belongs to another context."""
     try:
         _state.reset(token)
@@ -59,7 +59,7 @@ def _restore(token: contextvars.Token[_State], previous: _State) -> None:
 
 
 @contextmanager
-def _scoped(state: _State) -> Iterator[_State]:
+def _scoped(state: State) -> Iterator[State]:
     previous = _state.get()
     token = _state.set(state)
     try:
@@ -76,7 +76,7 @@ def set_customer_id(customer_id: str | None) -> None:
     _state.set(_state.get()._replace(customer_id=None if customer_id is None else str(customer_id)))
 
 
-def customer(customer_id: str | None) -> AbstractContextManager[_State]:
+def customer(customer_id: str | None) -> AbstractContextManager[State]:
     """``with customer("acme"):`` attribute calls inside the block to a customer."""
     return _scoped(_state.get()._replace(customer_id=None if customer_id is None else str(customer_id)))
 
@@ -84,31 +84,31 @@ def customer(customer_id: str | None) -> AbstractContextManager[_State]:
 # ---- sections, runs ---------------------------------------------------------------------------
 
 
-def _push(state: _State, segment: str, new_span: bool) -> _State:
+def _push(state: State, segment: str, new_span: bool) -> State:
     return state._replace(
         path=(*state.path, segment),
         parent_span_id=new_id() if new_span else state.parent_span_id,
     )
 
 
-def section(name: str) -> AbstractContextManager[_State]:
+def section(name: str) -> AbstractContextManager[State]:
     """``with section("agent:research"):`` append a segment to the section path."""
     return _scoped(_push(_state.get(), str(name), new_span=False))
 
 
-def run(run_id: str | None = None) -> AbstractContextManager[_State]:
+def run(run_id: str | None = None) -> AbstractContextManager[State]:
     """``with run():`` group every call inside into one run (a fresh id unless given)."""
     return _scoped(_state.get()._replace(run_id=run_id or new_id()))
 
 
-def _enter_state(kind: str, name: str) -> _State:
+def _enter_state(kind: str, name: str) -> State:
     state = _push(_state.get(), f"{kind}:{name}", new_span=True)
     if kind == "agent" and state.run_id is None:
         state = state._replace(run_id=new_id())  # a fresh run per top-level agent call
     return state
 
 
-def _wrap_sync_gen(gen: Any, state: _State) -> Any:
+def _wrap_sync_gen(gen: Any, state: State) -> Any:
     """Drive ``gen`` step by step, entering ``state`` only while it runs (never across a yield)."""
     send_value: Any = None
     throw_exc: BaseException | None = None
@@ -130,11 +130,11 @@ def _wrap_sync_gen(gen: Any, state: _State) -> Any:
         except GeneratorExit:
             gen.close()
             raise
-        except BaseException as exc:  # noqa: BLE001 - forwarded into the wrapped generator
+        except BaseException as exc:  # forwarded into the wrapped generator
             throw_exc = exc
 
 
-async def _wrap_async_gen(agen: Any, state: _State) -> Any:
+async def _wrap_async_gen(agen: Any, state: State) -> Any:
     send_value: Any = None
     throw_exc: BaseException | None = None
     while True:
@@ -155,7 +155,7 @@ async def _wrap_async_gen(agen: Any, state: _State) -> Any:
         except GeneratorExit:
             await agen.aclose()
             raise
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # forwarded into the wrapped generator
             throw_exc = exc
 
 
@@ -245,7 +245,7 @@ def wrap_all_tools(tools: Any) -> list[Any]:
 _patched_submit: Any = None
 
 
-def _carry(state: _State, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _carry(state: State, fn: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_state(*args: Any, **kwargs: Any) -> Any:
         with _scoped(state):
             return fn(*args, **kwargs)

@@ -180,7 +180,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
         return None
     try:
         return headers.get(name)
-    except Exception:  # noqa: BLE001
+    except Exception:  # a header lookup must not break detection
         return None
 
 

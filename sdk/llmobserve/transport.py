@@ -93,19 +93,22 @@ class Transport:
                 self._conn.sock.settimeout(timeout)
         return self._conn
 
+    def forget_connection(self) -> None:
+        """In a forked child: drop the parent's socket without closing or reusing it."""
+        self._conn = None
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with suppress(Exception):
                 conn.close()
 
-    def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Result:
+    def request(self, method: str, path: str, body: bytes | None = None, timeout: float | None = None) -> Result:
+        """``body`` is JSON already encoded (the worker encodes events in slices, between GIL yields)."""
         res = Result()
         timeout = self._timeout if timeout is None else max(0.05, min(timeout, self._timeout))
         headers = dict(self._headers)
-        body: bytes | None = None
-        if payload is not None:
-            body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        if body is not None:
             headers["Content-Type"] = "application/json"
             if self._gzip and len(body) > 1024:
                 body = gzip.compress(body, compresslevel=1)
@@ -118,7 +121,7 @@ class Transport:
                 raw = resp.read(4 * 1024 * 1024)
                 if resp.will_close or resp.length:  # unread leftovers: do not reuse
                     self.close()
-        except Exception as exc:  # noqa: BLE001 - connection refused, timeout, reset, bad status line...
+        except Exception as exc:  # connection refused, timeout, reset, bad status line...
             logger.debug("llmobserve upload failed: %r", exc)
             self.close()
             res.retry = True

@@ -16,7 +16,7 @@ import llmobserve
 import openai
 import pytest
 import requests
-from llmobserve import capture, context
+from llmobserve import capture, context, hub
 from llmobserve.providers import Target
 
 from .helpers import drain, start
@@ -131,18 +131,24 @@ def test_bad_api_key_drops_with_warning(collector, providers, caplog):
 def test_queue_overflow_drops_and_counts(collector, providers):
     collector.delay = 2.0
     start(collector, providers, queue_size=5, batch_size=1)
+    client = hub.active()
+    assert client is not None
     try:
         chat(providers, 30)
         st = llmobserve.stats()
         assert st["captured"] == 30 and st["dropped_queue_full"] >= 20 and st["queued"] <= 5
     finally:
         llmobserve.shutdown(0.2)
+        # the upload in flight outlives the bounded shutdown: let it land before the next test
+        deadline = time.monotonic() + 5
+        while client.worker.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def test_batches_at_most_500_and_gzip(collector, providers):
     start(collector, providers, flush_interval=5.0)
     try:
-        client = capture.active()
+        client = hub.active()
         assert client is not None
         for _ in range(1200):
             call = capture.Call(Target("openai", "chat"), context.current(), None)
@@ -157,9 +163,9 @@ def test_batches_at_most_500_and_gzip(collector, providers):
 
 
 def test_sdk_internal_failures_never_reach_host(sdk, providers, monkeypatch):
-    from llmobserve import worker
+    from llmobserve import events
 
-    monkeypatch.setattr(worker, "build_event", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(events, "build_event", lambda *a, **k: 1 / 0)
     client = openai.OpenAI(base_url=providers["openai"].url + "/v1", api_key="k")
     assert client.chat.completions.create(model="m", messages=MSG).choices
     llmobserve.flush(1.0)
@@ -271,7 +277,7 @@ def test_413_splits_the_batch(collector, providers):
     collector.max_events = 100
     start(collector, providers, flush_interval=5.0)
     try:
-        client = capture.active()
+        client = hub.active()
         assert client is not None
         for _ in range(300):
             call = capture.Call(Target("openai", "chat"), context.current(), None)

@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from .. import capture
-from .._internal import capture_internal_exceptions, log_internal
-from ..errors import BudgetExceededError
+from .. import capture, hub
+from .._internal import log_internal
+from ._wrap import patch, undo_all
 
 STREAM_BODY_LIMIT = 1024 * 1024
 _in_send: contextvars.ContextVar[bool] = contextvars.ContextVar("llmobserve_in_httpx_send", default=False)
+Wrap = Callable[[Any, capture.StreamRecord], Any]  # (inner byte stream, record) -> tapped stream
 
 
 def _describe(request: Any) -> tuple[str, str, str, Any, Any]:
@@ -30,20 +31,13 @@ def _describe(request: Any) -> tuple[str, str, str, Any, Any]:
     host = url.host if port is None else f"{url.host}:{port}"
     try:
         body = request.content
-    except Exception:  # noqa: BLE001 - streaming upload (multipart files): no body for us
+    except Exception:  # streaming upload (multipart files): no body for us
         body = None
     return request.method, host.lower(), url.path, request.headers, body
 
 
-def install(module: ModuleType) -> Callable[[], None]:
-    Client = module.Client
-    AsyncClient = module.AsyncClient
-    orig_send = Client.send
-    orig_async_send = AsyncClient.send
-    Transport = module.HTTPTransport
-    AsyncTransport = module.AsyncHTTPTransport
-    orig_handle = Transport.handle_request
-    orig_async_handle = AsyncTransport.handle_async_request
+def _stream_types(module: ModuleType) -> tuple[Wrap, Wrap]:
+    """Pass-through byte streams (sync, async) deriving from this module's own base classes."""
 
     class TapStream(module.SyncByteStream):  # type: ignore[misc, name-defined]
         def __init__(self, inner: Any, rec: capture.StreamRecord) -> None:
@@ -52,15 +46,9 @@ def install(module: ModuleType) -> Callable[[], None]:
 
         def __iter__(self) -> Iterator[bytes]:
             rec = self._rec
-            feed = rec.tap.feed
             try:
                 for chunk in self._inner:
-                    if feed is not None:
-                        try:
-                            feed(chunk)
-                        except Exception:  # noqa: BLE001 - never break the host's stream
-                            feed = None
-                            rec.broken()
+                    rec.feed(chunk)
                     yield chunk
             except BaseException as exc:
                 rec.finalize(False, exc)
@@ -83,15 +71,9 @@ def install(module: ModuleType) -> Callable[[], None]:
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             rec = self._rec
-            feed = rec.tap.feed
             try:
                 async for chunk in self._inner:
-                    if feed is not None:
-                        try:
-                            feed(chunk)
-                        except Exception:  # noqa: BLE001
-                            feed = None
-                            rec.broken()
+                    rec.feed(chunk)
                     yield chunk
             except BaseException as exc:
                 rec.finalize(False, exc)
@@ -107,106 +89,107 @@ def install(module: ModuleType) -> Callable[[], None]:
         def __del__(self) -> None:
             self._rec.finalize(False)
 
-    def _begin(request: Any) -> capture.Call | None:
-        try:
-            return capture.begin(*_describe(request))
-        except BudgetExceededError:
-            raise
-        except Exception:  # noqa: BLE001
-            return None
+    return TapStream, AsyncTapStream
 
-    def _after(call: capture.Call, response: Any, stream: bool, is_async: bool) -> None:
-        try:
-            status = response.status_code
-            if not stream or status >= 400 or not capture.streams_enabled():
-                capture.finish(call, status, response.content if not stream else None)
-                return
-            call.status = status
-            headers = response.headers
-            ctype = headers.get("content-type")
-            rec = capture.StreamRecord(
-                call,
-                capture.is_sse(ctype),
-                headers.get("content-encoding"),
-                capture.body_limit(ctype, STREAM_BODY_LIMIT),
-            )
-            response.stream = (AsyncTapStream if is_async else TapStream)(response.stream, rec)
-        except Exception:  # noqa: BLE001 - never raise into the host
-            log_internal("httpx response")
 
+def _after(call: capture.Call, response: Any, stream: bool, wrap: Wrap) -> None:
+    """The response headers are in: finish now, or tap the body if it is still to be read."""
+    try:
+        status = response.status_code
+        if not stream or status >= 400 or not hub.streams_enabled():
+            capture.finish(call, status, response.content if not stream else None)
+            return
+        call.status = status
+        headers = response.headers
+        ctype = headers.get("content-type")
+        sse = capture.is_sse(ctype)
+        rec = capture.StreamRecord(
+            call, sse, headers.get("content-encoding"), capture.body_limit(ctype, STREAM_BODY_LIMIT)
+        )
+        response.stream = wrap(response.stream, rec)
+    except Exception:  # never raise into the host
+        log_internal("httpx response")
+
+
+def _send(orig: Callable[..., Any], wrap: Wrap) -> Callable[..., Any]:
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _begin(request) if capture._client is not None else None
+        call = hub.begin(_describe, request)
         if call is None:
-            return orig_send(self, request, *args, **kwargs)
+            return orig(self, request, *args, **kwargs)
         token = _in_send.set(True)
         try:
-            response = orig_send(self, request, *args, **kwargs)
+            response = orig(self, request, *args, **kwargs)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
         finally:
             _in_send.reset(token)
-        _after(call, response, bool(kwargs.get("stream", False)), False)
+        _after(call, response, bool(kwargs.get("stream", False)), wrap)
         return response
 
-    async def async_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _begin(request) if capture._client is not None else None
+    return send
+
+
+def _async_send(orig: Callable[..., Any], wrap: Wrap) -> Callable[..., Any]:
+    async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        call = hub.begin(_describe, request)
         if call is None:
-            return await orig_async_send(self, request, *args, **kwargs)
+            return await orig(self, request, *args, **kwargs)
         token = _in_send.set(True)
         try:
-            response = await orig_async_send(self, request, *args, **kwargs)
+            response = await orig(self, request, *args, **kwargs)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
         finally:
             _in_send.reset(token)
-        _after(call, response, bool(kwargs.get("stream", False)), True)
+        _after(call, response, bool(kwargs.get("stream", False)), wrap)
         return response
+
+    return send
+
+
+def _handle(orig: Callable[..., Any], wrap: Wrap) -> Callable[..., Any]:
+    """Transport level, for clients that bypass ``send``: the body is not read yet, so tap it."""
 
     def handle_request(self: Any, request: Any) -> Any:
-        call = _begin(request) if capture._client is not None and not _in_send.get() else None
+        call = None if _in_send.get() else hub.begin(_describe, request)
         if call is None:
-            return orig_handle(self, request)
+            return orig(self, request)
         try:
-            response = orig_handle(self, request)
+            response = orig(self, request)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
-        _after(call, response, True, False)  # body not read yet at this level: tap it
+        _after(call, response, True, wrap)
         return response
 
+    return handle_request
+
+
+def _async_handle(orig: Callable[..., Any], wrap: Wrap) -> Callable[..., Any]:
     async def handle_async_request(self: Any, request: Any) -> Any:
-        call = _begin(request) if capture._client is not None and not _in_send.get() else None
+        call = None if _in_send.get() else hub.begin(_describe, request)
         if call is None:
-            return await orig_async_handle(self, request)
+            return await orig(self, request)
         try:
-            response = await orig_async_handle(self, request)
+            response = await orig(self, request)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
-        _after(call, response, True, True)
+        _after(call, response, True, wrap)
         return response
 
-    send.__wrapped__ = orig_send  # type: ignore[attr-defined]
-    async_send.__wrapped__ = orig_async_send  # type: ignore[attr-defined]
-    Client.send = send
-    AsyncClient.send = async_send
-    Transport.handle_request = handle_request
-    AsyncTransport.handle_async_request = handle_async_request
+    return handle_async_request
 
-    def uninstall() -> None:
-        if Client.send is send:
-            Client.send = orig_send
-        if AsyncClient.send is async_send:
-            AsyncClient.send = orig_async_send
-        if Transport.handle_request is handle_request:
-            Transport.handle_request = orig_handle
-        if AsyncTransport.handle_async_request is handle_async_request:
-            AsyncTransport.handle_async_request = orig_async_handle
 
-    return uninstall
+def install(module: ModuleType) -> Callable[[], None]:
+    tap, async_tap = _stream_types(module)
+    return undo_all(
+        [
+            patch(module.Client, "send", _send, tap),
+            patch(module.AsyncClient, "send", _async_send, async_tap),
+            patch(module.HTTPTransport, "handle_request", _handle, tap),
+            patch(module.AsyncHTTPTransport, "handle_async_request", _async_handle, async_tap),
+        ]
+    )

@@ -8,12 +8,20 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import capture
+from .. import capture, hub
 from .._internal import capture_internal_exceptions
-from ..errors import BudgetExceededError
 from ._guard import local
+from ._wrap import patch
 
 STREAM_BODY_LIMIT = 1024 * 1024
+
+
+def _describe(request: Any) -> tuple[str, str, str, Any, Any]:
+    parts = urlsplit(request.url)
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode("utf-8", "replace")
+    return request.method, parts.netloc.lower(), parts.path, request.headers, body
 
 
 def _tap(gen: Iterator[Any], rec: capture.StreamRecord) -> Iterator[Any]:
@@ -28,61 +36,43 @@ def _tap(gen: Iterator[Any], rec: capture.StreamRecord) -> Iterator[Any]:
     rec.finalize(True)
 
 
-def install(module: ModuleType) -> Callable[[], None]:
-    Session = module.sessions.Session
-    orig_send = Session.send
+def _after(call: capture.Call, response: Any, stream: bool) -> None:
+    with capture_internal_exceptions("requests response"):
+        status = response.status_code
+        if not stream or status >= 400 or not hub.streams_enabled():
+            capture.finish(call, status, response.content if not stream else None)
+            return
+        call.status = status
+        ctype = response.headers.get("content-type")
+        rec = capture.StreamRecord(call, capture.is_sse(ctype), None, capture.body_limit(ctype, STREAM_BODY_LIMIT))
+        orig_iter = response.iter_content
 
-    def _begin(request: Any) -> capture.Call | None:
-        try:
-            parts = urlsplit(request.url)
-            body = request.body
-            if isinstance(body, str):
-                body = body.encode("utf-8", "replace")
-            return capture.begin(request.method, parts.netloc.lower(), parts.path, request.headers, body)
-        except BudgetExceededError:
-            raise
-        except Exception:  # noqa: BLE001
-            return None
+        def iter_content(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            return _tap(orig_iter(*args, **kwargs), rec)
 
-    def _after(call: capture.Call, response: Any, stream: bool) -> None:
-        with capture_internal_exceptions("requests response"):
-            status = response.status_code
-            if not stream or status >= 400 or not capture.streams_enabled():
-                capture.finish(call, status, response.content if not stream else None)
-                return
-            call.status = status
-            ctype = response.headers.get("content-type")
-            rec = capture.StreamRecord(call, capture.is_sse(ctype), None, capture.body_limit(ctype, STREAM_BODY_LIMIT))
-            orig_iter = response.iter_content
+        response.iter_content = iter_content
+        weakref.finalize(response, rec.finalize, False)
 
-            def iter_content(*args: Any, **kwargs: Any) -> Iterator[Any]:
-                return _tap(orig_iter(*args, **kwargs), rec)
 
-            response.iter_content = iter_content
-            weakref.finalize(response, rec.finalize, False)
-
+def _send(orig: Callable[..., Any]) -> Callable[..., Any]:
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
-        call = _begin(request) if capture._client is not None else None
+        call = hub.begin(_describe, request)
         if call is None:
-            return orig_send(self, request, **kwargs)
+            return orig(self, request, **kwargs)
         prev = getattr(local, "busy", False)
-        local.busy = True
+        local.busy = True  # urllib3 underneath: already captured here
         try:
-            response = orig_send(self, request, **kwargs)
+            response = orig(self, request, **kwargs)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
         finally:
             local.busy = prev
         _after(call, response, bool(kwargs.get("stream", False)))
         return response
 
-    send.__wrapped__ = orig_send  # type: ignore[attr-defined]
-    Session.send = send
+    return send
 
-    def uninstall() -> None:
-        if Session.send is send:
-            Session.send = orig_send
 
-    return uninstall
+def install(module: ModuleType) -> Callable[[], None]:
+    return patch(module.sessions.Session, "send", _send)

@@ -7,46 +7,36 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import capture
+from .. import capture, hub
 from .._internal import capture_internal_exceptions
-from ..errors import BudgetExceededError
 from ._guard import local
+from ._wrap import patch
 
 
-def install(module: ModuleType) -> Callable[[], None]:
-    Pool = module.connectionpool.HTTPConnectionPool
-    orig_urlopen = Pool.urlopen
+def _describe(pool: Any, method: str, url: str, body: Any, headers: Any) -> tuple[str, str, str, Any, Any]:
+    if url.startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        host, path = parts.netloc, parts.path
+    else:
+        host = pool.host if pool.port in (None, 80, 443) else f"{pool.host}:{pool.port}"
+        path = url.split("?", 1)[0]
+    if isinstance(body, str):
+        body = body.encode("utf-8", "replace")
+    return method, host.lower(), path, headers, body
 
-    def _begin(pool: Any, method: str, url: str, body: Any, headers: Any) -> capture.Call | None:
-        try:
-            if url.startswith(("http://", "https://")):
-                parts = urlsplit(url)
-                host, path = parts.netloc.lower(), parts.path
-            else:
-                host = pool.host if pool.port in (None, 80, 443) else f"{pool.host}:{pool.port}"
-                path = url.split("?", 1)[0]
-            if isinstance(body, str):
-                body = body.encode("utf-8", "replace")
-            return capture.begin(method, host.lower(), path, headers, body)
-        except BudgetExceededError:
-            raise
-        except Exception:  # noqa: BLE001
-            return None
 
+def _urlopen(orig: Callable[..., Any]) -> Callable[..., Any]:
     def urlopen(
         self: Any, method: str, url: str, body: Any = None, headers: Any = None, *args: Any, **kwargs: Any
     ) -> Any:
-        if capture._client is None or getattr(local, "busy", False):
-            return orig_urlopen(self, method, url, body, headers, *args, **kwargs)
-        call = _begin(self, method, url, body, headers)
+        call = None if getattr(local, "busy", False) else hub.begin(_describe, self, method, url, body, headers)
         if call is None:
-            return orig_urlopen(self, method, url, body, headers, *args, **kwargs)
+            return orig(self, method, url, body, headers, *args, **kwargs)
         local.busy = True  # urlopen recurses for its own retries/redirects: one span
         try:
-            response = orig_urlopen(self, method, url, body, headers, *args, **kwargs)
+            response = orig(self, method, url, body, headers, *args, **kwargs)
         except BaseException as exc:
-            with capture_internal_exceptions():
-                capture.finish(call, None, None, exc)
+            capture.failed(call, exc)
             raise
         finally:
             local.busy = False
@@ -56,11 +46,8 @@ def install(module: ModuleType) -> Callable[[], None]:
             capture.finish(call, response.status, data)
         return response
 
-    urlopen.__wrapped__ = orig_urlopen  # type: ignore[attr-defined]
-    Pool.urlopen = urlopen
+    return urlopen
 
-    def uninstall() -> None:
-        if Pool.urlopen is urlopen:
-            Pool.urlopen = orig_urlopen
 
-    return uninstall
+def install(module: ModuleType) -> Callable[[], None]:
+    return patch(module.connectionpool.HTTPConnectionPool, "urlopen", _urlopen)

@@ -72,10 +72,10 @@ class ProviderHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.do_POST()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         self.server.requests.append((self.command, self.path, body))
         path = self.path.split("?", 1)[0]
@@ -160,7 +160,7 @@ class CollectorHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         srv = self.server
         srv.caps_polls += 1
         if self.path == "/v1/caps/status" and srv.caps_status is not None:
@@ -168,7 +168,7 @@ class CollectorHandler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b'{"detail":"Not Found"}')
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         srv = self.server
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n)
