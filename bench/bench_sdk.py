@@ -1,4 +1,4 @@
-"""SDK overhead figures (issue 4). Plain script: prints figures, exits 0, ~1 minute.
+"""SDK overhead figures (issue 4). Plain script: prints figures, exits 0, ~2 minutes.
 
 1. Added median latency per non-streaming call, real ``openai`` client -> loopback fake server.
    The fake provider and fake collector run in a separate process so their threads do not
@@ -12,16 +12,26 @@
    around the network call (``Client.begin`` = detect + caps check + Call, then
    ``capture.finish`` with a real response body = enqueue), against a collector port that
    refuses connections. Memory must plateau at the queue bound, with drops counted.
+4. Steady load (``steady``): host threads make real ``openai`` calls to the loopback fake at a fixed
+   rate (default 500 calls/s), in alternating blocks with the SDK on and off, and we report host-call
+   p50/p99/p99.9 for both sides of the same run, plus the worker thread's own CPU time per event
+   (its thread CPU clock over the events it built and sent). A worker that holds the GIL for
+   milliseconds shows up here as a fat tail on the SDK-on side only.
+
+Usage: ``python bench/bench_sdk.py [all|overhead|streaming|memory|steady] [--rate N] [--seconds S]``.
+Works against an older SDK too (``PYTHONPATH=/path/to/other/sdk``) so before/after is one command.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +54,109 @@ def rss_mb() -> float:
 
 def median_us(xs: list[float]) -> float:
     return statistics.median(xs) * 1e6
+
+
+def sdk_hub() -> object:
+    """The module holding the active client (``hub`` now, ``capture`` in SDKs before it existed)."""
+    try:
+        from llmobserve import hub
+    except ImportError:
+        from llmobserve import capture as hub  # type: ignore[no-redef]
+    return hub
+
+
+def worker_cpu_seconds() -> float:
+    """CPU time used so far by the SDK's worker thread (found by name, its thread CPU clock)."""
+    for t in threading.enumerate():
+        if t.name == "llmobserve-worker" and t.ident is not None:
+            return time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+    return 0.0
+
+
+def percentile(xs: list[float], q: float) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _paced(call: object, rate_per_thread: float, until: float, out: list[float]) -> None:
+    """Call ``call()`` at a fixed rate until ``until``; a missed slot is skipped, not made up in a burst."""
+    period = 1.0 / rate_per_thread
+    next_t = time.perf_counter()
+    while next_t < until:
+        now = time.perf_counter()
+        if now < next_t:
+            time.sleep(next_t - now)
+        t = time.perf_counter()
+        call()  # type: ignore[operator]
+        out.append(time.perf_counter() - t)
+        next_t = max(next_t + period, time.perf_counter() - period)
+
+
+def bench_steady(provider_url: str, collector_url: str, rate: float, seconds: float, threads: int = 4) -> None:
+    import llmobserve
+    import openai
+    from llmobserve import hooks
+
+    hub = sdk_hub()
+    netloc = provider_url.split("//", 1)[1]
+    llmobserve.observe(collector_url, api_key="test-key", provider_hosts={netloc: "openai"})
+    client_sdk = hub.active()  # type: ignore[attr-defined]
+    clients = [openai.OpenAI(base_url=provider_url + "/v1", api_key="k", max_retries=0) for _ in range(threads)]
+    msgs = [{"role": "user", "content": "hi"}]
+    calls = [lambda c=c: c.chat.completions.create(model="gpt-4o-mini", messages=msgs) for c in clients]
+    for c in calls:
+        for _ in range(50):
+            c()
+    llmobserve.flush(5)
+
+    def toggle(sdk_on: bool) -> None:
+        if sdk_on:
+            hub.set_active(client_sdk)  # type: ignore[attr-defined]
+            hooks.install(("httpx2",))
+        else:
+            hooks.uninstall()
+            hub.set_active(None)  # type: ignore[attr-defined]
+
+    lat: dict[bool, list[float]] = {True: [], False: []}
+    wall = {True: 0.0, False: 0.0}
+    cpu = 0.0
+    sent = 0
+    block = 5.0
+    for i in range(max(2, round(2 * seconds / block))):
+        sdk_on = i % 2 == 0
+        toggle(sdk_on)
+        cpu0, sent0 = worker_cpu_seconds(), llmobserve.stats().get("sent", 0)
+        t0 = time.perf_counter()
+        until = t0 + block
+        pool = [threading.Thread(target=_paced, args=(c, rate / threads, until, lat[sdk_on])) for c in calls]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        wall[sdk_on] += time.perf_counter() - t0
+        if sdk_on:
+            hub.set_active(client_sdk)  # type: ignore[attr-defined]
+            llmobserve.flush(10)  # the block's events are built and sent: count all of their cost
+            cpu += worker_cpu_seconds() - cpu0
+            sent += llmobserve.stats().get("sent", 0) - sent0
+    toggle(True)
+    print(f"steady load, real openai client over loopback, {threads} host threads, target {rate:.0f} calls/s,")
+    print(f"  alternating {block:.0f} s blocks, {seconds:.0f} s per side:")
+    for sdk_on in (False, True):
+        xs = lat[sdk_on]
+        print(
+            f"  SDK {'on ' if sdk_on else 'off'}  {len(xs) / wall[sdk_on]:5.0f} calls/s  "
+            f"p50 {percentile(xs, 0.5) * 1e3:6.2f} ms  p99 {percentile(xs, 0.99) * 1e3:6.2f} ms  "
+            f"p99.9 {percentile(xs, 0.999) * 1e3:6.2f} ms  max {max(xs) * 1e3:6.2f} ms"
+        )
+    on, off = lat[True], lat[False]
+    print(
+        f"  ratio on/off: p50 {percentile(on, 0.5) / percentile(off, 0.5):.2f}  "
+        f"p99 {percentile(on, 0.99) / percentile(off, 0.99):.2f}  "
+        f"p99.9 {percentile(on, 0.999) / percentile(off, 0.999):.2f}"
+    )
+    print(f"  worker thread CPU {cpu / max(1, sent) * 1e6:6.1f} us/event over {sent} events")
+    llmobserve.shutdown(2)
 
 
 def bench_non_streaming(provider_url: str, collector_url: str) -> None:
@@ -255,13 +368,24 @@ def bench_memory() -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", default="all", choices=["all", "overhead", "streaming", "memory", "steady"])
+    parser.add_argument("--rate", type=float, default=500.0, help="steady: host calls per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="steady: seconds per side (on, off)")
+    args = parser.parse_args()
+    run = {args.what} if args.what != "all" else {"overhead", "streaming", "memory", "steady"}
     proc = subprocess.Popen([sys.executable, "-c", SERVE.format(root=ROOT)], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().split()  # type: ignore[union-attr]
         provider_url, collector_url = line[0], line[1]
-        bench_non_streaming(provider_url, collector_url)
-        bench_streaming(provider_url, collector_url)
-        bench_memory()
+        if "overhead" in run:
+            bench_non_streaming(provider_url, collector_url)
+        if "streaming" in run:
+            bench_streaming(provider_url, collector_url)
+        if "steady" in run:
+            bench_steady(provider_url, collector_url, args.rate, args.seconds)
+        if "memory" in run:
+            bench_memory()
     finally:
         proc.kill()
         proc.wait()

@@ -23,6 +23,9 @@ from .ids import new_id
 
 _MODEL_RE = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
 _DECODER = json.JSONDecoder()
+# below this a full decode is cheaper than finding and checking each member (chat replies are ~0.5-2 KB;
+# embeddings ~40 KB per vector: there the partial decode is ~6x cheaper, bench/bench_sdk.py)
+SKELETON_MIN_BYTES = 2048
 _WS = " \t\n\r"
 
 # family -> (usage key, other top-level keys its extractor reads, one or two texts meaning "decode it all")
@@ -60,66 +63,58 @@ def _key(s: str, key: str) -> tuple[int, int] | None:
     return pos, _skip_ws(s, i + 1)
 
 
-def _members_after(s: str, end: int) -> dict[str, Any]:
-    """The members that follow a top-level member ending at ``end``; raises _Unsure if it was nested."""
-    rest = s[_skip_ws(s, end) :]
-    if rest[:1] == ",":
-        rest = rest[1:]
-    elif rest[:1] != "}":
-        raise _Unsure
-    doc = "{" + rest
-    after, stop = _DECODER.raw_decode(doc)
-    if doc[stop:].strip():
-        raise _Unsure  # the object closed early: the member was nested
-    return after  # type: ignore[no-any-return]
-
-
-def _top_level_before(s: str, pos: int) -> bool:
-    """Is the key at ``pos`` a member of the outermost object? (the text before it, closed, must parse)"""
-    doc = s[:pos] + '"":0}'
+def _is_top_level(s: str, start: int, end: int) -> bool:
+    """Is the member spanning ``s[start:end]`` one of the outermost object's? Decodes the shorter side:
+    the text before it closed with ``"":0}``, or ``{`` and the text after it; either parses whole
+    only when the member is at the top level."""
+    if start <= len(s) - end:
+        doc = s[:start] + '"":0}'
+    else:
+        rest = s[_skip_ws(s, end) :]
+        if rest[:1] == ",":
+            rest = rest[1:]
+        elif rest[:1] != "}":
+            return False
+        doc = "{" + rest
     try:
         _, stop = _DECODER.raw_decode(doc)
     except ValueError:
         return False
-    return stop == len(doc)
+    return not doc[stop:].strip()
+
+
+def _member(s: str, key: str) -> Any:
+    """The value of top-level member ``key`` of the JSON object text ``s`` (None when absent)."""
+    found = _key(s, key)
+    if found is None:
+        return None
+    value, end = _DECODER.raw_decode(s, found[1])
+    if not _is_top_level(s, found[0], end):
+        raise _Unsure
+    return value
 
 
 def _skeleton(body: bytes, family: str) -> dict[str, Any] | None:
     """The top-level members the family's extractor reads, or None when only a full decode will do.
 
-    The usage object is decoded, then the members after it (short: providers put usage last); a
-    wanted key that comes before usage is decoded alone and checked to be at the top level.
+    Each is found by its key (which must occur once), decoded alone, and checked to sit at the top
+    level by decoding the shorter side around it. Only for bodies of ``SKELETON_MIN_BYTES`` or more.
     """
     spec = _SKELETONS.get(family)
-    if spec is None or body[:1] != b"{":
+    if spec is None or len(body) < SKELETON_MIN_BYTES or body[:1] != b"{":
         return None
     usage_key, keys, poison = spec
     try:
         s = body.decode("utf-8", "surrogatepass")
         if poison[0] in s or poison[-1] in s or not s.rstrip().endswith("}"):
             return None
-        found = _key(s, usage_key)
-        if found is None:
-            return None  # no usage object: the extractor may read other fields
-        usage_pos, start = found
-        usage, end = _DECODER.raw_decode(s, start)
+        usage = _member(s, usage_key)
         if not isinstance(usage, dict):
-            return None
-        after = _members_after(s, end)
-        out = {usage_key: usage}
-        for key in keys:
-            if key in after:
-                out[key] = after[key]
-                continue
-            found = _key(s, key)
-            if found is None:
-                out[key] = None
-            elif found[0] > usage_pos or not _top_level_before(s, found[0]):
-                return None
-            else:
-                out[key] = _DECODER.raw_decode(s, found[1])[0]
+            return None  # no usage object: the extractor may read other fields
+        out = {key: _member(s, key) for key in keys}
     except (_Unsure, ValueError, IndexError):
         return None
+    out[usage_key] = usage
     return out
 
 
@@ -237,9 +232,17 @@ def parse_inline(call: Call) -> None:
     call.req_body = None
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), default=str)
+# the C encoder called directly skips building one per call (json.dumps does); None on some Pythons
+_c_encode = (
+    json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if json.encoder.c_make_encoder is not None
+    else None
+)
 
 
 def encode_each(built: list[dict[str, Any]]) -> list[str]:
     """Each event as JSON text (kept apart so that a 413 reply can split the batch anywhere)."""
-    return [_encode(event) for event in built]
+    if _c_encode is None:
+        return [_encoder.encode(event) for event in built]
+    return ["".join(_c_encode(event, 0)) for event in built]

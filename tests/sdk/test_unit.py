@@ -215,9 +215,14 @@ def test_cohere_stream_message_end():
 
 
 def _extracted(family: str, body: bytes) -> tuple[Any, ...]:
+    """Through the partial decode whatever the body's size."""
     call = capture.Call(Target(family, "chat"), context.current(), None)
     call.status, call.body = 200, body
-    ext = events.extract(call)
+    saved, events.SKELETON_MIN_BYTES = events.SKELETON_MIN_BYTES, 0
+    try:
+        ext = events.extract(call)
+    finally:
+        events.SKELETON_MIN_BYTES = saved
     return ext.usage, ext.model, ext.service_tier, ext.reported_cost, ext.found
 
 
@@ -261,11 +266,15 @@ def test_usage_only_decode_matches_full_decode(family, body):
     assert _extracted(family, body) == _full(family, body)
 
 
-def test_usage_only_decode_is_used():
-    assert events._skeleton(wire.OPENAI_CHAT, "openai") is not None
-    assert events._skeleton(PRETTY, "openai") is not None
-    assert events._skeleton(wire.ANTHROPIC_MESSAGE, "anthropic") is not None
-    assert events._skeleton(b'{"x":{"usage":{"a":1}},"usage":{"a":1}}', "openai") is None
+def test_usage_only_decode_is_used_for_big_bodies():
+    vector = json.dumps([0.0123456789] * 1536)
+    emb = f'{{"object":"list","data":[{{"embedding":{vector}}}],"model":"e","usage":{{"prompt_tokens":8}}}}'
+    expected = {"model": "e", "service_tier": None, "usage": {"prompt_tokens": 8}}
+    assert events._skeleton(emb.encode(), "openai") == expected
+    assert events._skeleton(wire.OPENAI_CHAT, "openai") is None  # small: a full decode is cheaper
+    pad = b" " * events.SKELETON_MIN_BYTES
+    assert events._skeleton(wire.ANTHROPIC_MESSAGE[:-1] + pad + b"}", "anthropic") is not None
+    assert events._skeleton(b'{"x":{"usage":{"a":1}},"usage":{"a":1}' + pad + b"}", "openai") is None
 
 
 def test_iso_matches_datetime():
