@@ -113,10 +113,10 @@ class Worker(Generic[T]):
         deadline = time.monotonic() + timeout
         if not self.alive():
             return not self._dq
-        self._flush_asked += 1
         while time.monotonic() < deadline:
             if not self._dq and self._inflight == 0:
                 return True
+            self._flush_asked += 1
             self._poke()
             time.sleep(0.005)
         return not self._dq and self._inflight == 0
@@ -161,10 +161,7 @@ class Worker(Generic[T]):
                     self._wake.acquire(timeout=wait)
                 if self._due(next_flush):
                     self._flush_asked = 0
-                    while self._dq:
-                        self._handle_one_batch()
-                        if self._stopping and self.deadline.passed():
-                            break
+                    self._drain(len(self._dq))
                     next_flush = time.monotonic() + self.flush_interval
                 if self._stopping:
                     return
@@ -173,12 +170,21 @@ class Worker(Generic[T]):
                 logger.debug("llmobserve worker error", exc_info=True)
                 time.sleep(0.1)
 
-    def _handle_one_batch(self) -> None:
+    def _drain(self, n: int) -> None:
+        """Handle the ``n`` items queued when the flush fell due; what arrives meanwhile waits for the
+        next one (else each flush ends with tiny batches), unless a flush or shutdown asks for all."""
+        while self._dq and (n > 0 or self._flush_asked or self._stopping):
+            n -= self._handle_one_batch()
+            if self._stopping and self.deadline.passed():
+                break
+
+    def _handle_one_batch(self) -> int:
         self._inflight += 1
         try:
             dq = self._dq
             batch = [dq.popleft() for _ in range(min(len(dq), self.batch_size))]
             if batch:
                 self._handle(batch)
+            return len(batch)
         finally:
             self._inflight -= 1
