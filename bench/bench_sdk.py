@@ -18,7 +18,11 @@
    (its thread CPU clock over the events it built and sent). A worker that holds the GIL for
    milliseconds shows up here as a fat tail on the SDK-on side only.
 
-Usage: ``python bench/bench_sdk.py [all|overhead|streaming|memory|steady] [--rate N] [--seconds S]``.
+5. Worker CPU per event (``worker``): 5,000 calls captured on the hook path (as in 3, with a real
+   OpenAI chat body) against the live fake collector, worker thread CPU over their building,
+   encoding and upload, divided by the events sent. Same code path and data for any SDK version.
+
+Usage: ``python bench/bench_sdk.py [all|overhead|streaming|memory|steady|worker] [--rate N] [--seconds S]``.
 Works against an older SDK too (``PYTHONPATH=/path/to/other/sdk``) so before/after is one command.
 """
 
@@ -332,6 +336,33 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
     llmobserve.shutdown(1)
 
 
+def bench_worker_cpu(collector_url: str, n: int = 5000, repeats: int = 3) -> None:
+    import llmobserve
+    from llmobserve import capture
+
+    from tests.sdk.fakes import wire
+
+    headers = {"content-type": "application/json"}
+    figures = []
+    for _ in range(repeats):
+        sdk_client = llmobserve.observe(collector_url, api_key="test-key", flush_interval=3600, enforce_caps=False)
+        begin = getattr(sdk_client, "begin", None)  # Client.begin now; capture.begin before the hub existed
+        if begin is None:
+            begin = capture.begin  # type: ignore[attr-defined]
+        sent0 = llmobserve.stats()["sent"]
+        cpu0 = worker_cpu_seconds()
+        for _ in range(n):
+            call = begin("POST", "api.openai.com", "/v1/chat/completions", headers, b'{"model":"m"}')
+            capture.finish(call, 200, wire.OPENAI_CHAT + b" ")  # type: ignore[arg-type]
+        llmobserve.flush(30)
+        cpu = worker_cpu_seconds() - cpu0
+        sent = llmobserve.stats()["sent"] - sent0
+        figures.append(cpu / max(1, sent) * 1e6)
+        llmobserve.shutdown(2)
+    print(f"worker thread CPU per event ({n} OpenAI chat calls, batches of 500, {repeats} repeats):")
+    print("  " + ", ".join(f"{x:.1f}" for x in figures) + f" us/event (median {statistics.median(figures):.1f})")
+
+
 def bench_memory() -> None:
     import llmobserve
     from llmobserve import capture
@@ -369,11 +400,13 @@ def bench_memory() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", default="all", choices=["all", "overhead", "streaming", "memory", "steady"])
+    parser.add_argument(
+        "what", nargs="?", default="all", choices=["all", "overhead", "streaming", "memory", "steady", "worker"]
+    )
     parser.add_argument("--rate", type=float, default=500.0, help="steady: host calls per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="steady: seconds per side (on, off)")
     args = parser.parse_args()
-    run = {args.what} if args.what != "all" else {"overhead", "streaming", "memory", "steady"}
+    run = {args.what} if args.what != "all" else {"overhead", "streaming", "memory", "steady", "worker"}
     proc = subprocess.Popen([sys.executable, "-c", SERVE.format(root=ROOT)], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().split()  # type: ignore[union-attr]
@@ -382,6 +415,8 @@ def main() -> int:
             bench_non_streaming(provider_url, collector_url)
         if "streaming" in run:
             bench_streaming(provider_url, collector_url)
+        if "worker" in run:
+            bench_worker_cpu(collector_url)
         if "steady" in run:
             bench_steady(provider_url, collector_url, args.rate, args.seconds)
         if "memory" in run:
