@@ -362,6 +362,35 @@ def bench_worker_cpu(collector_url: str, n: int = 5000, repeats: int = 3) -> Non
     print(f"worker thread CPU per event ({n} OpenAI chat calls, batches of 500, {repeats} repeats):")
     print("  " + ", ".join(f"{x:.1f}" for x in figures) + f" us/event (median {statistics.median(figures):.1f})")
 
+    # how long a host thread waits for the GIL while the worker builds a 500-event batch: a ticker
+    # sleeps 1 ms in a loop and records how late it wakes (idle: same ticker, worker asleep)
+    def ticker(seconds: float) -> list[float]:
+        late = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            time.sleep(0.001)
+            late.append(time.perf_counter() - t - 0.001)
+        return late
+
+    sdk_client = llmobserve.observe(collector_url, api_key="test-key", flush_interval=3600, enforce_caps=False)
+    begin = getattr(sdk_client, "begin", None) or capture.begin  # type: ignore[attr-defined]
+    busy: list[float] = []
+    idle: list[float] = []
+    for _ in range(5):
+        idle += ticker(0.3)
+        for _ in range(500):  # the 500th wakes the worker, which then builds and sends the batch
+            call = begin("POST", "api.openai.com", "/v1/chat/completions", headers, b'{"model":"m"}')
+            capture.finish(call, 200, wire.OPENAI_CHAT + b" ")  # type: ignore[arg-type]
+        busy += ticker(0.3)
+    llmobserve.shutdown(2)
+    print("host thread lateness waking from a 1 ms sleep (GIL wait), worker idle vs building 500-event batches:")
+    for name, xs in (("idle", idle), ("busy", busy)):
+        print(
+            f"  {name}  p50 {percentile(xs, 0.5) * 1e3:5.2f} ms  p99 {percentile(xs, 0.99) * 1e3:5.2f} ms  "
+            f"max {max(xs) * 1e3:5.2f} ms  ({len(xs)} wakes)"
+        )
+
 
 def bench_memory() -> None:
     import llmobserve
