@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import llmobserve
@@ -25,3 +26,11 @@ def drain(collector: FakeCollector, n: int | None = None, timeout: float = 3.0) 
     if n is not None:
         return collector.wait_for(n, timeout)
     return list(collector.events)
+
+
+def wait_for_uploads_in_flight(client: Any, timeout: float = 8.0) -> None:
+    """After a bounded shutdown against a slow collector, the upload in flight still lands later;
+    wait for the worker thread to end so that it cannot land in the next test's collector."""
+    deadline = time.monotonic() + timeout
+    while client.worker.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)

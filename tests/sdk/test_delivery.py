@@ -19,7 +19,7 @@ import requests
 from llmobserve import capture, context, hub
 from llmobserve.providers import Target
 
-from .helpers import drain, start
+from .helpers import drain, start, wait_for_uploads_in_flight
 
 pytestmark = pytest.mark.timeout(30)
 MSG = [{"role": "user", "content": "hi"}]
@@ -59,12 +59,14 @@ def test_collector_down_never_hurts_host(collector, providers):
 def test_slow_collector_host_not_blocked_and_shutdown_bounded(collector, providers):
     collector.delay = 5.0
     start(collector, providers)
+    client = hub.active()
     try:
         assert chat(providers, 10) < 0.5  # uploads hang 5 s; host calls do not
     finally:
         t = time.monotonic()
         llmobserve.shutdown(1.0)
         assert time.monotonic() - t < 2.0
+        wait_for_uploads_in_flight(client)
 
 
 def test_collector_500_retries_then_drops_and_counts(collector, providers):
@@ -139,10 +141,7 @@ def test_queue_overflow_drops_and_counts(collector, providers):
         assert st["captured"] == 30 and st["dropped_queue_full"] >= 20 and st["queued"] <= 5
     finally:
         llmobserve.shutdown(0.2)
-        # the upload in flight outlives the bounded shutdown: let it land before the next test
-        deadline = time.monotonic() + 5
-        while client.worker.alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_uploads_in_flight(client)
 
 
 def test_batches_at_most_500_and_gzip(collector, providers):
