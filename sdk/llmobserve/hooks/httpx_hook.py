@@ -36,8 +36,8 @@ def _describe(request: Any) -> tuple[str, str, str, Any, Any]:
     return request.method, host.lower(), url.path, request.headers, body
 
 
-def _stream_types(module: ModuleType) -> tuple[Wrap, Wrap]:
-    """Pass-through byte streams (sync, async) deriving from this module's own base classes."""
+def _tap_stream_type(module: ModuleType) -> Wrap:
+    """A pass-through sync byte stream deriving from this module's own base class."""
 
     class TapStream(module.SyncByteStream):  # type: ignore[misc, name-defined]
         def __init__(self, inner: Any, rec: capture.StreamRecord) -> None:
@@ -64,6 +64,12 @@ def _stream_types(module: ModuleType) -> tuple[Wrap, Wrap]:
         def __del__(self) -> None:
             self._rec.finalize(False)
 
+    return TapStream
+
+
+def _async_tap_stream_type(module: ModuleType) -> Wrap:
+    """The same for async clients."""
+
     class AsyncTapStream(module.AsyncByteStream):  # type: ignore[misc, name-defined]
         def __init__(self, inner: Any, rec: capture.StreamRecord) -> None:
             self._inner = inner
@@ -89,7 +95,7 @@ def _stream_types(module: ModuleType) -> tuple[Wrap, Wrap]:
         def __del__(self) -> None:
             self._rec.finalize(False)
 
-    return TapStream, AsyncTapStream
+    return AsyncTapStream
 
 
 def _after(call: capture.Call, response: Any, stream: bool, wrap: Wrap) -> None:
@@ -184,7 +190,7 @@ def _async_handle(orig: Callable[..., Any], wrap: Wrap) -> Callable[..., Any]:
 
 
 def install(module: ModuleType) -> Callable[[], None]:
-    tap, async_tap = _stream_types(module)
+    tap, async_tap = _tap_stream_type(module), _async_tap_stream_type(module)
     return undo_all(
         [
             patch(module.Client, "send", _send, tap),
