@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -166,7 +167,9 @@ def bench_steady(provider_url: str, collector_url: str, rate: float, seconds: fl
 def bench_non_streaming(provider_url: str, collector_url: str) -> None:
     import llmobserve
     import openai
-    from llmobserve import hooks, hub
+    from llmobserve import hooks
+
+    hub: Any = sdk_hub()
 
     netloc = provider_url.split("//", 1)[1]
     llmobserve.observe(collector_url, api_key="test-key", provider_hosts={netloc: "openai"})
@@ -239,7 +242,9 @@ def bench_streaming(provider_url: str, collector_url: str) -> None:
     import httpx2
     import llmobserve
     import openai
-    from llmobserve import hooks, hub
+    from llmobserve import hooks
+
+    hub: Any = sdk_hub()
 
     from tests.sdk.fakes import wire
 
