@@ -6,6 +6,7 @@ import gzip
 import json
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -223,7 +224,10 @@ class FakeCollector(_Server):
         super().__init__(CollectorHandler)
 
     def reset(self) -> None:
+        """Forget everything; a new key per test, so an upload a previous test's client still had in flight
+        is refused (401) instead of landing among this test's events."""
         with self.lock:
+            self.api_key = f"test-key-{uuid.uuid4().hex[:8]}"
             self.events.clear()
             self.batches.clear()
         self.mode = "ok"
