@@ -5,7 +5,8 @@ one row per customer-day on every request: ~300k rows for 10k customers over 30 
 *closed* — before the current UTC day (grain ``day``, from ``customer_usage_daily``, exact first/last call)
 or hour (grain ``hour``, from ``usage_hourly``, first/last seen to the hour) — and ordinary ingest never
 writes there. So the closed part's per-customer totals are built once, on first read, into
-``customer_range_totals``; readers add the open part (today's or this hour's rows) live (services/analytics.py).
+``customer_range_totals``; readers add the open part (today's or this hour's rows) live
+(services/analytics/per_customer.py).
 
 Exactness:
 
@@ -249,7 +250,7 @@ def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
             _fill(builder, key)
             builder.execute(sa.insert(STATE).values(tenant_id=key.tenant_id, grain=key.grain, range_start=key.start,
                                                     range_end=key.end, late_version=version, build_id=build_id,
-                                                    built_at=utcnow()))
+                                                    built_at=now))
             _evict(builder, key, now)
             builder.commit()
     except sa.exc.SQLAlchemyError as error:  # a lost race, a busy lock, no free pooled connection...

@@ -41,7 +41,7 @@ def warm_named_ranges(engine: sa.Engine, now: datetime | None = None) -> int:
                 for key in NAMED_RANGES:
                     window = resolve_range(key, now=now)
                     analytics.customers_page(session, analytics.Scope(tenant_id, window.start, window.end),
-                                             page_size=1)
+                                             page_size=1, now=now)
                 analytics.insights(session, tenant_id, now=now)
             warmed += 1
         except Exception:  # noqa: BLE001 - the next run, or the first visitor, builds it instead

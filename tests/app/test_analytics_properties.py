@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, customer_ranges
+from llmobserve_app.services.analytics import per_customer
 from llmobserve_app.services.events import agent_of, ingest_events
 from llmobserve_app.services.money import usd_to_nanos
 from llmobserve_app.services.time_range import day_floor, hour_floor, resolve_range
@@ -221,15 +222,15 @@ def _expected_page(found: dict[str, dict], dialect: str, search: str, sort: str,
 def _check_customers(session, events: list[dict], scope: analytics.Scope, now: datetime, dialect: str,
                      query: dict) -> None:
     found = _expected_customers(events, scope, now)
-    by_customer = analytics.cost_by(session, scope, "customer", limit=None)
+    by_customer = analytics.cost_by(session, scope, "customer", limit=None, now=now)
     assert {row.name: (row.cost_nanos, row.calls, row.unpriced_calls, row.failed_calls, row.input_tokens,
                        row.output_tokens) for row in by_customer} == {
         name: (m["cost"], m["calls"], m["unpriced"], m["failed"], m["input"], m["output"]) for name, m in found.items()}
-    top = analytics.cost_by(session, scope, "customer", limit=3)
+    top = analytics.cost_by(session, scope, "customer", limit=3, now=now)
     assert [row.name for row in top] == sorted(found, key=lambda name: (-found[name]["cost"], name))[:3]
     assert top == by_customer[:3]
 
-    result = analytics.customers_page(session, scope, **query)
+    result = analytics.customers_page(session, scope, **query, now=now)
     named = {name: mine for name, mine in found.items() if name}
     needle = query["search"].strip().lower()
     matching = [mine for name, mine in named.items() if needle in name.lower()]
@@ -300,8 +301,7 @@ def test_customer_dimension_through_range_bases(engine, make_account, monkeypatc
     """With the clock frozen a little (or days) after the events: the range path equals brute force and the
     rollups-only path, before and after late events land in periods whose bases were built."""
     clock = NOW + timedelta(minutes=minutes_past_now)
-    monkeypatch.setattr(analytics, "utcnow", lambda: clock)
-    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)
+    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)  # ingest's late-event check reads the clock
     tenant, _, _ = make_account()
     dialect = engine.dialect.name
     events = [_materialise(item) for item in drawn]
@@ -316,7 +316,7 @@ def test_customer_dimension_through_range_bases(engine, make_account, monkeypatc
             _check_insights(session, events, tenant, clock)
             through_bases = analytics.insights(session, tenant, clock)
             with monkeypatch.context() as patch:  # the same from the rollups alone
-                patch.setattr(analytics, "_customer_base", lambda *args: None)
+                patch.setattr(per_customer, "_customer_base", lambda *args: None)
                 assert analytics.insights(session, tenant, clock) == through_bases
             built = session.execute(sa.select(sa.func.count()).select_from(customer_ranges.STATE)
                                     .where(customer_ranges.STATE.c.tenant_id == tenant)).scalar_one()
@@ -336,8 +336,7 @@ _SAME_CALL = {"provider_model": ("openai", "gpt-4o-mini"), "status_code": 200, "
 def test_customers_page_sorts_agree_with_the_rollups_alone(engine, make_account, monkeypatch, sort) -> None:
     """Each sort, both directions, every page: the range path returns what the rollups alone return."""
     clock = NOW + timedelta(minutes=30)
-    monkeypatch.setattr(analytics, "utcnow", lambda: clock)
-    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)
+    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)  # ingest's late-event check reads the clock
     tenant, _, _ = make_account()
     # The same call every 97 minutes for 12 days, from 9 customers: many ties, broken by customer id.
     events = [_materialise({**_SAME_CALL, "minutes_ago": minutes, "customer_id": f"c{minutes % 9}"})
@@ -350,9 +349,9 @@ def test_customers_page_sorts_agree_with_the_rollups_alone(engine, make_account,
         for descending in (True, False):
             for page in range(4):
                 through_bases = analytics.customers_page(session, scope, sort=sort, descending=descending, page=page,
-                                                         page_size=3)
+                                                         page_size=3, now=clock)
                 with monkeypatch.context() as patch:
-                    patch.setattr(analytics, "_customer_base", lambda *args: None)
+                    patch.setattr(per_customer, "_customer_base", lambda *args: None)
                     assert analytics.customers_page(session, scope, sort=sort, descending=descending, page=page,
-                                                     page_size=3) == through_bases
+                                                     page_size=3, now=clock) == through_bases
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, customer_ranges, rollups
+from llmobserve_app.services.analytics import per_customer
 from llmobserve_app.services.events import ingest_events
 from llmobserve_app.services.time_range import resolve_range
 from tests.app.conftest import event
@@ -22,15 +23,22 @@ CLOCK = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 STATE, TOTALS, VERSIONS = customer_ranges.STATE, customer_ranges.TOTALS, customer_ranges.VERSIONS
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
-    """Freeze 'now' for the readers and for ingest's late-event check (CLOCK unless set again)."""
-    def set_clock(moment: datetime) -> None:
-        monkeypatch.setattr(analytics, "utcnow", lambda: moment)
-        monkeypatch.setattr(customer_ranges, "utcnow", lambda: moment)
+class Clock:
+    """'now' (CLOCK unless set again): readers are given it as ``now``; ingest's late-event check, which reads
+    the clock itself, sees it through a patch."""
 
-    set_clock(CLOCK)
-    return set_clock
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self(CLOCK)
+
+    def __call__(self, moment: datetime) -> None:
+        self.now = moment
+        self._monkeypatch.setattr(customer_ranges, "utcnow", lambda: moment)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
 
 
 def _at(moment: datetime, customer: str, **overrides) -> dict:
@@ -67,7 +75,7 @@ def _versions(engine, tenant: int) -> tuple | None:  # noqa: ANN001
 
 def _without_bases(session, call: Callable, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN202
     with monkeypatch.context() as patch:
-        patch.setattr(analytics, "_customer_base", lambda *args: None)
+        patch.setattr(per_customer, "_customer_base", lambda *args: None)
         return call(session)
 
 
@@ -90,14 +98,14 @@ def test_built_once_then_reused(engine, make_account, clock, monkeypatch) -> Non
     tenant = _tenant_with_history(engine, make_account)
     scope = _scope(tenant)
     with session_scope(engine) as session:
-        first = analytics.customers_page(session, scope)
+        first = analytics.customers_page(session, scope, now=clock.now)
     state = _state(engine, tenant)
     assert [(grain, start, end) for grain, start, end, _, _ in state] == [
         ("day", scope.start, datetime(2026, 11, 23, tzinfo=UTC))]
     with _statements(engine) as statements, session_scope(engine) as session:
-        again = analytics.customers_page(session, scope)
-        top = analytics.cost_by(session, scope, "customer")
-        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        again = analytics.customers_page(session, scope, now=clock.now)
+        top = analytics.cost_by(session, scope, "customer", now=clock.now)
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
     assert first == again == expected and first.total_customers == 4
     assert [row.name for row in top] == [row.customer_id for row in first.rows]
     assert _state(engine, tenant) == state  # not rebuilt
@@ -108,13 +116,13 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
     tenant = _tenant_with_history(engine, make_account)
     scope = _scope(tenant)
     with session_scope(engine) as session:
-        before = analytics.cost_by(session, scope, "customer", limit=None)
+        before = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     built = _state(engine, tenant)
     assert _versions(engine, tenant) == (1, 1) == (built[0][3], 1)  # loading the history was late, once
 
     with session_scope(engine) as session:  # this hour: the open part, read live
         ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=10), "c9")])
-        now_rows = analytics.cost_by(session, scope, "customer", limit=None)
+        now_rows = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     assert _versions(engine, tenant) == (1, 1) and _state(engine, tenant) == built
     assert {row.name for row in now_rows} == {row.name for row in before} | {"c9"}
 
@@ -126,8 +134,9 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
         ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "c7")])
     assert _versions(engine, tenant) == (2, 3)
     with session_scope(engine) as session:
-        after = analytics.cost_by(session, scope, "customer", limit=None)
-        expected = _without_bases(session, lambda s: analytics.cost_by(s, scope, "customer", limit=None), monkeypatch)
+        after = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
+        expected = _without_bases(
+            session, lambda s: analytics.cost_by(s, scope, "customer", limit=None, now=clock.now), monkeypatch)
     assert after == expected and {"c7", "c8", "c9"} <= {row.name for row in after}
     (grain, start, end, version, build_id), = _state(engine, tenant)
     assert (grain, start, end, version) == built[0][:3] + (2,) and build_id != built[0][4]
@@ -157,7 +166,7 @@ def test_closed_means_ended_a_grace_period_ago(engine, make_account, clock) -> N
     for minutes, closed_day in ((2, datetime(2026, 11, 23, tzinfo=UTC)), (6, midnight)):
         clock(midnight + timedelta(minutes=minutes))
         with session_scope(engine) as session:
-            analytics.cost_by(session, _scope(tenant, "7d", midnight + timedelta(minutes=minutes)), "customer")
+            analytics.cost_by(session, _scope(tenant, "7d", clock.now), "customer", now=clock.now)
         assert _state(engine, tenant)[-1][2] == closed_day
 
 
@@ -167,10 +176,12 @@ def test_eviction_keeps_recent_and_few(engine, make_account, clock) -> None:
     with session_scope(engine) as session:
         for days in range(2, 17):  # 15 custom whole-day ranges, all closed, built a second apart
             clock(CLOCK + timedelta(seconds=days))
-            analytics.cost_by(session, analytics.Scope(tenant, today - timedelta(days=days), today), "customer")
+            scope = analytics.Scope(tenant, today - timedelta(days=days), today)
+            analytics.cost_by(session, scope, "customer", now=clock.now)
         for hours in range(2, 8):  # 6 windows ending now
             clock(CLOCK + timedelta(seconds=20 + hours))
-            analytics.cost_by(session, analytics.Scope(tenant, CLOCK - timedelta(hours=hours), CLOCK), "customer")
+            scope = analytics.Scope(tenant, CLOCK - timedelta(hours=hours), CLOCK)
+            analytics.cost_by(session, scope, "customer", now=clock.now)
     state = _state(engine, tenant)
     day_starts = [start for grain, start, _, _, _ in state if grain == "day"]
     assert sorted(day_starts) == [today - timedelta(days=days) for days in range(16, 4, -1)]  # the 12 newest
@@ -182,7 +193,8 @@ def test_eviction_keeps_recent_and_few(engine, make_account, clock) -> None:
         connection.execute(sa.update(STATE).where(STATE.c.tenant_id == tenant, STATE.c.grain == "hour")
                            .values(built_at=CLOCK - timedelta(days=3)))
     with session_scope(engine) as session:  # the next build drops bases built more than two days ago
-        analytics.cost_by(session, analytics.Scope(tenant, CLOCK - timedelta(hours=9), CLOCK), "customer")
+        scope = analytics.Scope(tenant, CLOCK - timedelta(hours=9), CLOCK)
+        analytics.cost_by(session, scope, "customer", now=clock.now)
     assert [start for grain, start, *_ in _state(engine, tenant) if grain == "hour"] == [CLOCK - timedelta(hours=9)]
 
 
@@ -194,9 +206,9 @@ def test_a_failed_build_falls_back_to_the_rollups(engine, make_account, clock, m
         raise sa.exc.OperationalError("INSERT INTO customer_range_totals …", {}, Exception("database is locked"))
 
     with session_scope(engine) as session:
-        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
         monkeypatch.setattr(customer_ranges, "_fill", locked)
-        assert analytics.customers_page(session, scope) == expected
+        assert analytics.customers_page(session, scope, now=clock.now) == expected
     assert _state(engine, tenant) == []
 
 
@@ -206,7 +218,7 @@ def test_a_base_replaced_while_read_is_detected(engine, make_account, clock, mon
     tenant = _tenant_with_history(engine, make_account)
     scope = _scope(tenant)
     with session_scope(engine) as session:
-        expected = analytics.cost_by(session, scope, "customer", limit=None)
+        expected = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     rows = customer_ranges.rows
 
     def evicted_meanwhile(base: customer_ranges.Base, *conditions):  # noqa: ANN202
@@ -217,7 +229,7 @@ def test_a_base_replaced_while_read_is_detected(engine, make_account, clock, mon
 
     monkeypatch.setattr(customer_ranges, "rows", evicted_meanwhile)
     with session_scope(engine) as session:
-        assert analytics.cost_by(session, scope, "customer", limit=None) == expected
+        assert analytics.cost_by(session, scope, "customer", limit=None, now=clock.now) == expected
 
 
 @pytest.mark.postgres
@@ -228,7 +240,7 @@ def test_concurrent_builders_one_wins_the_other_falls_back(engine, make_account,
     scope = _scope(tenant)
     key = (tenant, "day", scope.start, datetime(2026, 11, 23, tzinfo=UTC))
     with session_scope(engine) as session:
-        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
     other = engine.connect()
     transaction = other.begin()  # another builder of the same range, not committed yet
     other.execute(sa.insert(STATE).values(tenant_id=tenant, grain="day", range_start=key[2], range_end=key[3],
@@ -237,7 +249,7 @@ def test_concurrent_builders_one_wins_the_other_falls_back(engine, make_account,
     timer.start()
     try:
         with session_scope(engine) as session:  # waits for the other builder, then loses on the unique key
-            assert analytics.customers_page(session, scope) == expected
+            assert analytics.customers_page(session, scope, now=clock.now) == expected
     finally:
         timer.join()
         other.close()
@@ -250,12 +262,12 @@ def test_sqlite_reader_holding_the_write_lock_does_not_build(engine, make_accoun
     tenant = _tenant_with_history(engine, make_account)
     scope = _scope(tenant)
     with session_scope(engine) as session:
-        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
     with session_scope(engine) as session:
         ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=1), "c1")])  # the session now writes
-        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope), monkeypatch)
+        expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
         began = time.perf_counter()
-        assert analytics.customers_page(session, scope) == expected
+        assert analytics.customers_page(session, scope, now=clock.now) == expected
         assert time.perf_counter() - began < 5  # not the 10 s busy timeout of a builder waiting for this lock
     assert _state(engine, tenant) == []
 
@@ -263,8 +275,8 @@ def test_sqlite_reader_holding_the_write_lock_does_not_build(engine, make_accoun
 def test_rollup_rebuild_makes_every_base_stale(engine, make_account, clock) -> None:
     tenant = _tenant_with_history(engine, make_account)
     with session_scope(engine) as session:
-        analytics.cost_by(session, _scope(tenant), "customer")
-        analytics.cost_by(session, _scope(tenant, "24h"), "customer")
+        analytics.cost_by(session, _scope(tenant), "customer", now=clock.now)
+        analytics.cost_by(session, _scope(tenant, "24h"), "customer", now=clock.now)
     with session_scope(engine) as session:
         rollups.rebuild_tenant(session, tenant)
     assert _versions(engine, tenant) == (2, 2)

@@ -1,0 +1,126 @@
+"""/insights: week-over-week movers, the most expensive customers and agents, untracked share and models
+without a price."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from llmobserve_app.models import utcnow
+from llmobserve_app.services.analytics.costs import CostRow, cost_row, cost_row_columns
+from llmobserve_app.services.analytics.per_customer import binary_order, by_customer, in_order, sums_of
+from llmobserve_app.services.analytics.scope import UNTRACKED, Scope, hourly_where, usage_of
+from llmobserve_app.services.time_range import day_floor, hour_floor
+
+
+@dataclass(frozen=True)
+class Mover:
+    dimension: str
+    name: str
+    this_week_nanos: int
+    last_week_nanos: int
+
+    @property
+    def change_nanos(self) -> int:
+        return self.this_week_nanos - self.last_week_nanos
+
+
+@dataclass(frozen=True)
+class Insights:
+    movers: list[Mover]
+    top_customers: list[CostRow]
+    top_agents: list[CostRow]
+    untracked_cost_nanos: int
+    total_cost_nanos: int
+    unpriced_models: list[tuple[str, str, int]]
+
+    @property
+    def untracked_share(self) -> float:
+        return self.untracked_cost_nanos / self.total_cost_nanos if self.total_cost_nanos else 0.0
+
+
+def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetime,
+                    limit: int) -> tuple[list[CostRow], list[Mover]]:
+    """The ``limit`` most expensive customers of ``week`` and the ``2 * limit`` whose cost changed most against
+    ``previous``: one GROUP BY over both windows (there can be 10k customers), ranked twice in SQL."""
+    def compute(this: sa.Subquery, last: sa.Subquery) -> tuple[list[CostRow], list[Mover]]:
+        none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum
+        both = sa.union_all(
+            sa.select(this.c.customer_id, this.c.cost_nanos.label("this_week"), none.label("last_week")),
+            sa.select(last.c.customer_id, none, last.c.cost_nanos),
+        ).subquery("both_weeks")
+        b = both.c
+        weeks = (sa.select(b.customer_id, sa.func.sum(b.this_week).label("this_week"),
+                           sa.func.coalesce(sa.func.sum(b.last_week), 0).label("last_week"))
+                 .where(b.customer_id != "").group_by(b.customer_id).cte("customer_weeks"))
+        w = weeks.c
+        this_week = sa.func.coalesce(w.this_week, 0)
+        top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
+               .order_by(w.this_week.desc(), w.customer_id).limit(limit).subquery("top_rows"))
+        top_ranked = in_order(top, top.c.this_week.desc(), top.c.customer_id).subquery()
+        moved = (sa.select(w.customer_id, this_week.label("this_week"), w.last_week)
+                 .where(this_week != w.last_week)
+                 .order_by(sa.func.abs(this_week - w.last_week).desc(), binary_order(session, w.customer_id))
+                 .limit(2 * limit).subquery("moved_rows"))
+        found = session.execute(sa.union_all(
+            sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
+                      sa.cast(sa.null(), sa.BigInteger)),
+            sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
+        )).all()
+        movers = [Mover("customer", name, int(current or 0), int(before or 0))
+                  for part, name, current, before in found if part == "moved"]
+        top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"), key=lambda r: r[2])]
+        c = this.c
+        details = [sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls),
+                   sa.func.sum(c.failed_calls), sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
+        return [cost_row(name, tuple(values)) for name, *values in sums_of(session, this, details, top_names)], movers
+
+    return by_customer(session, [week, previous], now, compute)
+
+
+def insights(session: Session, tenant_id: int, now: datetime | None = None, customer_id: str | None = None,
+             limit: int = 5) -> Insights:
+    """Week-over-week movers, the most expensive customers and agents, untracked share, unpriced models."""
+    now = now or utcnow()
+    end = hour_floor(now) + timedelta(hours=1)
+    week = Scope(tenant_id, day_floor(now) - timedelta(days=6), end, customer_id)
+    previous = Scope(tenant_id, week.start - timedelta(days=7), week.start, customer_id)
+    top_customers, movers = _customer_weeks(session, week, previous, now, limit)  # every customer that can make the cut
+    t = usage_of(week)
+    in_week = (t.hour >= week.start).label("in_week")
+    costs: dict[tuple[str, bool], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    week_agents: dict[str, list[int]] = defaultdict(lambda: [0] * 6)  # raw agent → the sums of a CostRow
+    for model, agent, of_week, *sums in session.execute(  # models and agents of both weeks in one pass
+            sa.select(t.model, t.agent, in_week, *cost_row_columns(t))
+            .where(*hourly_where(Scope(tenant_id, previous.start, week.end, customer_id)))
+            .group_by(t.model, t.agent, in_week)):
+        costs["model", bool(of_week)][model or ""] += int(sums[0] or 0)
+        costs["agent", bool(of_week)][agent or UNTRACKED] += int(sums[0] or 0)
+        if of_week:
+            for index, value in enumerate(sums):
+                week_agents[agent or ""][index] += int(value or 0)
+    # As cost_by(week, "agent") orders them: cost, then the stored agent name ('' for untracked).
+    agent_rows = [cost_row(agent or UNTRACKED, tuple(values))
+                  for agent, values in sorted(week_agents.items(), key=lambda item: (-item[1][0], item[0]))]
+    for dimension in ("model", "agent"):
+        this_week, last_week = costs[dimension, True], costs[dimension, False]
+        for name in (this_week.keys() | last_week.keys()) - {""}:
+            mover = Mover(dimension, name, this_week.get(name, 0), last_week.get(name, 0))
+            if mover.change_nanos:
+                movers.append(mover)
+    movers.sort(key=lambda mover: (-abs(mover.change_nanos), mover.dimension, mover.name))
+    unpriced_query = (sa.select(t.provider, t.model, sa.func.sum(t.calls))
+                      .where(*hourly_where(week), t.priced.is_(False))
+                      .group_by(t.provider, t.model).order_by(sa.func.sum(t.calls).desc()))
+    return Insights(
+        movers=movers[:limit * 2],
+        top_customers=top_customers,
+        top_agents=[row for row in agent_rows if row.name != UNTRACKED][:limit],
+        untracked_cost_nanos=sum(row.cost_nanos for row in agent_rows if row.name == UNTRACKED),
+        total_cost_nanos=sum(row.cost_nanos for row in agent_rows),
+        unpriced_models=[(p, m or "(unknown)", int(n)) for p, m, n in session.execute(unpriced_query).all()],
+    )
