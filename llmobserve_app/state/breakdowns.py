@@ -11,13 +11,11 @@ from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import cost_rows
-from llmobserve_app.state.page import load_page
+from llmobserve_app.state.page import AnalyticsPageState
 from llmobserve_app.state.session import CurrentUser, run_db
 
 
-class AgentsState(FilterState):
-    loading: bool = True
-    error: str = ""
+class AgentsState(AnalyticsPageState, FilterState):
     rows: list[dict[str, str]] = []
     trend_figure: go.Figure = go.Figure()
 
@@ -36,14 +34,8 @@ class AgentsState(FilterState):
         } for row in rows]
         self.trend_figure = fmt.cost_lines(trend)
 
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)
 
-
-class LlmsState(FilterState):
-    loading: bool = True
-    error: str = ""
+class LlmsState(AnalyticsPageState, FilterState):
     rows: list[dict[str, str]] = []
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
@@ -57,14 +49,8 @@ class LlmsState(FilterState):
             "avg_cost": "unpriced" if row.unpriced_calls == row.calls else fmt.usd(row.average_cost_nanos),
         } for row in rows]
 
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)
 
-
-class InfrastructureState(FilterState):
-    loading: bool = True
-    error: str = ""
+class InfrastructureState(AnalyticsPageState, FilterState):
     rows: list[dict[str, str]] = []
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
@@ -77,18 +63,12 @@ class InfrastructureState(FilterState):
             or "—",
         } for row in services]
 
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)
-
 
 DIMENSION_LABELS = {"provider": "Provider", "model": "Model", "customer": "Customer", "agent": "Agent",
                     "day": "Day (UTC)"}
 
 
-class CostsState(FilterState):
-    loading: bool = True
-    error: str = ""
+class CostsState(AnalyticsPageState, FilterState):
     group_by: str = "provider"
     rows: list[dict[str, str]] = []
     total: str = "$0.00"
@@ -109,17 +89,15 @@ class CostsState(FilterState):
     async def load(self):  # noqa: ANN201
         by = self.router.url.query_parameters.get("group_by", "provider")
         self.group_by = by if by in analytics.GROUP_BY else "provider"
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
     @rx.event
     async def set_group_by(self, value: str):  # noqa: ANN201
         self.group_by = value if value in analytics.GROUP_BY else "provider"
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
 
-class InsightsState(FilterState):
-    loading: bool = True
-    error: str = ""
+class InsightsState(AnalyticsPageState, FilterState):
     movers: list[dict[str, str]] = []
     top_customers: list[dict[str, str]] = []
     top_agents: list[dict[str, str]] = []
@@ -141,7 +119,3 @@ class InsightsState(FilterState):
         self.untracked_share = fmt.share(found.untracked_share)
         self.untracked_cost = fmt.usd(found.untracked_cost_nanos)
         self.unpriced_models = [{"provider": p, "model": m, "calls": fmt.count(n)} for p, m, n in found.unpriced_models]
-
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)

@@ -11,15 +11,13 @@ from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import cost_rows, run_rows
-from llmobserve_app.state.page import load_page
+from llmobserve_app.state.page import AnalyticsPageState
 from llmobserve_app.state.session import CurrentUser, run_db
 
 PAGE_SIZE = 25
 
 
-class CustomersState(FilterState):
-    loading: bool = True
-    error: str = ""
+class CustomersState(AnalyticsPageState, FilterState):
     search: str = ""
     sort: str = "cost"
     descending: bool = True
@@ -60,13 +58,9 @@ class CustomersState(FilterState):
         } for row in result.rows]
 
     @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)
-
-    @rx.event
     async def set_search(self, text: str):  # noqa: ANN201
         self.search, self.page = text[:200], 0
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
     @rx.event
     async def sort_by(self, column: str):  # noqa: ANN201
@@ -74,17 +68,15 @@ class CustomersState(FilterState):
             return None
         self.descending = not self.descending if column == self.sort else column != "customer"
         self.sort, self.page = column, 0
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
     @rx.event
     async def turn_page(self, step: int):  # noqa: ANN201
         self.page = max(0, self.page + step)
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
 
-class CustomerDetailState(FilterState):
-    loading: bool = True
-    error: str = ""
+class CustomerDetailState(AnalyticsPageState, FilterState):
     customer_id: str = ""
     cost: str = "$0.00"
     calls: str = "0"
@@ -110,7 +102,3 @@ class CustomerDetailState(FilterState):
         self.average_latency = fmt.milliseconds(totals.average_latency_ms)
         self.cost_figure = fmt.cost_bars(days)
         self.models, self.agents, self.runs = cost_rows(models), cost_rows(agents), run_rows(runs)
-
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
-import reflex as rx
 from sqlmodel import Session
 
 from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import cost_rows, run_rows
-from llmobserve_app.state.page import load_page
+from llmobserve_app.state.page import AnalyticsPageState
 from llmobserve_app.state.session import CurrentUser, run_db
 
 
@@ -39,9 +38,7 @@ def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
     )
 
 
-class DashboardState(FilterState):
-    loading: bool = True
-    error: str = ""
+class DashboardState(AnalyticsPageState, FilterState):
     has_data: bool = False
     cost_24h: str = "$0.00"
     cost_7d: str = "$0.00"
@@ -75,7 +72,3 @@ class DashboardState(FilterState):
         self.top_agents = cost_rows(data.agents)
         self.top_customers = cost_rows(data.customers)
         self.recent_runs = run_rows(data.runs)
-
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)

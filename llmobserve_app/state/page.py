@@ -1,9 +1,12 @@
-"""The verify-then-fetch step every analytics page's ``load`` handler shares."""
+"""What every analytics page State shares: ``loading``/``error`` vars and a ``load`` handler that verifies
+the session, reads the filter, then fetches."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+
+import reflex as rx
 
 from llmobserve_app.services.analytics import Scope
 from llmobserve_app.state.filters import FilterState
@@ -29,3 +32,26 @@ async def load_page(state: FilterState, fetch: Callable[[CurrentUser, Scope], Aw
         state.error = LOAD_FAILED
     state.loading = False
     return None
+
+
+class AnalyticsPageState(FilterState, mixin=True):
+    """Base of the analytics page States: ``class XState(AnalyticsPageState, FilterState)``.
+
+    A Reflex mixin, so each page gets its own copy of ``loading``, ``error`` and ``load`` (a parent state's
+    vars would be one value shared by every page); naming FilterState again keeps it the page's parent state
+    (a class whose state bases are all mixins is a mixin itself). A page implements ``_fetch``; its handlers
+    that change what is shown end with ``return await self._reload()``.
+    """
+
+    loading: bool = True
+    error: str = ""
+
+    async def _fetch(self, user: CurrentUser, scope: Scope) -> None:
+        raise NotImplementedError
+
+    async def _reload(self):  # noqa: ANN202
+        return await load_page(self, self._fetch)
+
+    @rx.event
+    async def load(self):  # noqa: ANN201
+        return await self._reload()

@@ -10,15 +10,13 @@ from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import run_rows
-from llmobserve_app.state.page import load_page
+from llmobserve_app.state.page import AnalyticsPageState
 from llmobserve_app.state.session import CurrentUser, run_db
 
 PAGE_SIZE = 25
 
 
-class RunsState(FilterState):
-    loading: bool = True
-    error: str = ""
+class RunsState(AnalyticsPageState, FilterState):
     agent: str = ""
     search: str = ""
     page: int = 0
@@ -50,22 +48,20 @@ class RunsState(FilterState):
     async def load(self):  # noqa: ANN201
         self.agent = self.router.url.query_parameters.get("agent", "")[:200]
         self.page = 0
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
     @rx.event
     async def set_search(self, text: str):  # noqa: ANN201
         self.search, self.page = text.strip()[:128], 0
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
     @rx.event
     async def turn_page(self, step: int):  # noqa: ANN201
         self.page = max(0, self.page + step)
-        return await load_page(self, self._fetch)
+        return await self._reload()
 
 
-class RunDetailState(FilterState):
-    loading: bool = True
-    error: str = ""
+class RunDetailState(AnalyticsPageState, FilterState):
     found: bool = True
     run_id: str = ""
     summary: dict[str, str] = {}
@@ -102,7 +98,3 @@ class RunDetailState(FilterState):
             "cost": fmt.cost_or_unpriced(call.cost_nanos or 0, 1, 0 if call.priced else 1),
             "status": str(call.status_code or call.error or ""),
         } for call in detail.calls]
-
-    @rx.event
-    async def load(self):  # noqa: ANN201
-        return await load_page(self, self._fetch)
