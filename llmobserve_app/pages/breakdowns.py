@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app.components.blocks import data_table, page_body, table_card
+from llmobserve_app.components.columns import COST_COLUMNS
 from llmobserve_app.components.layout import app_frame
-from llmobserve_app.pages.dashboard import COST_COLUMNS
 from llmobserve_app.state.breakdowns import (
     DIMENSION_LABELS,
     AgentsState,

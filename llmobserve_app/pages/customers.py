@@ -6,8 +6,8 @@ import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.components.blocks import data_table, kpi_card, kpi_grid, page_body, pager, table_card
+from llmobserve_app.components.columns import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame
-from llmobserve_app.pages.dashboard import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.state.customers import CustomerDetailState as D
 from llmobserve_app.state.customers import CustomersState as S
 from llmobserve_app.state.filters import FilterState

@@ -5,12 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app.components.blocks import data_table, empty_state, kpi_card, kpi_grid, page_skeleton, table_card
+from llmobserve_app.components.columns import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame, error_callout
 from llmobserve_app.state.dashboard import DashboardState as S
-
-COST_COLUMNS = [("Name", "name"), ("Cost", "cost"), ("Calls", "calls"), ("Unpriced calls", "unpriced")]
-RUN_COLUMNS = [("Run", "run_id"), ("Agent", "agent"), ("Customer", "customer"), ("Calls", "calls"),
-               ("Cost", "cost"), ("Last call", "last_seen")]
 
 
 def _with_data() -> rx.Component:

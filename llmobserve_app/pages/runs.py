@@ -6,13 +6,11 @@ import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.components.blocks import data_table, page_body, pager
+from llmobserve_app.components.columns import RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.runs import RunDetailState as D
 from llmobserve_app.state.runs import RunsState as S
-
-RUN_COLUMNS = [("Run", "run_id"), ("Agent", "agent"), ("Customer", "customer"), ("Calls", "calls"),
-               ("Cost", "cost"), ("Last call", "last_seen")]
 
 
 def _export_buttons() -> rx.Component:
