@@ -71,7 +71,9 @@ def populate(database_url: str, events: int, customers: int, days: int) -> int:
     from ingest_api.sqlite_writer import SqliteWriter
     from llmobserve_app.db import migrate, session_scope
     from llmobserve_app.services import accounts, api_keys
-    from llmobserve_app.services.events import parse_valid_batch, prepare_events, write_prepared
+    from llmobserve_app.services.ingest.batch import prepare_events
+    from llmobserve_app.services.ingest.schema import parse_valid_batch
+    from llmobserve_app.services.ingest.store import write_prepared
 
     migrate(database_url)
     from llmobserve_app.db import get_engine

@@ -375,7 +375,7 @@ def bench_http(workdir: Path, events: int, clients: int, workers: int, max_secon
 # ------------------------------------------------------------------------------------------------ (b) raw
 def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows for the events table equivalent to what ingest writes (priced values precomputed)."""
-    from llmobserve_app.services.events import EVENT_COLUMNS, agent_of
+    from llmobserve_app.services.ingest.rows import EVENT_COLUMNS, agent_of
 
     size = 40 * BATCH
     round_span = timedelta(hours=2) / max(1, -(-count // size))  # moving on in time across rounds, as make_bodies

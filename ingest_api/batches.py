@@ -24,17 +24,10 @@ from fastapi.concurrency import run_in_threadpool
 from ingest_api.body import BodyError, parse_json
 from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, WriterProcess
 from llmobserve_app.db import session_scope
-from llmobserve_app.services.events import (
-    EventIn,
-    IngestResult,
-    PreparedBatch,
-    Rejection,
-    parse_valid_batch,
-    prepare_events,
-    validate_events,
-    write_prepared,
-)
-from llmobserve_app.services.fast_events import FastEvent
+from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, prepare_events
+from llmobserve_app.services.ingest.fast_schema import FastEvent
+from llmobserve_app.services.ingest.schema import EventIn, Rejection, parse_valid_batch, validate_events
+from llmobserve_app.services.ingest.store import write_prepared
 
 
 @cache

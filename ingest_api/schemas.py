@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmobserve_app.services.events import EventIn
+from llmobserve_app.services.ingest.schema import EventIn
 
 
 class IngestRequest(BaseModel):
@@ -33,7 +33,7 @@ def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
 
 @cache
 def ingest_request_schema() -> dict[str, Any]:
-    """The JSON schema of a ``{"events": [...]}`` body from the wire models (``services.events.EventIn``),
+    """The JSON schema of a ``{"events": [...]}`` body from the wire models (``services.ingest.schema.EventIn``),
     self-contained: an OpenAPI document has no ``$defs`` for a request body's references to point at."""
     schema = IngestRequest.model_json_schema()
     return _inline_refs(schema, schema.get("$defs", {}))

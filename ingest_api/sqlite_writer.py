@@ -2,9 +2,10 @@
 
 Why APSW and not the ``sqlite3`` module: binding a 37-value event row costs 1.7 µs with APSW against 5.8 µs
 with ``sqlite3`` (which sends every None and bool through its adapter lookup), and ingest binds ~40 values
-per event plus its rollup rows. The SQL, the rows and the rollups are those of ``services.events`` — the
-same statements ``write_prepared`` runs through SQLAlchemy — so both paths store identical rows
-(``tests/app/test_sqlite_writer.py`` compares them).
+per event plus its rollup rows. The steps, the SQL, the rows and the rollups are those of
+``services.ingest.store.store`` — the routine ``write_prepared`` runs through SQLAlchemy — with ``ApswTarget``
+saying how each step runs on APSW, so both paths store identical rows (``tests/app/test_sqlite_writer.py``
+compares them).
 
 APSW bundles its own, newer SQLite; the file format and the WAL are shared across SQLite versions. Never open
 one database through both libraries at once in one process: each keeps its own POSIX locks, and closing a
@@ -17,21 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 import apsw
 
 from llmobserve_app.db import sqlite_pragmas
-from llmobserve_app.services.customer_ranges import LATE_SQL, late_event_params
-from llmobserve_app.services.events import (
-    SPAN_COLUMN,
-    IngestResult,
-    PreparedBatch,
-    events_insert_sql,
-    events_returning_sql,
-    oldest_started,
-    sql_dialect,
-)
+from llmobserve_app.services.customer_ranges import LATE_SQL
+from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch
+from llmobserve_app.services.ingest.sql import SQLITE, events_insert_sql, events_returning_sql
+from llmobserve_app.services.ingest.store import Row, Statements, only_new, store
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +98,7 @@ class SqliteWriter:
         self._connection.set_wal_hook(self._wal_grew)
         self._checkpointer = _Checkpointer(path)
         self._checkpointer.start()
-        self._dialect = sql_dialect("sqlite")
+        self._target = ApswTarget(self._connection)
 
     def close(self) -> None:
         self._checkpointer.stop()
@@ -154,7 +148,7 @@ class SqliteWriter:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            results = [self._write(batch) for batch in batches]
+            results = [store(self._target, batch) for batch in batches]
             connection.execute("COMMIT")
         except BaseException:
             if not connection.in_transaction:
@@ -164,41 +158,36 @@ class SqliteWriter:
         self._after_commit()
         return results
 
-    def _write(self, batch: PreparedBatch) -> IngestResult:
-        """Store one batch and its rollups inside the open transaction."""
-        if batch.dialect != "sqlite":
-            raise ValueError(f"batch prepared for {batch.dialect}, the writer stores SQLite")
-        result = IngestResult(duplicates=batch.duplicates, rejected=list(batch.rejected))
-        rows = batch.rows
-        if not rows:
-            return result
-        new_rows = self._insert_new(rows)
-        result.duplicates += len(rows) - len(new_rows)  # already stored: a retried batch
-        result.accepted = len(new_rows)
-        if new_rows:
-            execute_many = self._connection.executemany
-            for sql, values in batch.rollups_of(new_rows):
-                execute_many(sql, values)
-            params = late_event_params(batch.tenant_id, oldest_started(new_rows))
-            if params is not None:
-                self._connection.execute(LATE_SQL, params)
-        return result
 
-    def _insert_new(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Insert rows, skipping (tenant_id, span_id) already stored; returns the rows actually inserted.
+class ApswTarget:
+    """How each step of ``store`` runs on an APSW connection, inside its open transaction."""
 
-        Common case first: one plain ``executemany``. If some span ids were stored already (a retry), undo
+    dialect = SQLITE.name
+
+    def __init__(self, connection: apsw.Connection) -> None:
+        self._connection = connection
+
+    def insert_new(self, rows: list[Row]) -> list[Row]:
+        """Common case first: one plain ``executemany``. If some span ids were stored already (a retry), undo
         it to a savepoint and insert with RETURNING to learn which rows are new."""
         connection = self._connection
         connection.execute("SAVEPOINT ingest_events")
         before = connection.total_changes()
-        connection.executemany(events_insert_sql(self._dialect), rows)
+        connection.executemany(events_insert_sql(SQLITE), rows)
         if connection.total_changes() - before == len(rows):
             connection.execute("RELEASE ingest_events")
             return rows
         connection.execute("ROLLBACK TO ingest_events")
         connection.execute("RELEASE ingest_events")
         inserted: set[str] = set()
-        for sql, values in events_returning_sql(self._dialect, rows):
+        for sql, values in events_returning_sql(SQLITE, rows):
             inserted.update(span for (span,) in connection.execute(sql, values))
-        return rows if len(inserted) == len(rows) else [row for row in rows if row[SPAN_COLUMN] in inserted]
+        return only_new(rows, inserted)
+
+    def upsert(self, statements: Statements) -> None:
+        execute_many = self._connection.executemany
+        for sql, values in statements:
+            execute_many(sql, values)
+
+    def note_late(self, params: dict[str, int]) -> None:
+        self._connection.execute(LATE_SQL, params)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import msgspec
 
-from llmobserve_app.services.events import IngestResult, PreparedBatch
+from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_TIMEOUT_SECONDS = 120.0

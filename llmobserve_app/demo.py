@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, User, utcnow
 from llmobserve_app.services import accounts, api_keys
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 
 DEMO_EMAIL = "demo@llmobserve.local"
 DAYS = 30

@@ -112,7 +112,7 @@ def _sqlite_synchronous() -> str:
 
 def _ingest_max_events() -> int:
     """INGEST_MAX_EVENTS, bounded so that a batch's sums always fit the rollups' BIGINT columns."""
-    from llmobserve_app.services.fast_events import MAX_BATCH_EVENTS
+    from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
 
     value = int(os.environ.get("INGEST_MAX_EVENTS", "1000"))
     if not 1 <= value <= MAX_BATCH_EVENTS:

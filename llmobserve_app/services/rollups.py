@@ -1,7 +1,7 @@
 """Rebuild the rollups of a tenant from its raw events: ``usage_hourly``, ``tenant_usage_hourly``,
 ``customer_usage_daily``, ``unit_usage_hourly``, ``tenant_unit_usage_hourly`` and ``runs``.
 
-Ingest maintains rollups incrementally (services/events.py); this recomputes them in SQL, for repairs and
+Ingest maintains rollups incrementally (services/ingest/); this recomputes them in SQL, for repairs and
 after a change to how rollups are defined:
 
     python -m llmobserve_app.services.rollups rebuild [--tenant ID] [--database-url URL]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.state import formatting as fmt
 from tests.app.conftest import event
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, customer_ranges
 from llmobserve_app.services.analytics import per_customer
-from llmobserve_app.services.events import agent_of, ingest_events
+from llmobserve_app.services.ingest.rows import agent_of
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.money import usd_to_nanos
 from llmobserve_app.services.time_range import day_floor, hour_floor, resolve_range
 from pricing import compute_cost

@@ -18,7 +18,8 @@ from llmobserve_app import routes
 from llmobserve_app.db import get_engine, migrate, session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, exports
-from llmobserve_app.services.events import NUL_MESSAGE, ingest_events
+from llmobserve_app.services.ingest.schema import NUL_MESSAGE
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
 from tests.app.conftest import event
 

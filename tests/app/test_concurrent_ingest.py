@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, Run, TenantUnitUsageHourly, TenantUsageHourly, UsageHourly
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from tests.app.conftest import event
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, customer_ranges, rollups
 from llmobserve_app.services.analytics import per_customer
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
 from tests.app.conftest import event
 

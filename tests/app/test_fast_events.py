@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmobserve_app.services.events import EventBatchIn, EventIn, UsageIn, parse_valid_batch
-from llmobserve_app.services.fast_events import FastEvent, decode_clean_batch
+from llmobserve_app.services.ingest.fast_schema import FastEvent, decode_clean_batch
+from llmobserve_app.services.ingest.schema import EventBatchIn, EventIn, UsageIn, parse_valid_batch
 from tests.app.conftest import event
 
 

@@ -11,15 +11,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
+import pricing
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, Run, UsageHourly
-from llmobserve_app.services.events import (
-    EVENT_COLUMNS,
-    ingest_events,
-    parse_valid_batch,
-    prepare_events,
-    validate_events,
-)
+from llmobserve_app.services.ingest.batch import prepare_events
+from llmobserve_app.services.ingest.rows import EVENT_COLUMNS
+from llmobserve_app.services.ingest.schema import parse_valid_batch, validate_events
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
 from tests.app.conftest import event
@@ -344,3 +342,35 @@ def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
     parsed = parse_valid_batch(text)
     assert parsed is not None and parsed[0].customer_id == "a\\u0000b"
     assert parse_valid_batch(json.dumps({"events": [event("nul", customer_id="a\u0000b")]})) is None
+
+
+def test_an_unpriced_model_is_priced_as_compute_cost_says_and_price_changes_apply_at_once(
+    monkeypatch, tmp_path
+) -> None:
+    """Ingest answers "unpriced" for a model without a price from a cache (``pricing.unknown_model``) instead
+    of ``compute_cost``: the row is the same, and a price registered or loaded later applies to the next batch."""
+    model = "no-such-model-at-ingest"
+    started = datetime(2026, 11, 23, 18, tzinfo=UTC)
+
+    def priced_row() -> tuple[bool, int | None, str | None]:
+        validated, _ = validate_events([event(uuid.uuid4().hex, model=model, started_at=started.isoformat(),
+                                              usage={"input_tokens": 1_000_000})])
+        row = prepare_events(1, validated).rows[0]
+        return tuple(row[EVENT_COLUMNS.index(name)] for name in ("priced", "cost_nanos", "price_id"))
+
+    cost = compute_cost("openai", model, {"input_tokens": 1_000_000}, at=started)
+    try:
+        assert priced_row() == priced_row() == (False, None, cost.price_id) == (False, None, None)
+        pricing.register_price("openai", model, {"input_mtok": "2"})
+        assert priced_row()[:2] == (True, 2 * 10**9)
+        pricing.reload()
+        assert priced_row() == (False, None, None)
+        path = tmp_path / "overrides.json"
+        path.write_text(json.dumps({"providers": [{"id": "openai", "models": [{"id": model, "prices": {
+            "input_mtok": "5"}}]}]}))
+        monkeypatch.setenv("PRICING_OVERRIDES", str(path))
+        pricing.reload()
+        assert priced_row()[:2] == (True, 5 * 10**9)
+    finally:
+        monkeypatch.delenv("PRICING_OVERRIDES", raising=False)
+        pricing.reload()

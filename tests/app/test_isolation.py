@@ -40,7 +40,7 @@ def test_two_accounts_never_see_each_others_data(database_url, engine, make_acco
 
 def test_every_page_query_is_scoped_to_its_tenant(engine, make_account) -> None:
     """What each page's handler calls, asked for a tenant with no data, returns none of another's."""
-    from llmobserve_app.services.events import ingest_events
+    from llmobserve_app.services.ingest.store import ingest_events
 
     alice, _, _ = make_account("alice")
     bob, _, _ = make_account("bob")

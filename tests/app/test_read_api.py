@@ -14,7 +14,7 @@ from ingest_api import create_ingest_app
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, analytics, exports
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from tests.app.conftest import event
 
 NOW = datetime.now(UTC)

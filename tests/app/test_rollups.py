@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Run, UsageHourly
 from llmobserve_app.services import rollups
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from tests.app.conftest import event, rollup_snapshot
 
 HOURLY = UsageHourly.__table__

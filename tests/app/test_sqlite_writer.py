@@ -24,13 +24,10 @@ from ingest_api.sqlite_writer import SqliteWriter
 from ingest_api.writer_process import IngestWriteError, WriterProcess
 from llmobserve_app.db import get_engine, migrate, session_scope
 from llmobserve_app.services import accounts
-from llmobserve_app.services.events import (
-    EVENT_COLUMNS,
-    PreparedBatch,
-    prepare_events,
-    validate_events,
-    write_prepared,
-)
+from llmobserve_app.services.ingest.batch import PreparedBatch, prepare_events
+from llmobserve_app.services.ingest.rows import EVENT_COLUMNS
+from llmobserve_app.services.ingest.schema import validate_events
+from llmobserve_app.services.ingest.store import write_prepared
 from tests.app.conftest import event, unique_email
 
 TABLES = ("events", "usage_hourly", "tenant_usage_hourly", "customer_usage_daily", "unit_usage_hourly",
@@ -340,3 +337,4 @@ def test_a_reply_means_the_batch_survives_a_kill_9_of_the_writer(tmp_path: Path,
             assert stored == calls == (400 * round_,)
     finally:
         writer.close()
+

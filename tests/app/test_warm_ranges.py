@@ -10,7 +10,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.jobs import JobLeaseHolder, create_scheduler
 from llmobserve_app.models import CustomerRangeState
 from llmobserve_app.services.customer_ranges import closed_end
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import day_floor
 from llmobserve_app.services.warm_ranges import active_tenants, warm_named_ranges
 from tests.app.conftest import event

@@ -27,7 +27,7 @@ from starlette.routing import Route
 import llmobserve_app
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics
-from llmobserve_app.services.events import ingest_events
+from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
 from llmobserve_app.settings import ConfigError, cors_origins
 from llmobserve_app.state.formatting import cost_lines, plotly_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 import pricing
 from pricing import compute_cost, default_registry, flat_prices
+from pricing.registry import _CACHE_MAX
 from tests.pricing.conftest import AT
 
 FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
@@ -81,3 +83,29 @@ def test_registering_a_price_replaces_the_fast_path_rates(fresh_registry: pricin
     after = flat_prices("openai", "gpt-4o-mini", AT)
     assert before is not None and after is not None and after.input != before.input
     assert after.cost(1_000_000, 0, 0, 0, 1_000_000, 0, 0, 1, exponent=9) == 3 * 10**9
+
+
+def test_unknown_models_are_a_cached_bounded_miss_that_price_changes_clear(
+    fresh_registry: pricing.Registry, tmp_path, monkeypatch
+) -> None:
+    """``unknown_model`` lets ingest skip ``compute_cost`` for models without a price: a miss stays a miss,
+    the cache of misses stays bounded, and registering or reloading prices is seen at once."""
+    model = "no-such-model-for-the-miss-cache"
+    for _ in range(2):  # the second answer comes from the cache
+        assert pricing.unknown_model("openai", model)
+        assert not compute_cost("openai", model, {"input_tokens": 10}, at=AT).priced
+    assert not pricing.unknown_model("openai", "gpt-4o-mini")
+    pricing.register_price("openai", model, {"input_mtok": "1"})
+    assert not pricing.unknown_model("openai", model)
+    assert pricing.reload() and pricing.unknown_model("openai", model)  # runtime prices dropped
+    path = tmp_path / "overrides.json"
+    path.write_text(json.dumps({"providers": [{"id": "openai", "models": [{"id": model, "prices": {
+        "input_mtok": "3"}}]}]}))
+    monkeypatch.setenv("PRICING_OVERRIDES", str(path))
+    pricing.reload()
+    assert not pricing.unknown_model("openai", model)
+    assert compute_cost("openai", model, {"input_tokens": 1_000_000}, at=AT).usd == Decimal(3)
+    registry = pricing.default_registry()
+    for index in range(_CACHE_MAX + 10):  # model names come from clients: misses cannot grow memory unbounded
+        assert pricing.unknown_model("openai", f"made-up-{index}")
+    assert len(registry._cache) <= _CACHE_MAX

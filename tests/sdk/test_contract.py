@@ -17,9 +17,11 @@ MSG = [{"role": "user", "content": "hi"}]
 
 
 def test_captured_events_pass_server_validation_and_pricing(sdk, providers):
-    events_service = pytest.importorskip("llmobserve_app.services.events")
+    schema = pytest.importorskip("llmobserve_app.services.ingest.schema")
     import anthropic
     from google import genai
+
+    from llmobserve_app.services.ingest.batch import prepare_events
 
     oa = openai.OpenAI(base_url=providers["openai"].url + "/v1", api_key="k", max_retries=0)
     oa.chat.completions.create(model="gpt-4o-mini", messages=MSG)
@@ -48,7 +50,7 @@ def test_captured_events_pass_server_validation_and_pricing(sdk, providers):
     requests.post(providers["cohere"].url + "/v2/rerank", json={"model": "rerank-v3.5"})
     events = drain(sdk, 10)
     assert len(events) >= 10
-    validated, rejected = events_service.validate_events(events)
+    validated, rejected = schema.validate_events(events)
     assert rejected == []
-    batch = events_service.prepare_events(1, validated, rejected)
+    batch = prepare_events(1, validated, rejected)
     assert batch.rejected == []

@@ -1,7 +1,7 @@
 """Decode a clean ``{"events": [...]}`` body with msgspec: the values ``EventBatchIn`` would give, ~5× faster.
 
 Validation with pydantic was the largest single cost of ingest (docs/BENCHMARKS.md). These msgspec structs
-mirror ``events.EventIn`` field for field, with the same limits, but are deliberately *stricter*: anything
+mirror ``schema.EventIn`` field for field, with the same limits, but are deliberately *stricter*: anything
 they cannot vouch for (a string where a number goes, a timestamp not in RFC 3339 form, more than six
 fractional digits, padded provider names, a provider-reported cost, ...) makes ``decode_clean_batch``
 return None, and the caller falls back to pydantic, which decides and names the field. So the fast path
@@ -22,13 +22,13 @@ Timestamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\
 BIGINT_MAX = 2**63 - 1  # the token and money columns are BIGINT; web_searches and requests INTEGER
 INT_MAX = 2**31 - 1
 # Per call: far beyond any real call (a quadrillion tokens, $1M), and low enough that the sums of a whole
-# batch (at most MAX_BATCH_EVENTS events) still fit the BIGINT rollup columns (events.UsageIn uses them too).
+# batch (at most MAX_BATCH_EVENTS events) still fit the BIGINT rollup columns (schema.UsageIn uses them too).
 MAX_TOKENS_PER_CALL = 10**15
 MAX_COST_NANOS_PER_CALL = 10**15
 MAX_BATCH_EVENTS = BIGINT_MAX // MAX_TOKENS_PER_CALL  # 9,223
 NonNegative = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS_PER_CALL)]
 SmallCount = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
-MAX_TAGS = 20  # events.EventIn allows as many
+MAX_TAGS = 20  # schema.EventIn allows as many
 
 
 class FastUsage(msgspec.Struct, gc=False):
@@ -48,7 +48,7 @@ class FastUsage(msgspec.Struct, gc=False):
 
 
 class FastEvent(msgspec.Struct, gc=False):
-    """Same attribute names and meaning as ``events.EventIn`` once ``decode_clean_batch`` has converted the
+    """Same attribute names and meaning as ``schema.EventIn`` once ``decode_clean_batch`` has converted the
     timestamps (it replaces the strings with aware datetimes)."""
 
     span_id: ShortStr
@@ -77,7 +77,7 @@ class FastEvent(msgspec.Struct, gc=False):
 
     @property
     def failed(self) -> bool:
-        """As ``EventIn.failed``."""
+        """As ``schema.EventIn.failed``."""
         if self.status_code is not None:
             return self.status_code >= 400
         return self.error is not None
