@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -9,10 +13,29 @@ from ingest_api import events, exports, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.deps import install_error_handlers, no_nul_in_query
+from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine
 
 DOCS_ASSETS = routes.API_DOCS + "/assets"
+logger = logging.getLogger(__name__)
+
+
+def start_writer(api: FastAPI) -> None:
+    """Start the SQLite writer process as the server starts (a database file only): a fresh server's first
+    batches then do not wait seconds for it. A failure is logged; the first batch tries again and says why."""
+    try:
+        api.state.batch_writer.start_writer()
+    except IngestWriteError:
+        logger.exception("the SQLite writer process did not start; the first batch will try again")
+
+
+@asynccontextmanager
+async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
+    """Run when this app is served on its own (granian, TestClient); mounted in Reflex, whose top app runs
+    only its own lifespan, ``llmobserve_app.py`` calls ``start_writer`` from a Reflex lifespan task."""
+    start_writer(api)
+    yield
 
 
 def create_ingest_app(database_url: str | None = None) -> FastAPI:
@@ -27,6 +50,7 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         openapi_url=routes.API_OPENAPI,
         static_url=DOCS_ASSETS,
         dependencies=[Depends(no_nul_in_query)],
+        lifespan=_lifespan,
     )
     api.state.database_url = database_url
     api.state.batch_writer = BatchWriter(lambda: get_engine(api.state.database_url))

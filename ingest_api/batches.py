@@ -118,6 +118,11 @@ class BatchWriter:
         except TimeoutError:
             raise writer.gave_up(WRITE_TIMEOUT_SECONDS) from None
 
+    def start_writer(self) -> int | None:
+        """Start the writer process of a SQLite database file now (its process id); None elsewhere."""
+        path = _sqlite_file(self._engine())
+        return None if path is None else writer_process_for(path).start()
+
     def _prepare_and_submit(
         self, tenant_id: int, raw: bytes, max_events: int
     ) -> PreparedBatch | tuple[WriterProcess, Future[IngestResult]]:

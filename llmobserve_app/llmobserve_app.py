@@ -8,7 +8,7 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
-from ingest_api import create_ingest_app
+from ingest_api import create_ingest_app, start_writer
 from llmobserve_app import routes
 from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
@@ -44,8 +44,17 @@ class App(rx.App):
                                          trusted_proxies=trusted_proxies())
 
 
-app = App(api_transformer=create_ingest_app())
+ingest_app = create_ingest_app()
+app = App(api_transformer=ingest_app)
 app.register_lifespan_task(scheduler_lifespan)
+
+
+@app.register_lifespan_task
+def start_ingest_writer() -> None:
+    """The SQLite writer process starts with each backend worker, not on its first batch."""
+    start_writer(ingest_app)
+
+
 pickling.install(app)  # no session cookie in the State that Reflex pickles
 app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",
              on_load=AuthFormState.load)

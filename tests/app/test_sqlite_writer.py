@@ -338,3 +338,32 @@ def test_a_reply_means_the_batch_survives_a_kill_9_of_the_writer(tmp_path: Path,
     finally:
         writer.close()
 
+
+def test_the_writer_process_starts_with_the_server_and_stores_its_first_batch(tmp_path: Path) -> None:
+    """Cold start: the writer child is running once the app's lifespan has started, before any request, and
+    that child stores the first batch (no fresh interpreter is started for it)."""
+    from fastapi.testclient import TestClient
+
+    from ingest_api import create_ingest_app
+    from llmobserve_app.services import api_keys
+
+    path, tenant = _database(tmp_path, "coldstart")
+    url = f"sqlite:///{path}"
+    with session_scope(get_engine(url)) as session:
+        _, key = api_keys.create_api_key(session, tenant, "cold start")
+    get_engine(url).dispose()
+    writer = writer_process_for(str(Path(path).resolve()))
+    assert writer._child is None  # nothing started it yet
+    try:
+        with TestClient(create_ingest_app(url)) as client:
+            child = writer._child
+            assert child is not None and child.process.poll() is None
+            response = client.post("/v1/events", json={"events": [event("cold-1")]},
+                                   headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200 and response.json()["accepted"] == 1
+            assert writer._child is child  # the child started with the server wrote it
+    finally:
+        writer.close()
+    # In-memory databases write in the request's thread: there is no writer process to start.
+    memory = create_ingest_app("sqlite://")
+    assert memory.state.batch_writer.start_writer() is None
