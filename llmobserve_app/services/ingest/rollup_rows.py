@@ -15,7 +15,6 @@ from typing import Any
 from llmobserve_app.services.ingest.rows import COLUMN, STARTED
 from llmobserve_app.services.ingest.sql import (
     DAILY_SUMS,
-    HOURLY_COLUMNS,
     HOURLY_KEY,
     HOURLY_SUMS,
     RUN_SUMS,
@@ -51,8 +50,11 @@ def _picker(sums: Sequence[str]) -> itemgetter[Any]:
 
 
 _hourly_sums, _daily_sums, _run_sums = (_picker(sums) for sums in (HOURLY_SUMS, DAILY_SUMS, RUN_SUMS))
-_AGENT_AT = len(HOURLY_KEY)  # in a usage_hourly row: key, agent, sums
-_tenant_key = itemgetter(*(HOURLY_COLUMNS.index(name) for name in TENANT_HOURLY_KEY))
+_HOURLY_N, _DAILY_N, _RUN_N = len(HOURLY_SUMS), len(DAILY_SUMS), len(RUN_SUMS)
+_tenant_key = itemgetter(*(HOURLY_KEY.index(name) for name in TENANT_HOURLY_KEY))
+# A bucket is one list: its sums first (``map(add, bucket, sums)`` stops at the last sum), then the rest.
+_FIRST_SEEN, _LAST_SEEN = _DAILY_N, _DAILY_N + 1  # in a day's bucket
+_RUN_CUSTOMER, _RUN_AGENT, _RUN_FIRST, _RUN_LAST = range(_RUN_N, _RUN_N + 4)  # in a run's bucket
 
 
 def _hour_of(started: Any) -> Any:
@@ -67,36 +69,33 @@ def _day_of(started: Any) -> Any:
     return started.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def hourly_rows(tenant_id: int, rows: list[Row], measures: list[Row]) -> list[Row]:
-    """``usage_hourly`` rows: event rows summed per hour bucket (``HOURLY_KEY``), with the first agent."""
-    buckets: dict[Row, tuple[str, list[Any]]] = {}
+def hourly_rows(tenant_id: int, rows: list[Row], measures: list[Row]) -> tuple[list[Row], list[Row]]:
+    """``usage_hourly`` rows (event rows summed per hour bucket, ``HOURLY_KEY``, with the first agent) and
+    ``tenant_usage_hourly`` rows (those summed over customers)."""
+    buckets: dict[Row, list[Any]] = {}
     for row, measured in zip(rows, measures, strict=True):
         key = (tenant_id, _hour_of(row[STARTED]), row[_CUSTOMER] or "", row[_PROVIDER], row[_MODEL] or "",
                row[_SECTION] or "", row[_PRICED])
         bucket = buckets.get(key)
         if bucket is None:
-            buckets[key] = (row[_AGENT] or "", list(_hourly_sums(measured)))
+            buckets[key] = [*_hourly_sums(measured), row[_AGENT] or ""]
         else:
-            bucket[1][:] = map(add, bucket[1], _hourly_sums(measured))
-    return [(*key, agent, *sums) for key, (agent, sums) in buckets.items()]
-
-
-def tenant_hourly_rows(hourly: list[Row]) -> list[Row]:
-    """``usage_hourly`` rows summed over customers: ``tenant_usage_hourly`` rows."""
-    buckets: dict[Row, tuple[str, list[Any]]] = {}
-    for row in hourly:
-        key = _tenant_key(row)
-        bucket = buckets.get(key)
-        if bucket is None:
-            buckets[key] = (row[_AGENT_AT], list(row[_AGENT_AT + 1:]))
+            bucket[:_HOURLY_N] = map(add, bucket, _hourly_sums(measured))
+    totals: dict[Row, list[Any]] = {}
+    for key, bucket in buckets.items():
+        tenant_key = _tenant_key(key)
+        total = totals.get(tenant_key)
+        if total is None:
+            totals[tenant_key] = bucket.copy()
         else:
-            bucket[1][:] = map(add, bucket[1], row[_AGENT_AT + 1:])
-    return [(*key, agent, *sums) for key, (agent, sums) in buckets.items()]
+            total[:_HOURLY_N] = map(add, total, bucket[:_HOURLY_N])
+    return ([(*key, bucket.pop(), *bucket) for key, bucket in buckets.items()],
+            [(*key, total.pop(), *total) for key, total in totals.items()])
 
 
 def customer_daily_rows(tenant_id: int, rows: list[Row], measures: list[Row]) -> list[Row]:
     """Per customer and UTC day: sums, first and last call start (calls without a customer are left out)."""
-    days: dict[Row, tuple[list[Any], list[Any]]] = {}
+    days: dict[Row, list[Any]] = {}
     for row, measured in zip(rows, measures, strict=True):
         customer = row[_CUSTOMER]
         if not customer:
@@ -105,15 +104,14 @@ def customer_daily_rows(tenant_id: int, rows: list[Row], measures: list[Row]) ->
         key = (tenant_id, customer, _day_of(started))
         day = days.get(key)
         if day is None:
-            days[key] = (list(_daily_sums(measured)), [started, started])
+            days[key] = [*_daily_sums(measured), started, started]
             continue
-        sums, seen = day
-        sums[:] = map(add, sums, _daily_sums(measured))
-        if started < seen[0]:
-            seen[0] = started
-        if started > seen[1]:
-            seen[1] = started
-    return [(*key, *sums, *seen) for key, (sums, seen) in days.items()]
+        day[:_DAILY_N] = map(add, day, _daily_sums(measured))
+        if started < day[_FIRST_SEEN]:
+            day[_FIRST_SEEN] = started
+        if started > day[_LAST_SEEN]:
+            day[_LAST_SEEN] = started
+    return [(*key, *day) for key, day in days.items()]
 
 
 def unit_rows(tenant_id: int, rows: list[Row]) -> list[Row]:
@@ -141,35 +139,33 @@ def tenant_unit_rows(units: list[Row]) -> list[Row]:
 def run_rows(tenant_id: int, rows: list[Row], measures: list[Row]) -> list[Row]:
     """Per run id: first non-empty customer and agent (arrival order), first/last seen and sums
     (``sql.RUN_COLUMNS`` order)."""
-    runs: dict[str, tuple[list[Any], list[Any]]] = {}
+    runs: dict[str, list[Any]] = {}
     for row, measured in zip(rows, measures, strict=True):
         run_id = row[_RUN]
         if not run_id:
             continue
         run = runs.get(run_id)
-        if run is None:  # customer, agent, first_seen, last_seen
-            runs[run_id] = ([row[_CUSTOMER] or None, row[_AGENT], row[STARTED], row[_ENDED]],
-                            list(_run_sums(measured)))
+        if run is None:
+            runs[run_id] = [*_run_sums(measured), row[_CUSTOMER] or None, row[_AGENT], row[STARTED], row[_ENDED]]
             continue
-        seen, sums = run
-        if row[STARTED] < seen[2]:
-            seen[2] = row[STARTED]
-        if row[_ENDED] > seen[3]:
-            seen[3] = row[_ENDED]
-        seen[0] = seen[0] or row[_CUSTOMER]
-        seen[1] = seen[1] or row[_AGENT]
-        sums[:] = map(add, sums, _run_sums(measured))
-    return [(tenant_id, run_id, *seen, *sums) for run_id, (seen, sums) in runs.items()]
+        run[:_RUN_N] = map(add, run, _run_sums(measured))
+        if row[STARTED] < run[_RUN_FIRST]:
+            run[_RUN_FIRST] = row[STARTED]
+        if row[_ENDED] > run[_RUN_LAST]:
+            run[_RUN_LAST] = row[_ENDED]
+        run[_RUN_CUSTOMER] = run[_RUN_CUSTOMER] or row[_CUSTOMER]
+        run[_RUN_AGENT] = run[_RUN_AGENT] or row[_AGENT]
+    return [(tenant_id, run_id, *run[_RUN_N:], *run[:_RUN_N]) for run_id, run in runs.items()]
 
 
 def rollup_statements(dialect: Dialect, tenant_id: int, rows: list[Row]) -> list[tuple[str, list[Row]]]:
     """The upserts that add newly stored event rows to every rollup table: (SQL, parameter rows) pairs."""
     measures = [_measures(row) for row in rows]
-    hourly = hourly_rows(tenant_id, rows, measures)
+    hourly, tenant_hourly = hourly_rows(tenant_id, rows, measures)
     units = unit_rows(tenant_id, rows)
     statements = [
         (hourly_sql(dialect), hourly),
-        (tenant_hourly_sql(dialect), tenant_hourly_rows(hourly)),
+        (tenant_hourly_sql(dialect), tenant_hourly),
         (customer_daily_sql(dialect), customer_daily_rows(tenant_id, rows, measures)),
         (unit_hourly_sql(dialect), units),
         (tenant_unit_hourly_sql(dialect), tenant_unit_rows(units)),
