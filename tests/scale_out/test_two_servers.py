@@ -158,6 +158,7 @@ def test_a_revoked_key_is_refused_by_every_server_within_the_cache_time(cluster:
         api_keys.revoke_api_key(session, tenant, key_id)
     revoked = time.monotonic()
     refused_after: dict[str, float] = {}
+    last_accepted = {server.name: 0.0 for server in cluster.servers}
     while len(refused_after) < len(cluster.servers) and time.monotonic() - revoked < KEY_CACHE_SECONDS + 5:
         for server in cluster.servers:
             if server.name not in refused_after:
@@ -165,9 +166,13 @@ def test_a_revoked_key_is_refused_by_every_server_within_the_cache_time(cluster:
                 status = httpx.post(f"{server.url}/v1/events", json=body, headers=headers).status_code
                 if status == 401:
                     refused_after[server.name] = sent - revoked
+                elif status == 200:
+                    last_accepted[server.name] = sent - revoked
         time.sleep(0.1)
     assert set(refused_after) == {"a", "b"}, refused_after
-    assert max(refused_after.values()) <= KEY_CACHE_SECONDS, refused_after
+    # Within the cache time: no request sent later than that after the revoke was accepted (the first refusal
+    # itself may come a poll interval later).
+    assert max(last_accepted.values()) <= KEY_CACHE_SECONDS, (last_accepted, refused_after)
 
 
 def _holder_server(cluster: Cluster, holder: str) -> str:
