@@ -164,7 +164,7 @@ def measure_queries(database_url: str, tenant: int, repeat: int) -> list[tuple[s
     return results
 
 
-def _scope(tenant: int, key: str, now: datetime):  # noqa: ANN202
+def _scope(tenant: int, key: str, now: datetime):
     from llmobserve_app.services import analytics
     from llmobserve_app.services.time_range import resolve_range
 

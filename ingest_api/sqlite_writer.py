@@ -134,13 +134,13 @@ class SqliteWriter:
         if len(batches) > 1:
             try:
                 return self._transaction(batches)
-            except Exception:  # noqa: BLE001, S110 - rolled back: each batch is written alone, with its own outcome
+            except Exception:  # rolled back: each batch is written alone, with its own outcome
                 pass
         outcomes: list[IngestResult | Exception] = []
         for batch in batches:
             try:
                 outcomes.append(self._transaction([batch])[0])
-            except Exception as error:  # noqa: BLE001 - e.g. a value SQLite cannot bind: that batch alone fails
+            except Exception as error:  # e.g. a value SQLite cannot bind: that batch alone fails
                 outcomes.append(error)
         return outcomes
 

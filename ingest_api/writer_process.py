@@ -204,7 +204,7 @@ class WriterProcess:
                 future = child.pending.pop(request_id, None)
                 if future is not None:
                     _settle(future, outcome)
-        except BaseException:  # noqa: BLE001, S110 - EOF, a reset, a torn message: this child is finished
+        except BaseException:  # EOF, a reset, a torn message: this child is finished
             pass
         finally:
             with self._lock:

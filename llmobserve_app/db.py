@@ -35,7 +35,7 @@ def sqlite_pragmas() -> tuple[str, ...]:
     return tuple(synchronous if pragma.startswith("synchronous=") else pragma for pragma in SQLITE_PRAGMAS)
 
 
-def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in sqlite_pragmas():
         cursor.execute(f"PRAGMA {pragma}")
@@ -67,7 +67,7 @@ def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
             raise
 
 
-def _alembic_config(database_url: str):  # noqa: ANN202
+def _alembic_config(database_url: str):
     from alembic.config import Config
 
     config = Config()

@@ -44,6 +44,6 @@ def warm_named_ranges(engine: sa.Engine, now: datetime | None = None) -> int:
                                              page_size=1, now=now)
                 analytics.insights(session, tenant_id, now=now)
             warmed += 1
-        except Exception:  # noqa: BLE001 - the next run, or the first visitor, builds it instead
+        except Exception:  # the next run, or the first visitor, builds it instead
             logger.exception("warming the range bases of tenant %s failed", tenant_id)
     return warmed

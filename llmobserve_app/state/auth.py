@@ -22,7 +22,7 @@ class OnboardingState(SessionState):
     checked: bool = False  # whether load has looked: until then neither "here is your key" nor "shown already"
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         user = await self._require_user()
         if user is None:
             self.key_shown = False
@@ -35,7 +35,7 @@ class OnboardingState(SessionState):
             yield rx.set_value(ONBOARDING_KEY_ID, plaintext)
 
     @rx.event
-    def finish(self):  # noqa: ANN201
+    def finish(self):
         self.key_shown = False
         return rx.redirect(routes.DASHBOARD)
 
@@ -47,7 +47,7 @@ class AuthFormState(SessionState):
     next_path: str = ""
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         query = self.router.url.query_parameters
         self.error = accounts.FORM_ERRORS.get(query.get("error", ""), "")
         self.next_path = routes.safe_next_path(query.get("next"))

@@ -20,7 +20,7 @@ class AgentsState(AnalyticsPageState, FilterState):
     trend_figure: go.Figure = go.Figure()
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
-        def fetch(session):  # noqa: ANN001, ANN202
+        def fetch(session):
             return analytics.agents_with_trend(session, scope)
 
         rows, trend = await run_db(fetch)
@@ -86,13 +86,13 @@ class CostsState(AnalyticsPageState, FilterState):
         self.total = fmt.usd(sum(row.cost_nanos for row in rows))
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         by = self.router.url.query_parameters.get("group_by", "provider")
         self.group_by = by if by in analytics.GROUP_BY else "provider"
         return await self._reload()
 
     @rx.event
-    async def set_group_by(self, value: str):  # noqa: ANN201
+    async def set_group_by(self, value: str):
         self.group_by = value if value in analytics.GROUP_BY else "provider"
         return await self._reload()
 

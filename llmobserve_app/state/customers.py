@@ -58,12 +58,12 @@ class CustomersState(AnalyticsPageState, FilterState):
         } for row in result.rows]
 
     @rx.event
-    async def set_search(self, text: str):  # noqa: ANN201
+    async def set_search(self, text: str):
         self.search, self.page = text[:200], 0
         return await self._reload()
 
     @rx.event
-    async def sort_by(self, column: str):  # noqa: ANN201
+    async def sort_by(self, column: str):
         if column not in analytics.CUSTOMER_SORTS:
             return None
         self.descending = not self.descending if column == self.sort else column != "customer"
@@ -71,7 +71,7 @@ class CustomersState(AnalyticsPageState, FilterState):
         return await self._reload()
 
     @rx.event
-    async def turn_page(self, step: int):  # noqa: ANN201
+    async def turn_page(self, step: int):
         self.page = max(0, self.page + step)
         return await self._reload()
 
@@ -91,7 +91,7 @@ class CustomerDetailState(AnalyticsPageState, FilterState):
         self.customer_id = unquote(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
         scope = analytics.Scope(scope.tenant_id, scope.start, scope.end, self.customer_id)
 
-        def fetch(session):  # noqa: ANN001, ANN202
+        def fetch(session):
             return (analytics.totals(session, scope), analytics.cost_over_time(session, scope),
                     analytics.cost_by(session, scope, "model"), analytics.cost_by(session, scope, "agent"),
                     analytics.runs_page(session, scope, page_size=10).rows)

@@ -60,29 +60,29 @@ class FilterState(SessionState):
         self.filter_error = window.error
         return user, analytics.Scope(user.id, window.start, window.end, self.customer or None)
 
-    def _navigate(self):  # noqa: ANN202
+    def _navigate(self):
         path = self.router.url.path or routes.DASHBOARD
         return rx.redirect(path + self.query_string)
 
     @rx.event
-    def set_range(self, key: str):  # noqa: ANN201
+    def set_range(self, key: str):
         self.range_key = key
         if key == "custom":
             return None  # wait for the dates
         return self._navigate()
 
     @rx.event
-    def apply_custom_range(self, form: dict[str, str]):  # noqa: ANN201
+    def apply_custom_range(self, form: dict[str, str]):
         self.range_key, self.date_from, self.date_to = "custom", form.get("from", ""), form.get("to", "")
         return self._navigate()
 
     @rx.event
-    def choose_customer(self, customer: str):  # noqa: ANN201
+    def choose_customer(self, customer: str):
         self.customer = customer.strip()[:200]
         return self._navigate()
 
     @rx.event
-    def clear_customer(self):  # noqa: ANN201
+    def clear_customer(self):
         self.customer = ""
         return self._navigate()
 
@@ -95,5 +95,5 @@ class FilterState(SessionState):
         self.customer_options = await run_db(lambda s: analytics.customer_ids(s, user.id, text))
 
     @rx.event
-    def submit_customer_search(self, form: dict[str, str]):  # noqa: ANN201
+    def submit_customer_search(self, form: dict[str, str]):
         return self.choose_customer(form.get("customer", ""))

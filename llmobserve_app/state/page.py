@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 LOAD_FAILED = "Could not load this page. Try reloading; if it keeps failing, check the server log."
 
 
-async def load_page(state: FilterState, fetch: Callable[[CurrentUser, Scope], Awaitable[None]]):  # noqa: ANN201
+async def load_page(state: FilterState, fetch: Callable[[CurrentUser, Scope], Awaitable[None]]):
     """Verify the session and read the filter, then fetch; sets the page's ``loading``/``error`` vars.
 
     Returns a redirect to /login when the session is not valid: no data is fetched before that check.
@@ -27,7 +27,7 @@ async def load_page(state: FilterState, fetch: Callable[[CurrentUser, Scope], Aw
         return state._to_login()
     try:
         await fetch(*found)
-    except Exception:  # noqa: BLE001 — the page shows a message instead of dying
+    except Exception:  # the page shows a message instead of dying
         logger.exception("loading %s failed", type(state).__name__)
         state.error = LOAD_FAILED
     state.loading = False
@@ -49,9 +49,9 @@ class AnalyticsPageState(FilterState, mixin=True):
     async def _fetch(self, user: CurrentUser, scope: Scope) -> None:
         raise NotImplementedError
 
-    async def _reload(self):  # noqa: ANN202
+    async def _reload(self):
         return await load_page(self, self._fetch)
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         return await self._reload()

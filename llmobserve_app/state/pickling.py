@@ -43,7 +43,7 @@ class ScrubStoredHeaders(Middleware):
     """Drops credential headers from the root State's stored ``router_data`` (the live ones stay available to
     handlers through ``router.headers``, which Reflex filled from this event's connection just before)."""
 
-    async def preprocess(self, app: rx.App, state: rx.State, event: object) -> None:  # noqa: ARG002
+    async def preprocess(self, app: rx.App, state: rx.State, event: object) -> None:
         headers = state.router_data.get("headers")
         if isinstance(headers, dict) and any(name.lower() in CREDENTIAL_HEADERS for name in headers):
             state.router_data = {**state.router_data, "headers": without_credentials(headers)}

@@ -45,18 +45,18 @@ class RunsState(AnalyticsPageState, FilterState):
         self.rows = [{**row, "href": "/runs/" + quote(row["run_id"], safe="")} for row in run_rows(result.rows)]
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         self.agent = self.router.url.query_parameters.get("agent", "")[:200]
         self.page = 0
         return await self._reload()
 
     @rx.event
-    async def set_search(self, text: str):  # noqa: ANN201
+    async def set_search(self, text: str):
         self.search, self.page = text.strip()[:128], 0
         return await self._reload()
 
     @rx.event
-    async def turn_page(self, step: int):  # noqa: ANN201
+    async def turn_page(self, step: int):
         self.page = max(0, self.page + step)
         return await self._reload()
 

@@ -49,7 +49,7 @@ class SettingsState(SessionState):
         self.keys = await run_db(_key_rows, user_id)
 
     @rx.event
-    async def load(self):  # noqa: ANN201
+    async def load(self):
         self.loading, self.error, self.key_created = True, "", False
         user = await self._require_user()
         if user is None:
@@ -61,7 +61,7 @@ class SettingsState(SessionState):
         return None
 
     @rx.event
-    async def create_key(self):  # noqa: ANN201
+    async def create_key(self):
         user = await self._require_user()
         if user is None:
             return self._to_login()
@@ -75,12 +75,12 @@ class SettingsState(SessionState):
         return rx.set_value(CREATED_KEY_ID, plaintext)
 
     @rx.event
-    def dismiss_created_key(self):  # noqa: ANN201
+    def dismiss_created_key(self):
         self.key_created = False
         return rx.set_value(CREATED_KEY_ID, "")
 
     @rx.event
-    async def revoke_key(self, key_id: str):  # noqa: ANN201
+    async def revoke_key(self, key_id: str):
         user = await self._require_user()
         if user is None:
             return self._to_login()

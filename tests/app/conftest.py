@@ -69,7 +69,7 @@ def unique_email(label: str = "user") -> str:
 
 
 @pytest.fixture
-def make_account(engine: sa.Engine):  # noqa: ANN201
+def make_account(engine: sa.Engine):
     """Create an account with one API key; returns (user_id, email, plaintext_key)."""
 
     def make(label: str = "user", password: str = "correct horse") -> tuple[int, str, str]:

@@ -78,7 +78,7 @@ def _brute(events: list[dict], start: datetime, end: datetime, customer: str | N
     return rows
 
 
-def _sum_by(rows: list[dict], key) -> dict:  # noqa: ANN001
+def _sum_by(rows: list[dict], key) -> dict:
     sums: dict = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         bucket = sums[key(row)]
@@ -209,7 +209,7 @@ def _expected_page(found: dict[str, dict], dialect: str, search: str, sort: str,
     needle = search.strip().lower()
     names = [name for name in found if name and needle in name.lower()]
 
-    def key(name: str):  # noqa: ANN202
+    def key(name: str):
         mine = found[name]
         if sort == "avg_latency":  # SQLite divides integers; PostgreSQL's sums are NUMERIC
             return mine["latency"] // mine["calls"] if dialect == "sqlite" else Fraction(mine["latency"], mine["calls"])

@@ -22,7 +22,7 @@ MAX_EXAMPLES = 40  # per operation; with the 120 s timeout below, the fuzzing st
 
 
 @pytest.fixture
-def credentials(engine: sa.Engine, make_account) -> dict[str, Any]:  # noqa: ANN001
+def credentials(engine: sa.Engine, make_account) -> dict[str, Any]:
     """A real account's API key (``Authorization``) and session (cookie) in the test database."""
     user_id, _, key = make_account("fuzz")
     with session_scope(engine) as session:

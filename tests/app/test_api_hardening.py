@@ -30,7 +30,7 @@ def client(database_url: str) -> TestClient:
 
 
 @pytest.fixture
-def signed_in(client: TestClient, engine, make_account) -> int:  # noqa: ANN001
+def signed_in(client: TestClient, engine, make_account) -> int:
     """Sign the client in (session cookie, as the pages do); returns the account's id."""
     user_id, _, _ = make_account("exporter")
     with session_scope(engine) as session:
@@ -38,7 +38,7 @@ def signed_in(client: TestClient, engine, make_account) -> int:  # noqa: ANN001
     return user_id
 
 
-def _is_api_error(response, status: int, code: str | None = None) -> dict[str, str]:  # noqa: ANN001
+def _is_api_error(response, status: int, code: str | None = None) -> dict[str, str]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()

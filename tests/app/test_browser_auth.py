@@ -25,13 +25,13 @@ def client(database_url: str) -> TestClient:
     return TestClient(create_ingest_app(database_url), follow_redirects=False)
 
 
-def _cookie_header(response) -> str:  # noqa: ANN001
+def _cookie_header(response) -> str:
     cookies = [value for name, value in response.headers.multi_items() if name == "set-cookie"]
     assert len(cookies) == 1, cookies
     return cookies[0]
 
 
-def _signup(client: TestClient, email: str, **headers: str):  # noqa: ANN202
+def _signup(client: TestClient, email: str, **headers: str):
     return client.post(routes.AUTH_SIGNUP, data={"name": "Ada", "email": email, "password": PASSWORD},
                        headers=headers)
 
@@ -79,7 +79,7 @@ def test_forms_posted_from_another_site_are_refused(client, engine, make_account
     assert hidden.status_code == 403
 
 
-def _login(client: TestClient, email: str, password: str = PASSWORD, next_path: str | None = None):  # noqa: ANN202
+def _login(client: TestClient, email: str, password: str = PASSWORD, next_path: str | None = None):
     data = {"email": email, "password": password} | ({"next": next_path} if next_path is not None else {})
     return client.post(routes.AUTH_LOGIN, data=data, headers={"origin": "http://testserver"})
 

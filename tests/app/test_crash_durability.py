@@ -168,7 +168,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         raw = gzip.decompress(body) if self.headers.get("Content-Encoding") == "gzip" else body
         spans = [event["span_id"] for event in json.loads(raw)["events"]]

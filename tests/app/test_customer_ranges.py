@@ -45,7 +45,7 @@ def _at(moment: datetime, customer: str, **overrides) -> dict:
     return event(started_at=moment.isoformat(), customer_id=customer, **overrides)
 
 
-def _tenant_with_history(engine, make_account) -> int:  # noqa: ANN001
+def _tenant_with_history(engine, make_account) -> int:
     """A tenant with calls every 5 hours over the last 20 days, from four customers, and a few today."""
     tenant, _, _ = make_account()
     events = [_at(CLOCK - timedelta(hours=5 * n), f"c{n % 4}") for n in range(1, 96)]
@@ -59,32 +59,32 @@ def _scope(tenant: int, key: str = "30d", now: datetime = CLOCK) -> analytics.Sc
     return analytics.Scope(tenant, window.start, window.end)
 
 
-def _state(engine, tenant: int) -> list[tuple]:  # noqa: ANN001
+def _state(engine, tenant: int) -> list[tuple]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(
             sa.select(STATE.c.grain, STATE.c.range_start, STATE.c.range_end, STATE.c.late_version, STATE.c.build_id)
             .where(STATE.c.tenant_id == tenant).order_by(STATE.c.built_at, STATE.c.range_start))]
 
 
-def _versions(engine, tenant: int) -> tuple | None:  # noqa: ANN001
+def _versions(engine, tenant: int) -> tuple | None:
     with engine.connect() as connection:
         row = connection.execute(sa.select(VERSIONS.c.late_day_version, VERSIONS.c.late_hour_version)
                                  .where(VERSIONS.c.tenant_id == tenant)).first()
     return None if row is None else tuple(row)
 
 
-def _without_bases(session, call: Callable, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN202
+def _without_bases(session, call: Callable, monkeypatch: pytest.MonkeyPatch):
     with monkeypatch.context() as patch:
         patch.setattr(per_customer, "_customer_base", lambda *args: None)
         return call(session)
 
 
 @contextmanager
-def _statements(engine) -> Iterator[list[str]]:  # noqa: ANN001
+def _statements(engine) -> Iterator[list[str]]:
     """The SQL statements run meanwhile."""
     seen: list[str] = []
 
-    def record(_connection, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+    def record(_connection, _cursor, statement: str, *_args) -> None:
         seen.append(statement)
 
     sa.event.listen(engine, "before_cursor_execute", record)
@@ -221,7 +221,7 @@ def test_a_base_replaced_while_read_is_detected(engine, make_account, clock, mon
         expected = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     rows = customer_ranges.rows
 
-    def evicted_meanwhile(base: customer_ranges.Base, *conditions):  # noqa: ANN202
+    def evicted_meanwhile(base: customer_ranges.Base, *conditions):
         with engine.begin() as connection:
             for table in (STATE, TOTALS):
                 connection.execute(sa.delete(table).where(*base.key.where(table)))

@@ -210,7 +210,7 @@ def test_a_cancelled_wait_neither_loses_the_reply_nor_stops_later_ones(tmp_path:
     path, tenant = _database(tmp_path, "cancel")
     writer = WriterProcess(path)
 
-    async def give_up_waiting():  # noqa: ANN202
+    async def give_up_waiting():
         future = writer.submit(_batch(tenant, [event("awaited")]))
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.wrap_future(future), 0.000_001)

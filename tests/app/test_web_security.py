@@ -75,7 +75,7 @@ def _app(**options) -> SecurityHeadersMiddleware:
     return SecurityHeadersMiddleware(inner, api_url=options.pop("api_url", APP), **options)
 
 
-async def _aget(app, path, **kwargs) -> httpx.Response:  # noqa: ANN001
+async def _aget(app, path, **kwargs) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=kwargs.pop("client", ("127.0.0.1", 5000)))
     async with httpx.AsyncClient(transport=transport, base_url=kwargs.pop("base", "http://testserver")) as client:
         return await client.request(kwargs.pop("method", "GET"), path, **kwargs)
