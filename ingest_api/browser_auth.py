@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ingest_api.deps import db_engine, error_reply
 from llmobserve_app import routes
-from llmobserve_app.db import get_engine, session_scope
+from llmobserve_app.db import session_scope
 from llmobserve_app.services import accounts
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.settings import cors_origins, get_settings
@@ -62,11 +63,13 @@ def _back_to(page: str, code: str, next_path: str | None = None) -> RedirectResp
 
 
 def _forbidden() -> JSONResponse:
-    return JSONResponse({"error": "cross_origin_form", "detail": "this form must be posted from this site"}, 403)
+    return error_reply(403, "cross_origin_form", "this form must be posted from this site")
 
 
-def _engine(request: Request) -> sa.Engine:
-    return get_engine(getattr(request.app.state, "database_url", None))
+def _signed_in(request: Request, token: str, destination: str) -> RedirectResponse:
+    response = RedirectResponse(destination, status_code=303)
+    set_session_cookie(response, request, token)
+    return response
 
 
 def _login(engine: sa.Engine, email: str, password: str, address: str) -> str:
@@ -94,13 +97,11 @@ async def login(request: Request) -> Response:
     next_path = routes.safe_next_path(form.get("next"))
     address = request.client.host if request.client else "unknown"
     try:
-        token = await run_in_threadpool(_login, _engine(request), form.get("email", ""), form.get("password", ""),
+        token = await run_in_threadpool(_login, db_engine(request), form.get("email", ""), form.get("password", ""),
                                         address)
     except UserFacingError as error:
         return _back_to(routes.LOGIN, error.code or "invalid", next_path)
-    response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(response, request, token)
-    return response
+    return _signed_in(request, token, next_path)
 
 
 @router.post(routes.AUTH_SIGNUP)
@@ -109,20 +110,18 @@ async def signup(request: Request) -> Response:
         return _forbidden()
     form = await _form(request)
     try:
-        token = await run_in_threadpool(_signup, _engine(request), form.get("email", ""), form.get("password", ""),
+        token = await run_in_threadpool(_signup, db_engine(request), form.get("email", ""), form.get("password", ""),
                                         form.get("name", ""))
     except UserFacingError as error:
         return _back_to(routes.SIGNUP, error.code or "invalid")
-    response = RedirectResponse(routes.ONBOARDING, status_code=303)
-    set_session_cookie(response, request, token)
-    return response
+    return _signed_in(request, token, routes.ONBOARDING)
 
 
 @router.post(routes.AUTH_LOGOUT)
 async def logout(request: Request) -> Response:
     if not _same_origin(request):
         return _forbidden()
-    await run_in_threadpool(_logout, _engine(request), request.cookies.get(accounts.SESSION_COOKIE))
+    await run_in_threadpool(_logout, db_engine(request), request.cookies.get(accounts.SESSION_COOKIE))
     response = RedirectResponse(routes.LOGIN, status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=_cookie_is_secure(request))

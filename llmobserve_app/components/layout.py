@@ -18,7 +18,7 @@ NAV_LINKS = [
 
 def logo() -> rx.Component:
     return rx.hstack(
-        rx.icon("activity", size=22, color=rx.color("accent", 9)),
+        rx.image(src="/logo.svg", width="22px", height="22px", alt=""),  # assets/logo.svg
         rx.heading("LLM Observe", size="5", weight="bold"),
         align="center", spacing="2",
     )
