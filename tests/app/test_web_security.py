@@ -32,7 +32,7 @@ from llmobserve_app.services.time_range import resolve_range
 from llmobserve_app.settings import ConfigError, cors_origins
 from llmobserve_app.state.formatting import cost_lines, plotly_text
 from llmobserve_app.web_security import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
-from tests.app.conftest import event
+from tests.factories import event
 
 APP = "http://localhost:8000"
 OTHER = "https://dash.example.com"

@@ -170,7 +170,7 @@ def test_a_custom_range_in_year_9999_shows_a_message(app_url: str, browser: Brow
         page.goto(f"{app_url}{path}?range=custom&from=9999-12-01&to=9999-12-31")
         expect(page.locator("#filter-error")).to_contain_text("Custom range must lie between", timeout=TIMEOUT_MS)
         expect(page.get_by_role("alert")).to_have_count(0)
-    # The export API does not fall back: it names the parameter (tests/app/test_api_hardening.py has the cases).
+    # The export API does not fall back: it names the parameter (tests/ingest_api/test_api_hardening.py has the cases).
     response = context.request.get(f"{app_url}/api/export/runs.csv?range=custom&from=9999-12-01&to=9999-12-31")
     assert response.status == 422 and response.json()["error"] == "invalid_range"
     assert "Custom range must lie between" in response.json()["detail"]

@@ -301,7 +301,7 @@ def test_parse_retry_after():
 def test_retries_outlast_a_collector_restart():
     """A batch's retries span at least ~16 s whatever the jitter draws, and a collector answering
     "Retry-After: 1" cannot make them run out sooner: a collector restart (kill -9, deploy) of up to 15 s
-    loses nothing (tests/app/test_crash_durability.py restarts a real one). Full jitter spent the 6 retries
+    loses nothing (tests/ingest_api/test_crash_durability.py restarts a real one). Full jitter spent the 6 retries
     in under 3 s about once in 700 schedules, and in under 10 s once in 6."""
     from llmobserve.config import Config
     from llmobserve.transport import backoff, retry_delay

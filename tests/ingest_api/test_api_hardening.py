@@ -21,7 +21,7 @@ from llmobserve_app.services import accounts, exports
 from llmobserve_app.services.ingest.schema import NUL_MESSAGE
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
-from tests.app.conftest import event
+from tests.factories import event
 
 
 @pytest.fixture

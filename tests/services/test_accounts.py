@@ -13,7 +13,7 @@ from llmobserve_app.models import LoginSession, User, utcnow
 from llmobserve_app.services import accounts
 from llmobserve_app.services.errors import RateLimitedError, UserFacingError
 from llmobserve_app.settings import get_settings
-from tests.app.conftest import unique_email
+from tests.factories import unique_email
 
 
 def test_signup_stores_bcrypt_hash_and_normalised_email(engine) -> None:

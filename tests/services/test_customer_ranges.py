@@ -17,7 +17,7 @@ from llmobserve_app.services import analytics, customer_ranges, rollups
 from llmobserve_app.services.analytics import per_customer
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
-from tests.app.conftest import event
+from tests.factories import event
 
 CLOCK = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 STATE, TOTALS, VERSIONS = customer_ranges.STATE, customer_ranges.TOTALS, customer_ranges.VERSIONS

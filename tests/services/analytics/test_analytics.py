@@ -8,7 +8,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.state import formatting as fmt
-from tests.app.conftest import event
+from tests.factories import event
 
 NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 

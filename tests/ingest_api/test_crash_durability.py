@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from llmobserve_app.models import Event
 from llmobserve_app.services import rollups
-from tests.app.conftest import rollup_snapshot
+from tests.factories import rollup_snapshot
 from tests.sdk.fakes.servers import ProviderServer
 
 REPO = Path(__file__).resolve().parents[2]

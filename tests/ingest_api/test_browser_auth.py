@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import ApiKey, User
 from llmobserve_app.services import accounts, api_keys
 from llmobserve_app.settings import get_settings
-from tests.app.conftest import unique_email
+from tests.factories import unique_email
 
 PASSWORD = "correct horse"
 

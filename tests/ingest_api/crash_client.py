@@ -3,7 +3,7 @@
 It observes with the real SDK and makes real ``openai`` and ``pinecone`` calls to local fake providers until a stop file
 appears, then flushes and prints one JSON line: the calls it made and the SDK's delivery counters.
 
-    python tests/app/crash_client.py COLLECTOR_URL API_KEY OPENAI_URL PINECONE_URL NAME STOP_FILE
+    python tests/ingest_api/crash_client.py COLLECTOR_URL API_KEY OPENAI_URL PINECONE_URL NAME STOP_FILE
 """
 
 from __future__ import annotations

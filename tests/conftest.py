@@ -1,16 +1,13 @@
-"""Fixtures for app tests: every database test runs on SQLite and on the local PostgreSQL server."""
+"""Fixtures for the server tests: every database test runs on SQLite and on the local PostgreSQL server."""
 
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,12 +18,12 @@ if "LLMOBSERVE_DATA_DIR" not in os.environ:
 os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
-from llmobserve_app.services import accounts, api_keys, rate_limit, rollups  # noqa: E402
+from llmobserve_app.services import accounts, api_keys, rate_limit  # noqa: E402
 from llmobserve_app.settings import get_settings  # noqa: E402
+from tests.factories import unique_email  # noqa: E402
 
 get_settings.cache_clear()
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -64,10 +61,6 @@ def _fresh_rate_limits() -> None:
     rate_limit.reset_for_tests()
 
 
-def unique_email(label: str = "user") -> str:
-    return f"{label}-{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
-
-
 @pytest.fixture
 def make_account(engine: sa.Engine):
     """Create an account with one API key; returns (user_id, email, plaintext_key)."""
@@ -80,31 +73,3 @@ def make_account(engine: sa.Engine):
             return user.id, email, key
 
     return make
-
-
-def event(span_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-    """A valid SDK event (gpt-4o-mini chat call) with any field overridden."""
-    base: dict[str, Any] = {
-        "span_id": span_id or uuid.uuid4().hex,
-        "run_id": None,
-        "started_at": datetime.now(UTC).isoformat(),
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "endpoint": "chat",
-        "status_code": 200,
-        "usage": {"input_tokens": 1000, "output_tokens": 200},
-    }
-    base.update(overrides)
-    return base
-
-
-def rollup_snapshot(engine: sa.Engine, tenant_id: int) -> list[list[tuple]]:
-    """Every rollup row of a tenant (usage_hourly, tenant_usage_hourly, customer_usage_daily,
-    unit_usage_hourly, runs), without ids, in a stable order."""
-    tables = []
-    with engine.connect() as connection:
-        for table in rollups.ROLLUPS:
-            rows = connection.execute(
-                sa.select(*(c for c in table.c if c.name != "id")).where(table.c.tenant_id == tenant_id)).all()
-            tables.append(sorted(map(tuple, rows), key=repr))
-    return tables

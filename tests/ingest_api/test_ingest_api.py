@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event
 from llmobserve_app.services import api_keys
 from llmobserve_app.settings import get_settings
-from tests.app.conftest import event
+from tests.factories import event
 
 
 @pytest.fixture

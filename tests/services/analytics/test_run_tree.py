@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics
 from llmobserve_app.services.ingest.store import ingest_events
-from tests.app.conftest import event
+from tests.factories import event
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 ONE = 270_000  # a gpt-4o-mini call of the test event: 1000 in, 200 out

@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, analytics, exports
 from llmobserve_app.services.ingest.store import ingest_events
-from tests.app.conftest import event
+from tests.factories import event
 
 NOW = datetime.now(UTC)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, Run, TenantUnitUsageHourly, TenantUsageHourly, UsageHourly
 from llmobserve_app.services.ingest.store import ingest_events
-from tests.app.conftest import event
+from tests.factories import event
 
 
 def _batch(prefix: str, count: int, hour: datetime) -> list[dict]:

@@ -12,7 +12,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Run, UsageHourly
 from llmobserve_app.services import rollups
 from llmobserve_app.services.ingest.store import ingest_events
-from tests.app.conftest import event, rollup_snapshot
+from tests.factories import event, rollup_snapshot
 
 HOURLY = UsageHourly.__table__
 RUNS = Run.__table__

@@ -20,8 +20,8 @@ from llmobserve_app.services.ingest.schema import parse_valid_batch, validate_ev
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.money import usd_to_nanos
 from pricing import compute_cost
-from tests.app.conftest import event
-from tests.app.test_fast_events import event_values
+from tests.factories import event
+from tests.services.ingest.test_fast_events import event_values
 
 
 def _ingest(engine, tenant_id, events):

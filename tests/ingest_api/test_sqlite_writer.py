@@ -28,7 +28,7 @@ from llmobserve_app.services.ingest.batch import PreparedBatch, prepare_events
 from llmobserve_app.services.ingest.rows import EVENT_COLUMNS
 from llmobserve_app.services.ingest.schema import validate_events
 from llmobserve_app.services.ingest.store import write_prepared
-from tests.app.conftest import event, unique_email
+from tests.factories import event, unique_email
 
 TABLES = ("events", "usage_hourly", "tenant_usage_hourly", "customer_usage_daily", "unit_usage_hourly",
           "tenant_unit_usage_hourly", "runs", "tenant_late_versions")

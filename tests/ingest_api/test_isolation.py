@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from ingest_api import create_ingest_app
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, api_keys
-from tests.app.conftest import event
+from tests.factories import event
 
 
 def test_two_accounts_never_see_each_others_data(database_url, engine, make_account) -> None:

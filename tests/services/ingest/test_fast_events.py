@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from llmobserve_app.services.ingest.fast_schema import FastEvent, decode_clean_batch
 from llmobserve_app.services.ingest.schema import EventBatchIn, EventIn, UsageIn, parse_valid_batch
-from tests.app.conftest import event
+from tests.factories import event
 
 
 def event_values(one: EventIn | FastEvent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from llmobserve_app.services.customer_ranges import closed_end
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import day_floor
 from llmobserve_app.services.warm_ranges import active_tenants, warm_named_ranges
-from tests.app.conftest import event
+from tests.factories import event
 
 
 def _bases(engine: sa.Engine, tenant_id: int) -> set[tuple[str, datetime, datetime]]:
