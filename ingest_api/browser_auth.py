@@ -8,22 +8,33 @@ Form errors come back as a short code in the query string; the page maps it to a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from ingest_api.deps import db_engine, error_reply
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
+from llmobserve_app.models import User
 from llmobserve_app.services import accounts
 from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.rate_limit import LoginLimiter
 from llmobserve_app.settings import cors_origins, get_settings
 
 router = APIRouter(include_in_schema=False)
 _MAX_FORM_BYTES = 16 * 1024
+
+
+@lru_cache(maxsize=1)
+def login_limiter() -> LoginLimiter:
+    """This process's login limits (LOGIN_LIMIT_PER_*), counted in Redis when REDIS_URL is set."""
+    settings = get_settings()
+    return LoginLimiter(settings.login_limit_per_account, settings.login_limit_per_address, settings.redis_url)
 
 
 def _same_origin(request: Request) -> bool:
@@ -72,21 +83,24 @@ def _signed_in(request: Request, token: str, destination: str) -> RedirectRespon
     return response
 
 
+def _start_session(session: Session, user: User) -> str:
+    settings = get_settings()
+    return accounts.start_session(session, user, secret=settings.jwt_secret, ttl_hours=settings.session_ttl_hours)
+
+
 def _login(engine: sa.Engine, email: str, password: str, address: str) -> str:
     with session_scope(engine) as session:
-        user = accounts.authenticate(session, email, password, address)
-        return accounts.start_session(session, user)
+        return _start_session(session, accounts.authenticate(session, email, password, address, login_limiter()))
 
 
 def _signup(engine: sa.Engine, email: str, password: str, name: str) -> str:
     with session_scope(engine) as session:
-        user = accounts.signup(session, email, password, name)
-        return accounts.start_session(session, user)
+        return _start_session(session, accounts.signup(session, email, password, name))
 
 
 def _logout(engine: sa.Engine, token: str | None) -> None:
     with session_scope(engine) as session:
-        accounts.end_session(session, token)
+        accounts.end_session(session, token, secret=get_settings().jwt_secret)
 
 
 @router.post(routes.AUTH_LOGIN)

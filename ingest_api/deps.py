@@ -24,6 +24,7 @@ from llmobserve_app.services.api_keys import (
     revocations,
     tenant_for_key,
 )
+from llmobserve_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ TenantDep = Annotated[int, Depends(require_tenant)]
 
 def _user_of(engine: sa.Engine, token: str | None) -> int | None:
     with session_scope(engine) as session:
-        user = accounts.user_for_token(session, token)
+        user = accounts.user_for_token(session, token, secret=get_settings().jwt_secret)
         return user.id if user else None
 
 

@@ -5,16 +5,15 @@
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
-(``services/leases.py``). Each scheduler tries to take or renew the lease every ``LEASE_RENEW``; a job runs
+(``services/leases.py``). Each scheduler tries to take or renew the lease every quarter of the lease's life; a job runs
 only after its own scheduler has just renewed it. When the holder stops, it gives the lease up; when it dies,
-another process takes over once the lease expires (``LEASE_TTL``).
+another process takes over once the lease expires (``LLMOBSERVE_JOB_LEASE_SECONDS``, 60 s by default).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -24,19 +23,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from llmobserve_app.db import get_engine
 from llmobserve_app.services import leases
 from llmobserve_app.services.warm_ranges import warm_named_ranges
+from llmobserve_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
-LEASE_TTL = timedelta(seconds=float(os.environ.get("LLMOBSERVE_JOB_LEASE_SECONDS", "60")))
-LEASE_RENEW = LEASE_TTL / 4
 
 
 class JobLeaseHolder:
     """This process's claim on the installation's jobs."""
 
-    def __init__(self, engine: sa.Engine, holder: str | None = None, ttl: timedelta = LEASE_TTL) -> None:
-        self.engine, self.ttl = engine, ttl
+    def __init__(self, engine: sa.Engine, holder: str | None = None, ttl: timedelta | None = None) -> None:
+        self.engine = engine
+        self.ttl = ttl or timedelta(seconds=get_settings().job_lease_seconds)
         self.holder = holder or leases.new_holder()
         self.held = False
 
@@ -72,7 +71,7 @@ def warm_range_bases() -> None:
 
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(lease.renew, "interval", seconds=LEASE_RENEW.total_seconds(), id="renew_job_lease",
+    scheduler.add_job(lease.renew, "interval", seconds=lease.ttl.total_seconds() / 4, id="renew_job_lease",
                       coalesce=True, max_instances=1)
     scheduler.add_job(lease.run, "cron", args=[warm_range_bases], minute=6, id="warm_range_bases", coalesce=True,
                       max_instances=1, next_run_time=datetime.now(UTC))  # and once right away

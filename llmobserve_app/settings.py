@@ -1,8 +1,13 @@
-"""Configuration, read once from the environment.
+"""Configuration: every environment variable of the server, parsed and validated here, once (pydantic-settings).
 
 Every secret comes from the environment. In development (the default) a missing ``JWT_SECRET`` is replaced
 by a random one kept in the data folder, so sessions survive restarts without a constant in the code;
 with ``LLMOBSERVE_ENV=production`` the app refuses to start without it.
+
+A bad value stops the app with a ``ConfigError`` that names the variable
+(``SESSION_TTL_HOURS must be a whole number, not 'abc'``). ``WebSettings`` holds the variables that rxconfig.py
+needs while building the frontend (no secret required); ``Settings`` adds the rest. Services never read this
+module: the callers (ingest_api, state, jobs) pass the values in.
 """
 
 from __future__ import annotations
@@ -10,40 +15,201 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+from limits import parse as parse_rate_limit
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable app."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    env: str
-    data_dir: Path
-    database_url: str
-    jwt_secret: str
-    session_ttl_hours: int
-    ingest_max_body_bytes: int
-    ingest_max_events: int
-    login_limit_per_account: str
-    login_limit_per_address: str
-    redis_url: str | None
-    public_url: str  # API_URL: the address browsers and SDKs use to reach this server
-    sqlite_synchronous: str = "NORMAL"
+def origin_of(url: str, variable: str = "API_URL") -> str:
+    """``scheme://host[:port]`` as browsers send it in ``Origin`` (lower case, no default port, no path)."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{variable}: {url!r} has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{variable}: {url!r} is not an http(s) origin such as https://llmobserve.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"{variable}: {url!r} must be an origin only (scheme://host[:port]), without a path")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}{f':{port}' if port and port != default_port else ''}"
+
+
+def _comma_list(value: object) -> object:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+# How pydantic's own checks read in a ConfigError ("SESSION_TTL_HOURS must be a whole number, not 'abc'").
+_PHRASES = {
+    "int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number", "float_parsing": "must be a number", "float_type": "must be a number",
+    "greater_than_equal": "must be at least {ge}", "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+}
+
+
+def _config_error(error: ValidationError) -> ConfigError:
+    """One line per bad variable, each naming it (the ``validation_alias`` of the field is the variable)."""
+    lines = []
+    for problem in error.errors():
+        variable = str(problem["loc"][0]).upper() if problem["loc"] else "configuration"
+        phrase = _PHRASES.get(problem["type"], problem["msg"]).format(**problem.get("ctx") or {})
+        lines.append(f"{variable} {phrase}, not {problem['input']!r}.")
+    return ConfigError(" ".join(lines))
+
+
+class WebSettings(BaseSettings):
+    """Where browsers and SDKs reach the app, which origins and proxies it believes, where shared state lives
+    (Redis). No secret is needed to read these."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
+
+    port: int = Field(8000, ge=1, le=65535, validation_alias="PORT")
+    # API_URL: the address browsers and SDKs use to reach this server (default http://localhost:$PORT).
+    public_url: str = Field("", validation_alias="API_URL", validate_default=True)
+    # CORS_ORIGINS: extra browser origins allowed to call the app (comma-separated; '*' refused).
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="CORS_ORIGINS")
+    # TRUSTED_PROXIES: addresses whose X-Forwarded-Proto is believed (default: loopback only).
+    trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
+        ("127.0.0.1", "::1"), validation_alias="TRUSTED_PROXIES", validate_default=True)
+    # Reflex State and the login rate limits live in Redis when set (required for several workers).
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str, info: ValidationInfo) -> str:
+        url = value.strip().rstrip("/") or f"http://localhost:{info.data.get('port', 8000)}"
+        origin_of(url, "API_URL")
+        return url
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: object) -> tuple[str, ...]:
+        items = _comma_list(value)
+        if "*" in items:
+            raise ConfigError("CORS_ORIGINS: '*' is not allowed; list the origins (https://app.example.com,...)")
+        return tuple(origin_of(item, "CORS_ORIGINS") for item in items)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> tuple[IpNetwork, ...]:
+        try:
+            return tuple(ipaddress.ip_network(str(item).strip()) for item in _comma_list(value))
+        except ValueError as error:
+            raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value.strip()).scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not {value!r}.")
+        return value.strip() if value else None
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The app's own origin (API_URL's) plus CORS_ORIGINS, without repeats."""
+        return tuple(dict.fromkeys((origin_of(self.public_url), *self.cors_origins)))
+
+
+_CHOICES = {"env": ("development", "production"), "sqlite_synchronous": ("NORMAL", "FULL")}
+
+
+class Settings(WebSettings):
+    """Everything the server reads from its environment."""
+
+    env: str = Field("development", validation_alias="LLMOBSERVE_ENV")
+    data_dir: Path = Field(REPO_ROOT / "data", validation_alias="LLMOBSERVE_DATA_DIR")
+    database_url: str = Field("", validation_alias="DATABASE_URL", validate_default=True)
+    jwt_secret: str = Field("", validation_alias="JWT_SECRET", validate_default=True, repr=False)
+    session_ttl_hours: int = Field(168, ge=1, validation_alias="SESSION_TTL_HOURS")
+    ingest_max_body_bytes: int = Field(5 * 1024 * 1024, ge=1, validation_alias="INGEST_MAX_BODY_BYTES")
+    # Bounded so that a batch's sums always fit the rollups' BIGINT columns.
+    ingest_max_events: int = Field(1000, ge=1, le=MAX_BATCH_EVENTS, validation_alias="INGEST_MAX_EVENTS")
+    login_limit_per_account: str = Field("5/minute", validation_alias="LOGIN_LIMIT_PER_ACCOUNT")
+    login_limit_per_address: str = Field("20/minute", validation_alias="LOGIN_LIMIT_PER_ADDRESS")
+    # SQLite's PRAGMA synchronous: NORMAL (default) or FULL (see db.py).
+    sqlite_synchronous: str = Field("NORMAL", validation_alias="SQLITE_SYNCHRONOUS")
+    # How long the background jobs' lease lasts without renewal (jobs.py).
+    job_lease_seconds: float = Field(60.0, gt=0, validation_alias="LLMOBSERVE_JOB_LEASE_SECONDS")
+
+    @field_validator("env", "sqlite_synchronous", mode="before")
+    @classmethod
+    def _one_of(cls, value: Any, info: ValidationInfo) -> str:
+        """One of the field's ``_CHOICES``, whatever its case."""
+        choices, text = _CHOICES[info.field_name], str(value).strip()
+        for choice in choices:
+            if choice.lower() == text.lower():
+                return choice
+        variable = cls.model_fields[info.field_name].validation_alias
+        raise ConfigError(f"{variable} must be {' or '.join(map(repr, choices))}, not {text!r}.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str, info: ValidationInfo) -> str:
+        url = value.strip() or f"sqlite:///{info.data['data_dir'] / 'llmobserve.db'}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise ConfigError(f"DATABASE_URL must be a database URL such as postgresql://user@host/db, "
+                              f"not {value!r}.") from None
+        return url
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, value: str, info: ValidationInfo) -> str:
+        return _jwt_secret(value.strip(), info.data["env"], info.data["data_dir"])
+
+    @field_validator("login_limit_per_account", "login_limit_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError:
+            variable = cls.model_fields[info.field_name].validation_alias
+            raise ConfigError(f"{variable} must be a rate such as '5/minute', not {value!r}.") from None
+        return value
+
+    @model_validator(mode="after")
+    def _production_is_served_over_https(self) -> Settings:
+        if self.is_production and not self.public_url.startswith("https://"):
+            raise ConfigError(
+                f"API_URL is {self.public_url!r}. In production it must be the https:// address your users reach "
+                "(behind a TLS proxy): session cookies are then Secure and browsers are told to use https only."
+            )
+        return self
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
 
 
-def _jwt_secret(env: str, data_dir: Path) -> str:
-    secret = os.environ.get("JWT_SECRET", "").strip()
+def _jwt_secret(secret: str, env: str, data_dir: Path) -> str:
     if secret:
         if len(secret) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters long.")
@@ -68,74 +234,30 @@ def _jwt_secret(env: str, data_dir: Path) -> str:
     return secret
 
 
+_Kind = TypeVar("_Kind", bound=BaseSettings)
+
+
+def _read(kind: type[_Kind]) -> _Kind:
+    try:
+        return kind()
+    except ValidationError as error:
+        raise _config_error(error) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    env = os.environ.get("LLMOBSERVE_ENV", "development").strip().lower()
-    if env not in {"development", "production"}:
-        raise ConfigError(f"LLMOBSERVE_ENV must be 'development' or 'production', not {env!r}.")
-    data_dir = Path(os.environ.get("LLMOBSERVE_DATA_DIR", REPO_ROOT / "data")).resolve()
-    database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'llmobserve.db'}"
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url.removeprefix("postgres://")
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    jwt_secret = _jwt_secret(env, data_dir)
-    public_url = api_url().rstrip("/")
-    if env == "production" and not public_url.startswith("https://"):
-        raise ConfigError(
-            f"API_URL is {public_url!r}. In production it must be the https:// address your users reach (behind "
-            "a TLS proxy): session cookies are then Secure and browsers are told to use https only."
-        )
-    return Settings(
-        env=env,
-        data_dir=data_dir,
-        database_url=database_url,
-        jwt_secret=jwt_secret,
-        session_ttl_hours=int(os.environ.get("SESSION_TTL_HOURS", "168")),
-        ingest_max_body_bytes=int(os.environ.get("INGEST_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
-        ingest_max_events=_ingest_max_events(),
-        login_limit_per_account=os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
-        login_limit_per_address=os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20/minute"),
-        redis_url=os.environ.get("REDIS_URL") or None,
-        public_url=public_url,
-        sqlite_synchronous=_sqlite_synchronous(),
-    )
+    """The server's settings, read once (tests call ``get_settings.cache_clear()`` after changing the env)."""
+    return _read(Settings)
 
 
-def _sqlite_synchronous() -> str:
-    """SQLITE_SYNCHRONOUS: NORMAL (default) or FULL, SQLite's ``PRAGMA synchronous`` (see ``db.py``)."""
-    value = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
-    if value not in {"NORMAL", "FULL"}:
-        raise ConfigError(f"SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {value!r}.")
-    return value
-
-
-def _ingest_max_events() -> int:
-    """INGEST_MAX_EVENTS, bounded so that a batch's sums always fit the rollups' BIGINT columns."""
-    from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
-
-    value = int(os.environ.get("INGEST_MAX_EVENTS", "1000"))
-    if not 1 <= value <= MAX_BATCH_EVENTS:
-        raise ConfigError(f"INGEST_MAX_EVENTS must be between 1 and {MAX_BATCH_EVENTS}, got {value}.")
-    return value
-
-
-def origin_of(url: str, variable: str = "API_URL") -> str:
-    """``scheme://host[:port]`` as browsers send it in ``Origin`` (lower case, no default port, no path)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{variable}: {url!r} is not an http(s) origin such as https://llmobserve.example.com")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ConfigError(f"{variable}: {url!r} must be an origin only (scheme://host[:port]), without a path")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{host}{port}"
+def web_settings() -> WebSettings:
+    """Read afresh: rxconfig.py needs these while building the frontend, when no JWT_SECRET may be set."""
+    return _read(WebSettings)
 
 
 def api_url() -> str:
     """Where the browser reaches the backend (and, in single-port mode, the pages): API_URL or localhost:$PORT."""
-    return os.environ.get("API_URL") or f"http://localhost:{os.environ.get('PORT', '8000')}"
+    return web_settings().public_url
 
 
 def cors_origins() -> tuple[str, ...]:
@@ -144,22 +266,9 @@ def cors_origins() -> tuple[str, ...]:
     Read without the rest of the settings because rxconfig.py needs it (Reflex's CORS and websocket checks).
     A wildcard is refused: the session cookie would then be readable by any site.
     """
-    origins = [origin_of(api_url())]
-    for item in os.environ.get("CORS_ORIGINS", "").split(","):
-        if not item.strip():
-            continue
-        if item.strip() == "*":
-            raise ConfigError("CORS_ORIGINS: '*' is not allowed; list the origins (https://app.example.com,...)")
-        origin = origin_of(item, "CORS_ORIGINS")
-        if origin not in origins:
-            origins.append(origin)
-    return tuple(origins)
+    return web_settings().allowed_origins
 
 
-def trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def trusted_proxies() -> tuple[IpNetwork, ...]:
     """TRUSTED_PROXIES: addresses whose ``X-Forwarded-Proto`` is believed (default: loopback only)."""
-    raw = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
-    try:
-        return tuple(ipaddress.ip_network(item.strip()) for item in raw.split(",") if item.strip())
-    except ValueError as error:
-        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
+    return web_settings().trusted_proxies

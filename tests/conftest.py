@@ -17,8 +17,9 @@ if "LLMOBSERVE_DATA_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["LLMOBSERVE_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 
+from ingest_api.browser_auth import login_limiter  # noqa: E402
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
-from llmobserve_app.services import accounts, api_keys, rate_limit  # noqa: E402
+from llmobserve_app.services import accounts, api_keys  # noqa: E402
 from llmobserve_app.settings import get_settings  # noqa: E402
 from tests.factories import unique_email  # noqa: E402
 
@@ -58,7 +59,7 @@ def engine(database_url: str) -> sa.Engine:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
-    rate_limit.reset_for_tests()
+    login_limiter().reset()
 
 
 @pytest.fixture

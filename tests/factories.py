@@ -1,4 +1,5 @@
-"""Builders shared by the server tests: valid SDK events, unique e-mail addresses, rollup snapshots."""
+"""Builders shared by the server tests: valid SDK events, unique e-mail addresses, rollup snapshots, session
+tokens the app accepts."""
 
 from __future__ import annotations
 
@@ -8,14 +9,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
-from llmobserve_app.services import rollups
+from llmobserve_app.models import User
+from llmobserve_app.services import accounts, rollups
+from llmobserve_app.settings import get_settings
 
 _counter = itertools.count()
 
 
 def unique_email(label: str = "user") -> str:
     return f"{label}-{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
+
+
+def session_token(session: Session, user: User) -> str:
+    """Start a session as the app does (the configured JWT_SECRET and SESSION_TTL_HOURS); returns its token."""
+    settings = get_settings()
+    return accounts.start_session(session, user, secret=settings.jwt_secret, ttl_hours=settings.session_ttl_hours)
+
+
+def user_of_token(session: Session, token: str | None) -> User | None:
+    """The user the app would sign in with ``token`` (None if invalid, expired or logged out)."""
+    return accounts.user_for_token(session, token, secret=get_settings().jwt_secret)
 
 
 def event(span_id: str | None = None, **overrides: Any) -> dict[str, Any]:

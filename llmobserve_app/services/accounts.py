@@ -1,4 +1,7 @@
-"""Accounts and browser sessions: sign-up, login (bcrypt, rate-limited), JWT session tokens, logout."""
+"""Accounts and browser sessions: sign-up, login (bcrypt, rate-limited), JWT session tokens, logout.
+
+The caller passes the configuration in: the login limiter, the JWT signing secret and the session lifetime.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,7 @@ from sqlmodel import Session, select
 
 from llmobserve_app.models import LoginSession, User, utcnow
 from llmobserve_app.services.errors import RateLimitedError, UserFacingError
-from llmobserve_app.services.rate_limit import allow_login_attempt
-from llmobserve_app.settings import get_settings
+from llmobserve_app.services.rate_limit import LoginLimiter
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
@@ -63,10 +65,10 @@ def signup(session: Session, email: str, password: str, name: str) -> User:
     return user
 
 
-def authenticate(session: Session, email: str, password: str, client_address: str) -> User:
+def authenticate(session: Session, email: str, password: str, client_address: str, limiter: LoginLimiter) -> User:
     """Return the user for valid credentials; raise a UserFacingError otherwise (same message either way)."""
     email = normalize_email(email)
-    if not allow_login_attempt(email, client_address):
+    if not limiter.allow(email, client_address):
         raise RateLimitedError(FORM_ERRORS["rate_limited"], code="rate_limited")
     user = session.exec(select(User).where(User.email == email)).first()
     encoded = password.encode("utf-8")
@@ -78,36 +80,33 @@ def authenticate(session: Session, email: str, password: str, client_address: st
     return user
 
 
-def start_session(session: Session, user: User) -> str:
-    """Create a server-side session and return the signed JWT that names it."""
-    settings = get_settings()
+def start_session(session: Session, user: User, *, secret: str, ttl_hours: int) -> str:
+    """Create a server-side session lasting ``ttl_hours`` and return the JWT that names it, signed with ``secret``."""
     now = utcnow()
     login = LoginSession(
         id=secrets.token_urlsafe(24),
         user_id=user.id,
         created_at=now,
-        expires_at=now + timedelta(hours=settings.session_ttl_hours),
+        expires_at=now + timedelta(hours=ttl_hours),
     )
     session.add(login)
     session.flush()
     claims = {"sub": str(user.id), "sid": login.id, "iat": now, "exp": login.expires_at}
-    return jwt.encode(claims, settings.jwt_secret, algorithm=_JWT_ALGORITHM)
+    return jwt.encode(claims, secret, algorithm=_JWT_ALGORITHM)
 
 
-def _decode(token: str) -> dict | None:
+def _decode(token: str, secret: str) -> dict | None:
     try:
-        return jwt.decode(
-            token, get_settings().jwt_secret, algorithms=[_JWT_ALGORITHM], options={"require": ["exp", "sub"]}
-        )
+        return jwt.decode(token, secret, algorithms=[_JWT_ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
         return None
 
 
-def user_for_token(session: Session, token: str | None) -> User | None:
+def user_for_token(session: Session, token: str | None, *, secret: str) -> User | None:
     """The user a session token belongs to, or None if it is invalid, expired or logged out."""
     if not token:
         return None
-    claims = _decode(token)
+    claims = _decode(token, secret)
     if claims is None:
         return None
     login = session.get(LoginSession, claims.get("sid", ""))
@@ -118,8 +117,8 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     return session.get(User, login.user_id)
 
 
-def end_session(session: Session, token: str | None) -> None:
-    claims = _decode(token) if token else None
+def end_session(session: Session, token: str | None, *, secret: str) -> None:
+    claims = _decode(token, secret) if token else None
     if claims is None:
         return
     login = session.get(LoginSession, claims.get("sid", ""))

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import accounts
+from llmobserve_app.settings import get_settings
 
 T = TypeVar("T")
 SESSION_COOKIE = accounts.SESSION_COOKIE
@@ -46,7 +47,7 @@ class CurrentUser:
 
 
 def _current_user(session: Session, token: str) -> CurrentUser | None:
-    user = accounts.user_for_token(session, token)
+    user = accounts.user_for_token(session, token, secret=get_settings().jwt_secret)
     if user is None:
         return None
     return CurrentUser(user.id, user.email, user.name, user.subscription_tier, user.created_at.strftime("%Y-%m-%d"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,68 @@ def test_sqlite_synchronous_is_normal_unless_full_is_asked_for(clean_settings, m
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="SQLITE_SYNCHRONOUS"):
         get_settings()
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("PORT", "eighty", "PORT must be a whole number, not 'eighty'"),
+    ("PORT", "70000", "PORT must be at most 65535"),
+    ("API_URL", "llmobserve.example.com", "API_URL: 'llmobserve.example.com' is not an http(s) origin"),
+    ("API_URL", "https://llmobserve.example.com/app", "API_URL: 'https://llmobserve.example.com/app' must be an "
+                                                      "origin only"),
+    ("CORS_ORIGINS", "https://a.example.com,*", "CORS_ORIGINS: '*' is not allowed"),
+    ("CORS_ORIGINS", "https://a.example.com:99999", "CORS_ORIGINS: 'https://a.example.com:99999' has an invalid port"),
+    ("TRUSTED_PROXIES", "127.0.0.1,proxy.local", "TRUSTED_PROXIES: 'proxy.local' does not appear to be"),
+    ("REDIS_URL", "localhost:6379", "REDIS_URL must be a redis://, rediss:// or unix:// URL, not 'localhost:6379'"),
+    ("LLMOBSERVE_ENV", "staging", "LLMOBSERVE_ENV must be 'development' or 'production', not 'staging'"),
+    ("DATABASE_URL", "my database", "DATABASE_URL must be a database URL"),
+    ("JWT_SECRET", "x" * 31, "JWT_SECRET must be at least 32 characters"),
+    ("SESSION_TTL_HOURS", "abc", "SESSION_TTL_HOURS must be a whole number, not 'abc'"),
+    ("SESSION_TTL_HOURS", "1.5", "SESSION_TTL_HOURS must be a whole number, not '1.5'"),
+    ("SESSION_TTL_HOURS", "0", "SESSION_TTL_HOURS must be at least 1, not '0'"),
+    ("INGEST_MAX_BODY_BYTES", "5MB", "INGEST_MAX_BODY_BYTES must be a whole number, not '5MB'"),
+    ("INGEST_MAX_BODY_BYTES", "-1", "INGEST_MAX_BODY_BYTES must be at least 1"),
+    ("INGEST_MAX_EVENTS", "0", "INGEST_MAX_EVENTS must be at least 1"),
+    ("INGEST_MAX_EVENTS", "10000", "INGEST_MAX_EVENTS must be at most 9223, not '10000'"),
+    ("LOGIN_LIMIT_PER_ACCOUNT", "five", "LOGIN_LIMIT_PER_ACCOUNT must be a rate such as '5/minute', not 'five'"),
+    ("LOGIN_LIMIT_PER_ADDRESS", "20/fortnight", "LOGIN_LIMIT_PER_ADDRESS must be a rate such as '5/minute'"),
+    ("SQLITE_SYNCHRONOUS", "off", "SQLITE_SYNCHRONOUS must be 'NORMAL' or 'FULL', not 'off'"),
+    ("LLMOBSERVE_JOB_LEASE_SECONDS", "soon", "LLMOBSERVE_JOB_LEASE_SECONDS must be a number, not 'soon'"),
+    ("LLMOBSERVE_JOB_LEASE_SECONDS", "0", "LLMOBSERVE_JOB_LEASE_SECONDS must be more than 0"),
+])
+def test_a_bad_value_names_its_variable(clean_settings, monkeypatch, variable, value, message) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    assert str(caught.value).startswith(message)
+
+
+def test_values_are_parsed_into_their_types(clean_settings, monkeypatch) -> None:
+    for variable, value in (("PORT", "9100"), ("SESSION_TTL_HOURS", " 12 "), ("INGEST_MAX_EVENTS", "9223"),
+                            ("CORS_ORIGINS", "https://B.example.com:443/, http://c.example.com:8080"),
+                            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"), ("REDIS_URL", "redis://127.0.0.1:6379/14"),
+                            ("LLMOBSERVE_ENV", " Development "), ("LLMOBSERVE_JOB_LEASE_SECONDS", "2.5"),
+                            ("SQLITE_SYNCHRONOUS", "full"), ("DATABASE_URL", "")):
+        monkeypatch.setenv(variable, value)
+    settings = get_settings()
+    assert (settings.port, settings.public_url, settings.session_ttl_hours, settings.ingest_max_events) == (
+        9100, "http://localhost:9100", 12, 9223)
+    assert settings.allowed_origins == ("http://localhost:9100", "https://b.example.com", "http://c.example.com:8080")
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    assert settings.redis_url == "redis://127.0.0.1:6379/14" and settings.env == "development"
+    assert settings.job_lease_seconds == 2.5 and settings.sqlite_synchronous == "FULL"
+    assert settings.database_url == f"sqlite:///{clean_settings / 'llmobserve.db'}"  # empty means unset
+
+
+def test_settings_are_frozen(clean_settings) -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        get_settings().session_ttl_hours = 1
+
+
+def test_services_never_read_the_settings() -> None:
+    """The callers (ingest_api, state, jobs) pass configuration into services, which stay testable alone."""
+    import llmobserve_app.services as services
+
+    root = Path(services.__file__).parent
+    imports = ("llmobserve_app.settings", "from llmobserve_app import settings")
+    readers = [path.name for path in root.rglob("*.py") if any(text in path.read_text() for text in imports)]
+    assert readers == []

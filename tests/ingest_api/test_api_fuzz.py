@@ -17,6 +17,7 @@ from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts
+from tests.factories import session_token
 
 MAX_EXAMPLES = 40  # per operation; with the 120 s timeout below, the fuzzing stays bounded
 
@@ -26,7 +27,7 @@ def credentials(engine: sa.Engine, make_account) -> dict[str, Any]:
     """A real account's API key (``Authorization``) and session (cookie) in the test database."""
     user_id, _, key = make_account("fuzz")
     with session_scope(engine) as session:
-        token = accounts.start_session(session, session.get(User, user_id))
+        token = session_token(session, session.get(User, user_id))
     return {"headers": {"Authorization": f"Bearer {key}"}, "cookies": {accounts.SESSION_COOKIE: token}}
 
 

@@ -21,7 +21,7 @@ from llmobserve_app.services import accounts, exports
 from llmobserve_app.services.ingest.schema import NUL_MESSAGE
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.services.time_range import resolve_range
-from tests.factories import event
+from tests.factories import event, session_token
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def signed_in(client: TestClient, engine, make_account) -> int:
     """Sign the client in (session cookie, as the pages do); returns the account's id."""
     user_id, _, _ = make_account("exporter")
     with session_scope(engine) as session:
-        client.cookies.set(accounts.SESSION_COOKIE, accounts.start_session(session, session.get(User, user_id)))
+        client.cookies.set(accounts.SESSION_COOKIE, session_token(session, session.get(User, user_id)))
     return user_id
 
 
@@ -144,7 +144,7 @@ def test_an_export_whose_query_fails_is_a_json_500_not_a_200_cut_short(tmp_path,
     migrate(url)
     with session_scope(get_engine(url)) as session:
         user = accounts.signup(session, "broken@example.com", "correct horse", "Broken")
-        token = accounts.start_session(session, user)
+        token = session_token(session, user)
         session.execute(sa.text("DROP TABLE runs"))
     client = TestClient(create_ingest_app(url), raise_server_exceptions=False,
                         cookies={accounts.SESSION_COOKIE: token})

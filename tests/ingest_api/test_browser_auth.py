@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import ApiKey, User
 from llmobserve_app.services import accounts, api_keys
 from llmobserve_app.settings import get_settings
-from tests.factories import unique_email
+from tests.factories import unique_email, user_of_token
 
 PASSWORD = "correct horse"
 
@@ -48,7 +48,7 @@ def test_signup_sets_an_httponly_strict_cookie_and_creates_no_key(client, engine
     assert f"max-age={get_settings().session_ttl_hours * 3600}" in cookie.lower()
     token = cookie.split(";")[0].split("=", 1)[1]
     with session_scope(engine) as session:
-        user = accounts.user_for_token(session, token)
+        user = user_of_token(session, token)
         assert user is not None and user.email == email
         # The first key is made (and shown once) by the onboarding page, never carried through the redirect.
         assert session.exec(select(ApiKey).where(ApiKey.user_id == user.id)).all() == []
@@ -132,7 +132,7 @@ def test_logout_revokes_the_session_and_clears_the_cookie(client, engine, make_a
     cleared = _cookie_header(response).lower()
     assert cleared.startswith(f'{accounts.SESSION_COOKIE}=""') and "max-age=0" in cleared
     with session_scope(engine) as session:
-        assert accounts.user_for_token(session, token) is None
+        assert user_of_token(session, token) is None
 
 
 def test_pickled_request_headers_carry_no_credentials() -> None:

@@ -15,7 +15,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts, analytics, exports
 from llmobserve_app.services.ingest.store import ingest_events
-from tests.factories import event
+from tests.factories import event, session_token
 
 NOW = datetime.now(UTC)
 
@@ -93,8 +93,8 @@ def test_usage_and_exports_are_tenant_isolated(client, engine, make_account) -> 
                           headers={"Authorization": f"Bearer {bob_key}"})
     assert response.json()["rows"] == []
     with session_scope(engine) as session:
-        bob_token = accounts.start_session(session, session.get(User, bob))
-        alice_token = accounts.start_session(session, session.get(User, alice))
+        bob_token = session_token(session, session.get(User, bob))
+        alice_token = session_token(session, session.get(User, alice))
     client.cookies.set(accounts.SESSION_COOKIE, bob_token)
     assert client.get("/api/export/runs.json").json() == []
     client.cookies.set(accounts.SESSION_COOKIE, alice_token)
@@ -110,7 +110,7 @@ def test_cost_export_csv_and_json_carry_exact_decimals(client, engine, make_acco
     tenant, _, _ = make_account()
     _seed(engine, tenant, "d")
     with session_scope(engine) as session:
-        token = accounts.start_session(session, session.get(User, tenant))
+        token = session_token(session, session.get(User, tenant))
     client.cookies.set(accounts.SESSION_COOKIE, token)
     response = client.get("/api/export/costs.csv", params={"group_by": "model", "range": "30d"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
