@@ -70,6 +70,7 @@ def populate(database_url: str, events: int, customers: int, days: int) -> int:
 
     from ingest_api.sqlite_writer import SqliteWriter
     from llmobserve_app.db import migrate, session_scope
+    from llmobserve_app.models import utcnow
     from llmobserve_app.services import accounts, api_keys
     from llmobserve_app.services.ingest.batch import prepare_events
     from llmobserve_app.services.ingest.schema import parse_valid_batch
@@ -101,7 +102,7 @@ def populate(database_url: str, events: int, customers: int, days: int) -> int:
                 raise outcome
         else:
             with session_scope(engine) as session:
-                write_prepared(session, prepared)
+                write_prepared(session, prepared, utcnow())
         if offset and offset % 500_000 == 0:
             rate = offset / (time.perf_counter() - began)
             print(f"  ingested {offset:,} events ({rate:,.0f}/s)", flush=True)

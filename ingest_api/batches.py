@@ -24,6 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from ingest_api.body import BodyError, parse_json
 from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, WriterProcess
 from llmobserve_app.db import session_scope
+from llmobserve_app.models import utcnow
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, prepare_events
 from llmobserve_app.services.ingest.fast_schema import FastEvent
 from llmobserve_app.services.ingest.schema import EventIn, Rejection, parse_valid_batch, validate_events
@@ -139,4 +140,4 @@ class BatchWriter:
 
     def _write_here(self, batch: PreparedBatch) -> IngestResult:
         with session_scope(self._engine()) as session:
-            return write_prepared(session, batch)
+            return write_prepared(session, batch, utcnow())

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import apsw
 
 from llmobserve_app.db import sqlite_pragmas
+from llmobserve_app.models import utcnow
 from llmobserve_app.services.customer_ranges import LATE_SQL
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch
 from llmobserve_app.services.ingest.sql import SQLITE, events_insert_sql, events_returning_sql
@@ -148,7 +149,8 @@ class SqliteWriter:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            results = [store(self._target, batch) for batch in batches]
+            now = utcnow()  # one moment for the transaction: what is late is judged against it
+            results = [store(self._target, batch, now) for batch in batches]
             connection.execute("COMMIT")
         except BaseException:
             if not connection.in_transaction:

@@ -94,13 +94,6 @@ class WriterProcess:
         with self._lock:
             return self._running_child().process.pid
 
-    def write(self, batch: PreparedBatch, timeout: float = WRITE_TIMEOUT_SECONDS) -> IngestResult:
-        """Store ``batch`` and its rollups; returns once its transaction has committed."""
-        try:
-            return self.submit(batch).result(timeout)
-        except TimeoutError:
-            raise self.gave_up(timeout) from None
-
     def submit(self, batch: PreparedBatch) -> Future[IngestResult]:
         """Send ``batch`` to the writer; the future completes once its transaction has committed, or with
         IngestWriteError. It cannot be cancelled: a reply always finds it."""

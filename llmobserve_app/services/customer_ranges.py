@@ -39,7 +39,6 @@ from llmobserve_app.models import (
     CustomerUsageDaily,
     TenantLateVersion,
     UsageHourly,
-    utcnow,
 )
 from llmobserve_app.services.time_range import day_floor, hour_floor
 
@@ -95,13 +94,13 @@ def _sqlite_text(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def late_event_params(tenant_id: int, oldest_started: datetime | str) -> dict[str, int] | None:
-    """The parameters of ``LATE_SQL`` when a batch's oldest event is in a closed hour (and day), else None.
+def late_event_params(tenant_id: int, oldest_started: datetime | str, now: datetime) -> dict[str, int] | None:
+    """The parameters of ``LATE_SQL`` when a batch's oldest event is in an hour (and day) already over at
+    ``now`` (the moment the batch is written), else None.
 
     ``oldest_started`` is in storage form (SQLite text or an aware datetime). A batch of current events costs
     two comparisons and no query.
     """
-    now = utcnow()
     hour, day = hour_floor(now), day_floor(now)
     if isinstance(oldest_started, str):
         hour_late, day_late = oldest_started < _sqlite_text(hour), oldest_started < _sqlite_text(day)
@@ -110,9 +109,9 @@ def late_event_params(tenant_id: int, oldest_started: datetime | str) -> dict[st
     return {"tenant": tenant_id, "day": int(day_late)} if hour_late else None
 
 
-def note_late_events(session: Session, tenant_id: int, oldest_started: datetime | str) -> None:
+def note_late_events(session: Session, tenant_id: int, oldest_started: datetime | str, now: datetime) -> None:
     """Bump the tenant's late counters (``late_event_params``), in the batch's transaction."""
-    params = late_event_params(tenant_id, oldest_started)
+    params = late_event_params(tenant_id, oldest_started, now)
     if params is not None:
         session.execute(_LATE_SQL, params)
 

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import sqlite3
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,12 +18,13 @@ import pytest
 import sqlalchemy as sa
 
 from ingest_api import writer_process
-from ingest_api.batches import BatchWriter, events_from_body, writer_process_for
+from ingest_api.batches import BatchWriter, writer_process_for
 from ingest_api.sqlite_writer import SqliteWriter
 from ingest_api.writer_process import IngestWriteError, WriterProcess
 from llmobserve_app.db import get_engine, migrate, session_scope
+from llmobserve_app.models import utcnow
 from llmobserve_app.services import accounts
-from llmobserve_app.services.ingest.batch import PreparedBatch, prepare_events
+from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, prepare_events
 from llmobserve_app.services.ingest.rows import EVENT_COLUMNS
 from llmobserve_app.services.ingest.schema import validate_events
 from llmobserve_app.services.ingest.store import write_prepared
@@ -107,7 +107,7 @@ def test_apsw_groups_store_exactly_what_the_sqlalchemy_path_stores(tmp_path: Pat
     reference_results = []
     for events in batches:
         with session_scope(reference_engine) as session:
-            reference_results.append(write_prepared(session, _batch(reference_tenant, events)))
+            reference_results.append(write_prepared(session, _batch(reference_tenant, events), utcnow()))
     writer = SqliteWriter(apsw_path)
     try:
         apsw_results = []
@@ -144,26 +144,31 @@ def test_a_failing_batch_in_a_group_fails_alone(tmp_path: Path) -> None:
     connection.close()
 
 
+def _ingest_all(path: str, tenant: int, batches: list[list[dict]]) -> list[IngestResult]:
+    """Store batches as the API does, all at once (``BatchWriter.ingest``: the file's writer process); each
+    result comes after its commit. IngestWriteError as the API would raise it."""
+    engine = sa.create_engine(f"sqlite:///{path}")  # not get_engine: that would create a missing folder
+    batch_writer = BatchWriter(lambda: engine)
+
+    async def send_all() -> list[IngestResult]:
+        bodies = [json.dumps({"events": events}).encode() for events in batches]
+        return await asyncio.gather(*(batch_writer.ingest(tenant, body, 1000) for body in bodies))
+
+    return asyncio.run(send_all())
+
+
+def _ingest(path: str, tenant: int, events: list[dict]) -> IngestResult:
+    return _ingest_all(path, tenant, [events])[0]
+
+
 def test_the_writer_process_groups_concurrent_batches_and_answers_each(tmp_path: Path) -> None:
     path, tenant = _database(tmp_path, "process")
-    writer = WriterProcess(path)
+    batches = [[event(f"p{i}-{j}", run_id=f"run-{i % 2}") for j in range(20)] for i in range(6)]
+    batches.append([event("p0-0"), {"span_id": "bad"}])
     try:
-        bodies = [json.dumps({"events": [event(f"p{i}-{j}", run_id=f"run-{i % 2}") for j in range(20)]}).encode()
-                  for i in range(6)]
-        bodies.append(json.dumps({"events": [event("p0-0"), {"span_id": "bad"}]}).encode())
-        batches = [prepare_events(tenant, *events_from_body(body, 1000)) for body in bodies]
-        results: list = [None] * len(batches)
-
-        def send(index: int) -> None:
-            results[index] = writer.write(batches[index])
-
-        threads = [threading.Thread(target=send, args=(index,)) for index in range(len(batches))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        results = _ingest_all(path, tenant, batches)
     finally:
-        writer.close()
+        writer_process_for(path).close()
     assert sum(r.accepted for r in results) == 120 and sum(r.duplicates for r in results) == 1
     assert [r.index for r in results[-1].rejected] == [1] and not any(r.rejected for r in results[:-1])
     connection = sqlite3.connect(path)
@@ -174,32 +179,33 @@ def test_the_writer_process_groups_concurrent_batches_and_answers_each(tmp_path:
 def test_a_dead_writer_process_fails_its_batches_and_is_replaced(tmp_path: Path, monkeypatch) -> None:
     path, tenant = _database(tmp_path, "restart")
     monkeypatch.setattr(writer_process, "RESTART_DELAY_SECONDS", 0.0)
-    writer = WriterProcess(path)
+    writer = writer_process_for(path)
     try:
-        assert writer.write(_batch(tenant, [event("before")])).accepted == 1
+        assert _ingest(path, tenant, [event("before")]).accepted == 1
         child = writer._child
         assert child is not None
         os.kill(child.process.pid, signal.SIGKILL)
         child.process.wait(10)
         time.sleep(0.2)  # the reply thread sees the socket end
-        assert writer.write(_batch(tenant, [event("after"), event("before")])).accepted == 1  # a new child
+        assert _ingest(path, tenant, [event("after"), event("before")]).accepted == 1  # a new child
         assert writer._child is not child
     finally:
         writer.close()
 
 
-def test_a_stuck_writer_process_is_given_up_on_and_replaced(tmp_path: Path) -> None:
+def test_a_stuck_writer_process_is_given_up_on_and_replaced(tmp_path: Path, monkeypatch) -> None:
     path, tenant = _database(tmp_path, "stuck")
-    writer = WriterProcess(path)
+    writer = writer_process_for(path)
     try:
-        writer.write(_batch(tenant, [event("first")]))
+        _ingest(path, tenant, [event("first")])
         child = writer._child
         assert child is not None
         child.process.send_signal(signal.SIGSTOP)  # it reads nothing and answers nothing
-        with pytest.raises(IngestWriteError, match="did not answer within"):
-            writer.write(_batch(tenant, [event("lost")]), timeout=0.5)
+        with monkeypatch.context() as patch, pytest.raises(IngestWriteError, match="did not answer within"):
+            patch.setattr("ingest_api.batches.WRITE_TIMEOUT_SECONDS", 0.5)
+            _ingest(path, tenant, [event("lost")])
         assert child.process.wait(10) == -signal.SIGKILL  # ended, so its batches fail instead of hanging
-        assert writer.write(_batch(tenant, [event("next"), event("lost")])).accepted >= 1  # a new child
+        assert _ingest(path, tenant, [event("next"), event("lost")]).accepted >= 1  # a new child
     finally:
         writer.close()
 
@@ -208,7 +214,7 @@ def test_a_cancelled_wait_neither_loses_the_reply_nor_stops_later_ones(tmp_path:
     """An awaiting request that times out or is cancelled must not break the reply thread (it did: setting
     the result of a cancelled future raised there, and every later batch hung)."""
     path, tenant = _database(tmp_path, "cancel")
-    writer = WriterProcess(path)
+    writer = writer_process_for(path)
 
     async def give_up_waiting():
         future = writer.submit(_batch(tenant, [event("awaited")]))
@@ -219,21 +225,21 @@ def test_a_cancelled_wait_neither_loses_the_reply_nor_stops_later_ones(tmp_path:
     try:
         future = asyncio.run(give_up_waiting())
         assert not future.cancelled() and future.result(30).accepted == 1
-        assert writer.write(_batch(tenant, [event("later")])).accepted == 1
+        assert _ingest(path, tenant, [event("later")]).accepted == 1
     finally:
         writer.close()
 
 
 def test_a_writer_that_cannot_start_fails_batches_and_is_not_respawned_per_request(tmp_path: Path) -> None:
-    writer = WriterProcess(str(tmp_path / "no-such-folder" / "db.sqlite"))
+    path = str(tmp_path / "no-such-folder" / "db.sqlite")
     try:
         with pytest.raises(IngestWriteError, match="ended before storing"):
-            writer.write(_batch(1, [event("x")]))
+            _ingest(path, 1, [event("x")])
         time.sleep(0.2)
         with pytest.raises(IngestWriteError, match="keeps exiting at start-up"):
-            writer.write(_batch(1, [event("y")]))
+            _ingest(path, 1, [event("y")])
     finally:
-        writer.close()
+        writer_process_for(path).close()
 
 
 def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_process(tmp_path: Path) -> None:

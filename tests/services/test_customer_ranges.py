@@ -24,21 +24,18 @@ STATE, TOTALS, VERSIONS = customer_ranges.STATE, customer_ranges.TOTALS, custome
 
 
 class Clock:
-    """'now' (CLOCK unless set again): readers are given it as ``now``; ingest's late-event check, which reads
-    the clock itself, sees it through a patch."""
+    """'now' (CLOCK unless set again), given to readers and to ingest as ``now``."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self._monkeypatch = monkeypatch
-        self(CLOCK)
+    def __init__(self) -> None:
+        self.now = CLOCK
 
     def __call__(self, moment: datetime) -> None:
         self.now = moment
-        self._monkeypatch.setattr(customer_ranges, "utcnow", lambda: moment)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
+def clock() -> Clock:
+    return Clock()
 
 
 def _at(moment: datetime, customer: str, **overrides) -> dict:
@@ -50,7 +47,7 @@ def _tenant_with_history(engine, make_account) -> int:
     tenant, _, _ = make_account()
     events = [_at(CLOCK - timedelta(hours=5 * n), f"c{n % 4}") for n in range(1, 96)]
     with session_scope(engine) as session:
-        ingest_events(session, tenant, events)
+        ingest_events(session, tenant, events, now=CLOCK)
     return tenant
 
 
@@ -121,17 +118,17 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
     assert _versions(engine, tenant) == (1, 1) == (built[0][3], 1)  # loading the history was late, once
 
     with session_scope(engine) as session:  # this hour: the open part, read live
-        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=10), "c9")])
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=10), "c9")], now=clock.now)
         now_rows = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     assert _versions(engine, tenant) == (1, 1) and _state(engine, tenant) == built
     assert {row.name for row in now_rows} == {row.name for row in before} | {"c9"}
 
     with session_scope(engine) as session:  # earlier today: late for the hour grain only
-        ingest_events(session, tenant, [_at(CLOCK - timedelta(hours=3), "c8")])
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(hours=3), "c8")], now=clock.now)
     assert _versions(engine, tenant) == (1, 2) and _state(engine, tenant) == built
 
     with session_scope(engine) as session:  # last week: the day base is stale, rebuilt on the next read
-        ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "c7")])
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "c7")], now=clock.now)
     assert _versions(engine, tenant) == (2, 3)
     with session_scope(engine) as session:
         after = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
@@ -145,16 +142,16 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
 def test_note_late_events_reads_sqlite_text_and_datetimes(engine, make_account, clock) -> None:
     tenant, _, _ = make_account()
     with session_scope(engine) as session:
-        customer_ranges.note_late_events(session, tenant, "2026-11-23 15:00:00.000000")  # this hour
-        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(minutes=29))
+        customer_ranges.note_late_events(session, tenant, "2026-11-23 15:00:00.000000", clock.now)  # this hour
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(minutes=29), clock.now)
     assert _versions(engine, tenant) is None
     with session_scope(engine) as session:
-        customer_ranges.note_late_events(session, tenant, "2026-11-23 14:59:59.999999")  # an hour ago
-        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(hours=1))
+        customer_ranges.note_late_events(session, tenant, "2026-11-23 14:59:59.999999", clock.now)  # an hour ago
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(hours=1), clock.now)
     assert _versions(engine, tenant) == (0, 2)
     with session_scope(engine) as session:
-        customer_ranges.note_late_events(session, tenant, "2026-11-22 23:59:59.999999")  # yesterday
-        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(days=30))
+        customer_ranges.note_late_events(session, tenant, "2026-11-22 23:59:59.999999", clock.now)  # yesterday
+        customer_ranges.note_late_events(session, tenant, CLOCK - timedelta(days=30), clock.now)
     assert _versions(engine, tenant) == (2, 4)
 
 
@@ -264,7 +261,7 @@ def test_sqlite_reader_holding_the_write_lock_does_not_build(engine, make_accoun
     with session_scope(engine) as session:
         expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
     with session_scope(engine) as session:
-        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=1), "c1")])  # the session now writes
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=1), "c1")], now=clock.now)  # it writes now
         expected = _without_bases(session, lambda s: analytics.customers_page(s, scope, now=clock.now), monkeypatch)
         began = time.perf_counter()
         assert analytics.customers_page(session, scope, now=clock.now) == expected

@@ -17,11 +17,13 @@ compares the two SQLite targets.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from llmobserve_app.models import utcnow
 from llmobserve_app.services.customer_ranges import LATE_SQL, late_event_params
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, oldest_started, prepare_events
 from llmobserve_app.services.ingest.rows import SPAN
@@ -60,9 +62,10 @@ def only_new(rows: list[Row], inserted: set[str]) -> list[Row]:
     return rows if len(inserted) == len(rows) else [row for row in rows if row[SPAN] in inserted]
 
 
-def store(target: Target, batch: PreparedBatch) -> IngestResult:
-    """Store a prepared batch, its rollups and late-event note through ``target`` (the caller commits).
-    Leaves ``batch`` untouched, so a batch whose transaction failed can be written again."""
+def store(target: Target, batch: PreparedBatch, now: datetime) -> IngestResult:
+    """Store a prepared batch, its rollups and late-event note through ``target`` (the caller commits); ``now``
+    is the moment of writing (events older than its hour are late). Leaves ``batch`` untouched, so a batch whose
+    transaction failed can be written again."""
     if batch.dialect != target.dialect:
         raise ValueError(f"batch prepared for {batch.dialect}, the database is {target.dialect}")
     result = IngestResult(duplicates=batch.duplicates, rejected=list(batch.rejected))
@@ -75,7 +78,7 @@ def store(target: Target, batch: PreparedBatch) -> IngestResult:
     if new_rows:
         target.upsert(batch.rollups_of(new_rows))
         # An event for a closed hour or day makes the per-customer range totals built over it stale.
-        params = late_event_params(batch.tenant_id, oldest_started(new_rows))
+        params = late_event_params(batch.tenant_id, oldest_started(new_rows), now)
         if params is not None:
             target.note_late(params)
     return result
@@ -129,20 +132,23 @@ def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def write_prepared(session: Session, batch: PreparedBatch) -> IngestResult:
-    """``store`` a prepared batch in the session's transaction (the caller commits)."""
+def write_prepared(session: Session, batch: PreparedBatch, now: datetime) -> IngestResult:
+    """``store`` a prepared batch in the session's transaction (the caller commits), written at ``now``."""
     target_class = PostgresTarget if sql_dialect(dialect_name(session)) is POSTGRES else SqliteTarget
     dbapi_error = session.get_bind().dialect.loaded_dbapi.Error
     cursor = session.connection().connection.cursor()
     try:
-        return store(target_class(session, cursor), batch)
+        return store(target_class(session, cursor), batch, now)
     except dbapi_error as error:  # the exception classes callers of SQLAlchemy expect (IntegrityError...)
         raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True) from error
     finally:
         cursor.close()
 
 
-def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any]) -> IngestResult:
-    """Validate, price and store a batch for one tenant. The caller's session commits (or rolls back)."""
+def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any], now: datetime | None = None
+                  ) -> IngestResult:
+    """Validate, price and store a batch for one tenant, written at ``now`` (default: the clock). The caller's
+    session commits (or rolls back)."""
     validated, rejected = validate_events(raw_events)
-    return write_prepared(session, prepare_events(tenant_id, validated, rejected, dialect_name(session)))
+    prepared = prepare_events(tenant_id, validated, rejected, dialect_name(session))
+    return write_prepared(session, prepared, now or utcnow())

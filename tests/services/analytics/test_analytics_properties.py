@@ -302,12 +302,11 @@ def test_customer_dimension_through_range_bases(engine, make_account, monkeypatc
     """With the clock frozen a little (or days) after the events: the range path equals brute force and the
     rollups-only path, before and after late events land in periods whose bases were built."""
     clock = NOW + timedelta(minutes=minutes_past_now)
-    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)  # ingest's late-event check reads the clock
     tenant, _, _ = make_account()
     dialect = engine.dialect.name
     events = [_materialise(item) for item in drawn]
     with session_scope(engine) as session:
-        ingest_events(session, tenant, events)
+        ingest_events(session, tenant, events, now=clock)
 
     for phase in ("bases built", "after late events"):
         for scope in _windows(tenant, clock):
@@ -325,7 +324,7 @@ def test_customer_dimension_through_range_bases(engine, make_account, monkeypatc
         if phase == "bases built":
             more = [_materialise(item, clock) for item in late]  # mostly for hours and days already closed
             with session_scope(engine) as session:
-                ingest_events(session, tenant, more)
+                ingest_events(session, tenant, more, now=clock)
             events += more
 
 
@@ -337,13 +336,12 @@ _SAME_CALL = {"provider_model": ("openai", "gpt-4o-mini"), "status_code": 200, "
 def test_customers_page_sorts_agree_with_the_rollups_alone(engine, make_account, monkeypatch, sort) -> None:
     """Each sort, both directions, every page: the range path returns what the rollups alone return."""
     clock = NOW + timedelta(minutes=30)
-    monkeypatch.setattr(customer_ranges, "utcnow", lambda: clock)  # ingest's late-event check reads the clock
     tenant, _, _ = make_account()
     # The same call every 97 minutes for 12 days, from 9 customers: many ties, broken by customer id.
     events = [_materialise({**_SAME_CALL, "minutes_ago": minutes, "customer_id": f"c{minutes % 9}"})
               for minutes in range(0, 60 * 24 * 12, 97)]
     with session_scope(engine) as session:
-        ingest_events(session, tenant, events)
+        ingest_events(session, tenant, events, now=clock)
     window = resolve_range("7d", now=clock)
     scope = analytics.Scope(tenant, window.start, window.end)
     with session_scope(engine) as session:
