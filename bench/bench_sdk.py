@@ -1,9 +1,9 @@
 """SDK overhead figures (issue 4). Plain script: prints figures, exits 0, ~2 minutes.
 
 1. Added median latency per non-streaming call, real ``openai`` client -> loopback fake server.
-   The fake provider and fake collector run in a separate process so their threads do not
-   share our GIL. Blocks of calls alternate between SDK on and off (hooks installed or not)
-   so drift on this shared machine hits both sides equally. Also: the hook's own cost with an
+   The fake provider and the fake collector each run in a process of their own so their threads
+   share neither our GIL nor each other's. Blocks of calls alternate between SDK on and off (hooks
+   installed or not) so drift on this shared machine hits both sides equally. Also: the hook's own cost with an
    in-memory transport (no sockets), which isolates what the SDK adds.
 2. Added cost per streamed chunk: the tap alone over in-memory chunks, and end to end with the
    real openai client consuming a 2,002-chunk stream from an in-memory transport.
@@ -42,12 +42,14 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+# one process for the fake provider, another for the fake collector: the collector decodes each
+# 500-event batch whole (milliseconds holding its process's GIL), which would otherwise stall the
+# provider's replies and show up as host-call latency that a real, separate collector never causes
 SERVE = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.sdk.fakes.servers import FakeCollector, ProviderServer
-p = ProviderServer(); c = FakeCollector()
-print(p.url, c.url, flush=True)
+from tests.sdk.fakes.servers import {server}
+print({server}().url, flush=True)
 time.sleep(600)
 """
 
@@ -441,10 +443,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="steady: seconds per side (on, off)")
     args = parser.parse_args()
     run = {args.what} if args.what != "all" else {"overhead", "streaming", "memory", "steady", "worker"}
-    proc = subprocess.Popen([sys.executable, "-c", SERVE.format(root=ROOT)], stdout=subprocess.PIPE, text=True)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SERVE.format(root=ROOT, server=server)], stdout=subprocess.PIPE, text=True
+        )
+        for server in ("ProviderServer", "FakeCollector")
+    ]
     try:
-        line = proc.stdout.readline().split()  # type: ignore[union-attr]
-        provider_url, collector_url = line[0], line[1]
+        provider_url, collector_url = (p.stdout.readline().strip() for p in procs)  # type: ignore[union-attr]
         if "overhead" in run:
             bench_non_streaming(provider_url, collector_url)
         if "streaming" in run:
@@ -456,8 +462,9 @@ def main() -> int:
         if "memory" in run:
             bench_memory()
     finally:
-        proc.kill()
-        proc.wait()
+        for p in procs:
+            p.kill()
+            p.wait()
     return 0
 
 

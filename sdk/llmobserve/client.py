@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from . import capture, context, events, hooks, hub, providers
+from . import capture, context, events, hooks, hub, ids, providers
 from ._internal import capture_internal_exceptions, logger
 from .caps import Caps
 from .config import Config
@@ -76,15 +76,16 @@ class Client:
         """Build and encode ``calls`` a slice at a time, yielding the GIL between slices; send."""
         stats = self.delivery.stats
         tags = self.config.tags
-        parts: list[str] = []
+        parts: list[bytes] = []
         for i in range(0, len(calls), SLICE):
             if i:
                 time.sleep(YIELD_SECONDS)
             built = []
-            for call in calls[i : i + SLICE]:
+            chunk = calls[i : i + SLICE]
+            for call, span_id in zip(chunk, ids.new_ids(len(chunk))):
                 self._pending_bytes -= events.held_bytes(call)
                 try:
-                    built.append(events.build_event(call, tags))
+                    built.append(events.build_event(call, tags, span_id))
                 except Exception:
                     stats.internal_errors += 1
                     logger.debug("llmobserve could not build an event", exc_info=True)

@@ -35,9 +35,9 @@ class Stats:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def events_body(parts: list[str]) -> bytes:
-    """``{"events": [...]}`` from events already encoded as JSON text."""
-    return ('{"events":[' + ",".join(parts) + "]}").encode()
+def events_body(parts: list[bytes]) -> bytes:
+    """``{"events": [...]}`` from events already encoded as JSON."""
+    return b'{"events":[' + b",".join(parts) + b"]}"
 
 
 class Delivery:
@@ -53,8 +53,8 @@ class Delivery:
         self.transport.forget_connection()  # the parent's socket: do not close or reuse it
         self.stats = Stats()
 
-    def send(self, parts: list[str]) -> None:
-        """Deliver events (each one JSON text): retry, split on 413, count what is dropped."""
+    def send(self, parts: list[bytes]) -> None:
+        """Deliver events (each one encoded JSON): retry, split on 413, count what is dropped."""
         attempt = 0
         body = events_body(parts)
         while True:

@@ -7,6 +7,7 @@ Gemini's ``thoughtsTokenCount`` into ``output_tokens``, DeepSeek's cache hits be
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 Usage = dict[str, Any]
@@ -43,7 +44,7 @@ def _int(v: Any) -> int:
         return 0
     if isinstance(v, int):
         return v
-    if isinstance(v, float):
+    if isinstance(v, float) and math.isfinite(v):  # json.loads takes NaN and Infinity; int() of them raises
         return int(v)
     return 0
 

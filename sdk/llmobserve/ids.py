@@ -17,9 +17,19 @@ _RANDOM_A = (1 << 12) - 1
 _RANDOM_B = (1 << 62) - 1
 
 
+def _uuid7(millis: int, random_bits: int) -> str:
+    value = millis << 80 | _VERSION | (random_bits >> 62 & _RANDOM_A) << 64 | _VARIANT | random_bits & _RANDOM_B
+    return f"{value:032x}"
+
+
 def new_id() -> str:
     """A new UUIDv7 as 32 lowercase hex digits (the same shape as ``uuid.uuid4().hex``)."""
-    random_bits = int.from_bytes(os.urandom(10), "big")
-    value = ((time.time_ns() // 1_000_000) << 80 | _VERSION | (random_bits >> 62 & _RANDOM_A) << 64 | _VARIANT
-             | random_bits & _RANDOM_B)
-    return f"{value:032x}"
+    return _uuid7(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
+
+
+def new_ids(n: int) -> list[str]:
+    """``n`` new ids stamped with the same millisecond: one clock read and one ``os.urandom`` call for
+    all of them (the worker makes an event's span id; a system call per event was a tenth of its cost)."""
+    millis = time.time_ns() // 1_000_000
+    pool = os.urandom(10 * n)
+    return [_uuid7(millis, int.from_bytes(pool[i : i + 10], "big")) for i in range(0, 10 * n, 10)]

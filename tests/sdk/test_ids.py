@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from llmobserve.ids import new_id
+from llmobserve.ids import new_id, new_ids
 
 
 def test_ids_are_uuid7_hex() -> None:
@@ -29,3 +29,15 @@ def test_ids_are_unique_and_ordered_across_milliseconds() -> None:
     time.sleep(0.002)
     later = new_id()
     assert later > first
+
+
+def test_ids_made_a_slice_at_a_time_are_uuid7_unique_and_of_their_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [i for _ in range(3_000) for i in new_ids(16)]
+    after = time.time_ns() // 1_000_000
+    assert len(ids) == 48_000 and len(set(ids)) == len(ids)
+    for value in ids[:200]:
+        parsed = uuid.UUID(hex=value)
+        assert (parsed.version, parsed.variant, len(value)) == (7, uuid.RFC_4122, 32)
+    assert all(before <= int(value[:12], 16) <= after for value in ids)
+    assert new_ids(0) == []

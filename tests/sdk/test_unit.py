@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -214,85 +212,6 @@ def test_cohere_stream_message_end():
     assert finished and (ext.usage["input_tokens"], ext.usage["output_tokens"]) == (3, 9)
 
 
-def _extracted(family: str, body: bytes) -> tuple[Any, ...]:
-    """Through the partial decode whatever the body's size."""
-    call = capture.Call(Target(family, "chat"), context.current(), None)
-    call.status, call.body = 200, body
-    saved, events.SKELETON_MIN_BYTES = events.SKELETON_MIN_BYTES, 0
-    try:
-        ext = events.extract(call)
-    finally:
-        events.SKELETON_MIN_BYTES = saved
-    return ext.usage, ext.model, ext.service_tier, ext.reported_cost, ext.found
-
-
-def _full(family: str, body: bytes) -> tuple[Any, ...]:
-    ext = Extracted()
-    with contextlib.suppress(ValueError):
-        EXTRACTORS[family](json.loads(body), ext)
-    return ext.usage, ext.model, ext.service_tier, ext.reported_cost, ext.found
-
-
-PRETTY = json.dumps(json.loads(wire.OPENAI_CHAT), indent=2).encode()
-SKELETON_CASES = [
-    *(
-        (fam, body)
-        for fam in ("openai", "anthropic", "google")
-        for body in wire.__dict__.values()
-        if isinstance(body, bytes) and body[:1] == b"{"
-    ),
-    ("openai", PRETTY),  # OpenAI's own bodies are pretty-printed
-    ("openai", b'{"model":"a","x":{"usage":{"prompt_tokens":9}},"usage":{"prompt_tokens":1}}'),  # nested twin
-    ("openai", b'{"x":{"usage":{"prompt_tokens":9}}}'),  # only nested: no usage
-    ("openai", b'{"x":{"model":"nested"},"usage":{"prompt_tokens":1}}'),  # model only nested
-    ("openai", b'{"usage":{"prompt_tokens":1},"x":{"service_tier":"nested"}}'),
-    ("openai", b'{"usage":{"prompt_tokens":1},"service_tier":null,"model":"after"}'),
-    ("openai", b'{"object":"model","usage":{"prompt_tokens":1}}'),  # "model" as a value
-    ("openai", b'{"a\\"usage":{"prompt_tokens":2},"usage":{"prompt_tokens":1}}'),  # key with escaped quote
-    ("openai", b'{"usage":{"prompt_tokens":1},"model":"m"'),  # truncated
-    ("openai", b'{"output":[{"type":"web_search_call"}],"usage":{"input_tokens":1}}'),
-    ("openai", b'{"duration":3.5,"text":"hi"}'),
-    ("openai", '{"model":"caf\u00e9","usage":{"prompt_tokens":1}}'.encode()),
-    ("anthropic", b'{"type":"message_start","message":{"model":"c","usage":{"input_tokens":3}}}'),
-    (
-        "google",
-        b'{"candidates":[{"groundingMetadata":{"webSearchQueries":["a"]}}],"usageMetadata":{"promptTokenCount":1}}',
-    ),
-]
-
-
-@pytest.mark.parametrize("family,body", SKELETON_CASES)
-def test_usage_only_decode_matches_full_decode(family, body):
-    assert _extracted(family, body) == _full(family, body)
-
-
-def test_usage_only_decode_is_used_for_big_bodies():
-    vector = json.dumps([0.0123456789] * 1536)
-    emb = f'{{"object":"list","data":[{{"embedding":{vector}}}],"model":"e","usage":{{"prompt_tokens":8}}}}'
-    expected = {"model": "e", "service_tier": None, "usage": {"prompt_tokens": 8}}
-    assert events._skeleton(emb.encode(), "openai") == expected
-    assert events._skeleton(wire.OPENAI_CHAT, "openai") is None  # small: a full decode is cheaper
-    pad = b" " * events.SKELETON_MIN_BYTES
-    assert events._skeleton(wire.ANTHROPIC_MESSAGE[:-1] + pad + b"}", "anthropic") is not None
-    assert events._skeleton(b'{"x":{"usage":{"a":1}},"usage":{"a":1}' + pad + b"}", "openai") is None
-
-
 def test_iso_matches_datetime():
     for ts in (1763900000.0, 1763900000.123456, 1763900000.9999996, 1763900000.0000004, 1764589000.5):
         assert events._iso(ts) == datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-_keys = st.sampled_from(["usage", "model", "service_tier", "prompt_tokens", "x", "type", "output"])
-_json = st.recursive(
-    st.none() | st.integers(-5, 10**6) | st.text(max_size=8) | st.sampled_from(["usage", "model", 'a\\"b']),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
-    max_leaves=12,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(obj=st.dictionaries(_keys, _json, max_size=5), indent=st.sampled_from([None, 2]))
-def test_usage_only_decode_matches_full_decode_on_any_object(obj, indent):
-    body = json.dumps(obj, indent=indent).encode()
-    for family in ("openai", "anthropic", "google"):
-        assert _extracted(family, body) == _full(family, body)
