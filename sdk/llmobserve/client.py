@@ -18,7 +18,7 @@ from .worker import Deadline, Worker
 
 # Events are built and encoded this many at a time, then the worker sleeps briefly: a real sleep (not
 # sleep(0), which often takes the GIL straight back) lets host threads waiting for the GIL run, so a
-# host call waits at most about one slice (16 events: ~0.3 ms idle machine, ~1 ms busy) instead of the
+# host call waits at most about one slice (16 events: ~0.1 ms idle machine, ~0.3 ms busy) instead of the
 # interpreter's 5 ms switch interval, possibly several times over, while a 500-event batch is built.
 SLICE = 16
 YIELD_SECONDS = 0.0001

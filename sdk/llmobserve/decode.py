@@ -3,12 +3,18 @@
 Runs on the worker thread, which shares the host's GIL, so it must be cheap: ``msgspec`` decodes each
 family's reply into a small typed ``Struct`` naming only what ``extractors`` reads, and skips every
 other member (the choices, the message text, embedding vectors) without building Python objects for
-them. A chat reply decodes in about a seventh of ``json.loads``'s time, an embeddings reply far less.
+them: a short chat reply decodes in about a fifth of ``json.loads``'s time, an embeddings reply in a
+small fraction of it (docs/BENCHMARKS.md).
 
 The extractor then sees a dict holding the members that were present (absent ones stay absent, so
 ``"key" in obj`` still works). Whenever the typed decode fails (a member of an unexpected type, JSON
 that msgspec rejects but ``json.loads`` takes, such as ``NaN`` or UTF-16) the body is decoded whole
-with ``json.loads``, as it always was: the extractor reads the same values either way.
+with ``json.loads``, as it always was: the extractor reads the same values either way. One deliberate
+difference: invalid UTF-8 inside a member that is not read no longer costs the call its usage
+(``json.loads`` refuses the whole body).
+
+No ``from __future__ import annotations`` and ``Optional``, not ``X | None``: msgspec evaluates these
+annotations at run time, and the SDK runs on Python 3.9.
 """
 
 import json
