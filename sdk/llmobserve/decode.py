@@ -3,7 +3,7 @@
 Runs on the worker thread, which shares the host's GIL, so it must be cheap: ``msgspec`` decodes each
 family's reply into a small typed ``Struct`` naming only what ``extractors`` reads, and skips every
 other member (the choices, the message text, embedding vectors) without building Python objects for
-them: a short chat reply decodes in about a fifth of ``json.loads``'s time, an embeddings reply in a
+them: a short chat reply decodes in about a quarter of ``json.loads``'s time, an embeddings reply in a
 small fraction of it (docs/BENCHMARKS.md).
 
 The extractor then sees a dict holding the members that were present (absent ones stay absent, so
