@@ -15,6 +15,7 @@ from llmobserve_app.pages.auth import login_page, signup_page
 from llmobserve_app.pages.breakdowns import agents_page, costs_page, infrastructure_page, insights_page, llms_page
 from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
+from llmobserve_app.pages.docs import docs_page
 from llmobserve_app.pages.onboarding import onboarding_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
@@ -62,7 +63,10 @@ app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · LLM Observe",
              on_load=AuthFormState.load)
 app.add_page(onboarding_page, route=routes.ONBOARDING, title="Get started · LLM Observe",
              on_load=OnboardingState.load)
-app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · LLM Observe", on_load=DashboardState.load)
+app.add_page(dashboard_page, route=routes.DASHBOARD, title="LLM Observe · what every LLM call costs",
+             description="Open-source, self-hostable LLM cost observability: two lines of Python and every call is "
+                         "priced per provider, model, customer and agent.", on_load=DashboardState.load)
+app.add_page(docs_page, route=routes.DOCS, title="Docs · LLM Observe")
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)
 
 ANALYTICS_PAGES = [
