@@ -46,7 +46,7 @@ def _hero() -> rx.Component:
             rx.link(rx.button("Sign up free", rx.icon("arrow-right", size=16), size="3"), href=routes.SIGNUP,
                     id="cta-signup"),
             rx.link(rx.button("Log in", size="3", variant="outline"), href=routes.LOGIN, id="cta-login"),
-            rx.link(rx.button("Read the docs", size="3", variant="ghost"), href=routes.DOCS, id="cta-docs"),
+            rx.link(rx.button("Read the docs", size="3", variant="soft"), href=routes.DOCS, id="cta-docs"),
             spacing="3", wrap="wrap",
         ),
         spacing="4", align="start", padding_y="2em", width="100%",

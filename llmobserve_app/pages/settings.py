@@ -73,10 +73,10 @@ def keys_card() -> rx.Component:
 
 PRO_TIPS = [
     "One key per environment (production, staging, CI): revoke one without touching the others.",
-    "Call set_customer_id(...) at the start of every request handler, so each call is billed to its customer.",
+    "Call `set_customer_id(...)` at the start of every request handler, so each call is billed to its customer.",
     'Wrap background jobs in `with llmobserve.section("agent:nightly"):` so they do not count as untracked.',
-    'OpenAI-format streams: pass stream_options={"include_usage": True}, or the call is recorded without tokens.',
-    "Short scripts: call llmobserve.flush() before exiting (at exit the SDK waits at most 2 s).",
+    'OpenAI-format streams: pass `stream_options={"include_usage": True}`, or the call is recorded without tokens.',
+    "Short scripts: call `llmobserve.flush()` before exiting (at exit the SDK waits at most 2 s).",
 ]
 
 
