@@ -92,8 +92,8 @@ def test_private_page_redirects_to_login_and_back(app_url: str, browser: Browser
     newcomer.close()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    wanted = "/costs?range=30d&group_by=model"
-    page.goto(f"{app_url}{wanted}")
+    page.goto(f"{app_url}/costs?range=30d&group_by=model")
+    wanted = "/costs/?range=30d&group_by=model"  # the static server adds the page's trailing slash first
     page.wait_for_url(f"{app_url}/login?next={quote(wanted, safe='')}", timeout=TIMEOUT_MS)
     page.wait_for_load_state("networkidle")
     page.fill("#email", email)
@@ -166,28 +166,39 @@ def test_onboarding_install_command_works_in_a_fresh_venv(app_url: str, browser:
     provider = ProviderServer(flavour="openai")
     try:
         script = tmp_path / "first_call.py"
-        script.write_text(FIRST_CALL.format(snippet=snippet.replace("llmo_sk_...", key)))  # as the guide says
+        # The snippet as the guide says (the key pasted in), plus the one option that makes the loopback fake count
+        # as api.openai.com, which the SDK recognises by its host.
+        assert snippet.endswith('",\n)')
+        observe = snippet.replace("llmo_sk_...", key)[:-1] + f'    provider_hosts={{"{provider.netloc}": "openai"}},\n)'
+        script.write_text(FIRST_CALL.format(snippet=observe))
         ran = subprocess.run([str(bin_dir / "python"), str(script), provider.url], env=_isolated_pip_env(bin_dir),
                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert ran.returncode == 0, ran.stdout + ran.stderr
     finally:
         provider.stop()
 
+    model = "gpt-4o-mini-2024-07-18"  # as the (fake) provider's reply names it
     deadline = time.monotonic() + 20
     rows: dict[str, dict] = {}
-    while time.monotonic() < deadline and "gpt-4o-mini" not in rows:
+    while time.monotonic() < deadline and model not in rows:
         usage = httpx.get(f"{app_url}/v1/usage", params={"group_by": "model"},
                           headers={"Authorization": f"Bearer {key}"}, timeout=30)
         rows = {row["key"]: row for row in usage.json()["rows"]}
         time.sleep(0.5)
-    row = rows["gpt-4o-mini"]
+    assert model in rows, (rows, ran.stdout)
+    row = rows[model]
     assert row["calls"] == 1 and row["unpriced_calls"] == 0 and row["input_tokens"] == 19
     assert Decimal(row["cost_usd"]) > 0
     page.goto(f"{app_url}/?range=24h")
-    expect(page.locator("#by-model")).to_contain_text("gpt-4o-mini", timeout=TIMEOUT_MS)
+    expect(page.locator("#by-model")).to_contain_text(model, timeout=TIMEOUT_MS)
     expect(page.locator("#kpi-cost-24h")).to_have_text(format_usd(usd_to_nanos(Decimal(row["cost_usd"]))))
     expect(page.locator("#top-agents")).to_contain_text("first-run")
     expect(page.locator("#top-customers")).to_contain_text("first-customer")
     expect(page.locator("#kpi-runs-7d")).to_have_text("1")  # the agent section started a run
+    # The chart's money axis: the app's labels from $0, no SI suffix (a cost this small read "$20µ" in Plotly's).
+    ticks = page.locator(".js-plotly-plot .ytick text")
+    expect(ticks.first).to_have_text("$0.00", timeout=TIMEOUT_MS)
+    labels = ticks.all_text_contents()
+    assert all(re.fullmatch(r"\$\d[\d,]*\.\d+", label) for label in labels), labels
     page.screenshot(path=ARTIFACTS / "site-first-call.png", full_page=True)
     context.close()
