@@ -13,8 +13,9 @@ def code_snippet(code: str | rx.Var, language: str = "python") -> rx.Component:
     return rx.box(
         rx.code_block(code, language=language, width="100%", wrap_long_lines=True,
                       custom_style={"padding": "1em 3.5em 1em 1em", "margin": "0"}),
-        rx.icon_button(rx.icon("copy", size=14), on_click=rx.set_clipboard(code), aria_label="Copy code",
-                       title="Copy", size="1", variant="soft", type="button", position="absolute", top="0.5em",
-                       right="0.5em", class_name="copy-code"),
+        # The button sits in a positioned div: Radix's own button class may override a position set on it.
+        rx.box(rx.icon_button(rx.icon("copy", size=14), on_click=rx.set_clipboard(code), aria_label="Copy code",
+                              title="Copy", size="1", variant="soft", type="button", class_name="copy-code"),
+               position="absolute", top="0.5em", right="0.5em"),
         position="relative", width="100%",
     )
