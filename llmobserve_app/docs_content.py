@@ -163,11 +163,16 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
         )),
         DocSection("frameworks", "Frameworks", (
             "The SDK works below the frameworks, at the HTTP client, so a framework's calls are captured like your "
-            "own. Tested with the real package against a local fake provider: **LangChain** (`langchain-openai`: "
-            "a chain and a tool inside `@agent`, with `wrap_all_tools`).",
+            "own. Tested with the real packages against a local fake provider: **LangChain** (`langchain-openai`: "
+            "a chain and a tool inside `@agent`, with `wrap_all_tools`) and **AutoGen** (`autogen-agentchat` with "
+            "`autogen-ext`'s OpenAI client: an `AssistantAgent` inside `section(\"agent:...\")`).",
             Code('from langchain_openai import ChatOpenAI\n\nllm = ChatOpenAI(model="gpt-4o-mini")\n\n'
                  '@llmobserve.agent("research")\ndef research(q):\n    return llm.invoke(q).content  # tagged '
                  'agent:research'),
+            Code('from autogen_agentchat.agents import AssistantAgent\nfrom autogen_ext.models.openai import '
+                 'OpenAIChatCompletionClient\n\nplanner = AssistantAgent("planner", model_client='
+                 'OpenAIChatCompletionClient(model="gpt-4o-mini"))\n\nwith llmobserve.section("agent:planner"):  '
+                 '# a run of its own\n    result = await planner.run(task="Plan my day")'),
         )),
         DocSection("troubleshooting", "Troubleshooting", (
             "**No data on the dashboard.** `observe()` must run before the calls (at start-up). A short script "
@@ -206,7 +211,7 @@ def _faq(public_url: str) -> tuple[Faq, ...]:
             "(vLLM, Ollama, LM Studio) by their paths. Map any other OpenAI-format host with `provider_hosts`."),
         Faq("faq-frameworks", "Does it work with my framework?",
             "The SDK hooks the HTTP clients (`httpx`, `requests`, `urllib3`), not the framework, so code built "
-            "on the official provider clients is captured. LangChain is tested; see Frameworks."),
+            "on the official provider clients is captured. LangChain and AutoGen are tested; see Frameworks."),
         Faq("faq-customers", "How do I track cost per customer?",
             "Call `llmobserve.set_customer_id(\"acme\")` when you know who a request is for (or wrap the work in "
             "`with llmobserve.customer(\"acme\"):`). Each customer then has a page, and the customer filter and "
