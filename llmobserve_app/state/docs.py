@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app.docs_content import docs
-from llmobserve_app.settings import api_url
+from llmobserve_app.settings import get_settings
 
 MAX_QUERY = 200
 
@@ -15,7 +15,7 @@ class DocsState(rx.State):
 
     @rx.var
     def visible(self) -> list[str]:
-        return docs(api_url()).matching(self.query)
+        return docs(get_settings().public_url).matching(self.query)
 
     @rx.event
     def search(self, value: str) -> None:
