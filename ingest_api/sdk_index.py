@@ -6,6 +6,10 @@ The wheel is built from ``sdk/`` on the first request (about a second) and cache
 
 from __future__ import annotations
 
+import logging
+import threading
+from pathlib import Path
+
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -16,10 +20,28 @@ from llmobserve_app.settings import REPO_ROOT, get_settings
 
 SDK_SOURCE = REPO_ROOT / "sdk"
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
+
+
+def _cache_dir() -> Path:
+    return get_settings().data_dir / "sdk-wheels"
+
+
+def _build_logging_failures() -> None:
+    try:
+        sdk_package.sdk_wheel(SDK_SOURCE, _cache_dir())
+    except (sdk_package.SdkBuildError, OSError):
+        logger.exception("building the SDK wheel failed; /sdk/simple/ will try again on its next request")
+
+
+def build_in_background() -> None:
+    """Build (or find in the cache) the SDK's wheel as the server starts, so the first `pip install` does not wait
+    for it and a broken build shows in the log at once."""
+    threading.Thread(target=_build_logging_failures, name="sdk-wheel", daemon=True).start()
 
 
 async def _wheel() -> sdk_package.SdkWheel:
-    return await run_in_threadpool(sdk_package.sdk_wheel, SDK_SOURCE, get_settings().data_dir / "sdk-wheels")
+    return await run_in_threadpool(sdk_package.sdk_wheel, SDK_SOURCE, _cache_dir())
 
 
 @router.get(sdk_package.INDEX_PATH)

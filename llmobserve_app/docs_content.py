@@ -113,8 +113,8 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
             "a bare `threading.Thread`: call `set_customer_id` in that thread.",
         )),
         DocSection("agents", "Agents, tools and runs", (
-            "An agent groups the calls made for one job; a run is one execution of it. Three ways to name an "
-            "agent, all equivalent:",
+            "An agent groups the calls made for one job; a run is one execution of it; tools are the steps an "
+            "agent calls. Three ways to attribute calls — the decorator and the block are the same agent:",
             Code('@llmobserve.agent("research")  # 1. a decorator (plain, async and generator functions)\n'
                  'def research(question):\n    ...\n\n'
                  'with llmobserve.section("agent:research"):  # 2. a block\n    ...\n\n'

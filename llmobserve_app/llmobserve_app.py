@@ -8,7 +8,7 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
-from ingest_api import create_ingest_app, start_writer
+from ingest_api import create_ingest_app, sdk_index, start_writer
 from llmobserve_app import routes
 from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
@@ -54,6 +54,12 @@ app.register_lifespan_task(scheduler_lifespan)
 def start_ingest_writer() -> None:
     """The SQLite writer process starts with each backend worker, not on its first batch."""
     start_writer(ingest_app)
+
+
+@app.register_lifespan_task
+def build_sdk_wheel() -> None:
+    """The SDK that /sdk/simple/ serves is built (or found in the cache) as the server starts."""
+    sdk_index.build_in_background()
 
 
 pickling.install(app)  # no session cookie in the State that Reflex pickles
