@@ -40,7 +40,8 @@ def setup_guide(api_key: str | rx.Var = KEY_PLACEHOLDER) -> rx.Component:
     return rx.vstack(
         _step("1", "Install the SDK from this server",
               rx.box(code_snippet(INSTALL, language="bash"), id="install-command", width="100%")),
-        _step("2", "Start observing (two lines at start-up)", code_snippet(observe_snippet(api_key))),
+        _step("2", "Start observing: two lines at start-up, with your API key in place of llmo_sk_...",
+              code_snippet(observe_snippet(api_key))),
         _step("3", "Tag your customers and agents (optional)", code_snippet(CUSTOMER_SNIPPET)),
         spacing="4", width="100%", id="setup-guide",
     )
