@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from ingest_api import events, exports, usage
+from ingest_api import events, exports, sdk_index, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.deps import install_error_handlers, no_nul_in_query
@@ -59,5 +59,6 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
     api.include_router(usage.router)
     api.include_router(exports.router)
     api.include_router(browser_auth_router)
+    api.include_router(sdk_index.router)
     freeze_startup_heap()
     return api

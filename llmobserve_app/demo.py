@@ -5,11 +5,10 @@ Run it again and it prints a fresh password for the same account (data is seeded
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import bcrypt
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, User, utcnow
 from llmobserve_app.services import accounts, api_keys
 from llmobserve_app.services.ingest.store import ingest_events
+from llmobserve_app.settings import api_url
 
 DEMO_EMAIL = "demo@llmobserve.local"
 DAYS = 30
@@ -32,6 +32,14 @@ CALL_MIX = [
     ("google", "gemini-2.0-flash", "generate", 2_000, 400, 7),
 ]
 AGENTS = ["agent:support/tool:search_docs", "agent:support", "agent:research/tool:web_search", "agent:summarizer", None]
+# Infrastructure the agents' tools call: (section the call sits in, provider, model, endpoint, usage maker).
+INFRA_CALLS = [
+    ("tool:search_docs", "pinecone", "serverless", "query",
+     lambda rng: {"units": {"read_units": rng.randint(5, 25)}}),
+    ("tool:web_search", "tavily", "search-basic", "search", lambda rng: {"requests": 1}),
+]
+NIGHTLY_UPSERT = ("pinecone", "serverless", "upsert", lambda rng: {"units": {"write_units": rng.randint(2_000, 9_000)}})
+TRANSCRIBE = ("deepgram", "nova-3", "transcribe", lambda rng: {"audio_seconds": rng.randint(30, 900)})
 CUSTOMERS = [f"cust_{name}" for name in ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka")]
 
 
@@ -63,7 +71,30 @@ def _random_events(rng: random.Random) -> list[dict]:
                     "customer_id": customer, "section_path": section, "sdk_version": "demo",
                 })
                 started += latency
-    return events
+            events.extend(_infra_events(rng, run_id, customer, section, started))
+        events.extend(_infra_events(rng, None, None, "batch:nightly_index", day_start, nightly=True))
+    return [event for event in events if event["started_at"] <= now.isoformat()]
+
+
+def _infra_event(rng: random.Random, call: tuple, run_id: str | None, customer: str | None, section: str | None,
+                 started: datetime) -> dict:
+    provider, model, endpoint, usage = call
+    return {"span_id": uuid.uuid4().hex, "run_id": run_id, "started_at": started.isoformat(),
+            "ended_at": (started + timedelta(milliseconds=rng.randint(40, 900))).isoformat(),
+            "provider": provider, "model": model, "endpoint": endpoint, "status_code": 200, "usage": usage(rng),
+            "customer_id": customer, "section_path": section, "sdk_version": "demo"}
+
+
+def _infra_events(rng: random.Random, run_id: str | None, customer: str | None, section: str | None,
+                  started: datetime, nightly: bool = False) -> list[dict]:
+    """The vector-database, web-search and speech calls around a run (or the nightly index upsert)."""
+    if nightly:
+        return [_infra_event(rng, NIGHTLY_UPSERT, None, None, section, started)]
+    calls = [(provider, model, endpoint, usage) for tool, provider, model, endpoint, usage in INFRA_CALLS
+             if section and section.endswith(tool)]
+    if rng.random() < 0.04:
+        calls.append(TRANSCRIBE)
+    return [_infra_event(rng, call, run_id, customer, section, started) for call in calls]
 
 
 def _demo_user(session: Session, password: str) -> User:
@@ -89,8 +120,7 @@ def main() -> None:
             with session_scope() as session:
                 ingest_events(session, tenant_id, events[offset:offset + 500])
         print(f"Seeded {len(events):,} calls over {DAYS} days.")
-    port = os.environ.get("PORT", "8000")
-    print(f"Demo account ready. Log in at http://localhost:{port}/login")
+    print(f"Demo account ready. Log in at {api_url().rstrip('/')}/login")
     print(f"  email:    {DEMO_EMAIL}\n  password: {password}")
 
 

@@ -8,13 +8,14 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
-from ingest_api import create_ingest_app, start_writer
+from ingest_api import create_ingest_app, sdk_index, start_writer
 from llmobserve_app import routes
 from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
 from llmobserve_app.pages.breakdowns import agents_page, costs_page, infrastructure_page, insights_page, llms_page
 from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
+from llmobserve_app.pages.docs import docs_page
 from llmobserve_app.pages.onboarding import onboarding_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
@@ -55,6 +56,12 @@ def start_ingest_writer() -> None:
     start_writer(ingest_app)
 
 
+@app.register_lifespan_task
+def build_sdk_wheel() -> None:
+    """The SDK that /sdk/simple/ serves is built (or found in the cache) as the server starts."""
+    sdk_index.build_in_background()
+
+
 pickling.install(app)  # no session cookie in the State that Reflex pickles
 app.add_page(login_page, route=routes.LOGIN, title="Log in · LLM Observe",
              on_load=AuthFormState.load)
@@ -62,7 +69,10 @@ app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · LLM Observe",
              on_load=AuthFormState.load)
 app.add_page(onboarding_page, route=routes.ONBOARDING, title="Get started · LLM Observe",
              on_load=OnboardingState.load)
-app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · LLM Observe", on_load=DashboardState.load)
+app.add_page(dashboard_page, route=routes.DASHBOARD, title="LLM Observe · what every LLM call costs",
+             description="Open-source, self-hostable LLM cost observability: two lines of Python and every call is "
+                         "priced per provider, model, customer and agent.", on_load=DashboardState.load)
+app.add_page(docs_page, route=routes.DOCS, title="Docs · LLM Observe")
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)
 
 ANALYTICS_PAGES = [

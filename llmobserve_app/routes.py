@@ -16,8 +16,9 @@ LLMS = "/llms"
 INFRASTRUCTURE = "/infrastructure"
 COSTS = "/costs"
 INSIGHTS = "/insights"
+DOCS = "/docs"
 
-PUBLIC_PAGES = frozenset({LOGIN, SIGNUP})
+PUBLIC_PAGES = frozenset({LOGIN, SIGNUP, DOCS})  # and / for a visitor: the landing page
 
 API_EVENTS = "/v1/events"
 API_HEALTHZ = "/v1/healthz"

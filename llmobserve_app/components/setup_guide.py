@@ -1,15 +1,21 @@
-"""The three-step SDK set-up guide (onboarding page and empty dashboard)."""
+"""The three-step SDK set-up guide (onboarding, settings, docs and the empty dashboard), with this server's URL."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-INSTALL = "pip install ./sdk   # from a clone of LLM Observe"
+from llmobserve_app.components.code import code_snippet
+from llmobserve_app.services.sdk_package import install_command
+from llmobserve_app.settings import api_url
+
+PUBLIC_URL = api_url().rstrip("/")  # API_URL: where SDKs reach this server (pages are compiled at start-up)
+INSTALL = install_command(PUBLIC_URL)
+KEY_PLACEHOLDER = "llmo_sk_..."
 
 
-def observe_snippet(api_key: str | rx.Var) -> rx.Var | str:
+def observe_snippet(api_key: str | rx.Var = KEY_PLACEHOLDER) -> rx.Var | str:
     """The two lines to paste, with the user's key filled in when it is known."""
-    head = 'import llmobserve\n\nllmobserve.observe(\n    collector_url="http://localhost:8000",\n    api_key="'
+    head = f'import llmobserve\n\nllmobserve.observe(\n    collector_url="{PUBLIC_URL}",\n    api_key="'
     if isinstance(api_key, str):
         return head + api_key + '",\n)'
     return rx.Var.create(head) + api_key + '",\n)'
@@ -30,12 +36,12 @@ def _step(number: str, title: str, body: rx.Component) -> rx.Component:
     )
 
 
-def setup_guide(api_key: str | rx.Var = "llmo_sk_...") -> rx.Component:
+def setup_guide(api_key: str | rx.Var = KEY_PLACEHOLDER) -> rx.Component:
     return rx.vstack(
-        _step("1", "Install the SDK", rx.code_block(INSTALL, language="bash", width="100%")),
-        _step("2", "Start observing (two lines at start-up)",
-              rx.code_block(observe_snippet(api_key), language="python", width="100%")),
-        _step("3", "Tag your customers and agents (optional)",
-              rx.code_block(CUSTOMER_SNIPPET, language="python", width="100%")),
+        _step("1", "Install the SDK from this server",
+              rx.box(code_snippet(INSTALL, language="bash"), id="install-command", width="100%")),
+        _step("2", "Start observing: two lines at start-up, with your API key in place of llmo_sk_...",
+              code_snippet(observe_snippet(api_key))),
+        _step("3", "Tag your customers and agents (optional)", code_snippet(CUSTOMER_SNIPPET)),
         spacing="4", width="100%", id="setup-guide",
     )

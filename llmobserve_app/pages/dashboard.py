@@ -1,4 +1,4 @@
-"""/ — the dashboard."""
+"""/ — the dashboard for a signed-in user, the landing page for a visitor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import reflex as rx
 from llmobserve_app.components.blocks import data_table, empty_state, kpi_card, kpi_grid, page_skeleton, table_card
 from llmobserve_app.components.columns import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame, error_callout
+from llmobserve_app.pages.landing import landing
 from llmobserve_app.state.dashboard import DashboardState as S
 
 
@@ -34,7 +35,7 @@ def _with_data() -> rx.Component:
     )
 
 
-def dashboard_page() -> rx.Component:
+def _dashboard() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Dashboard", size="7"),
@@ -46,3 +47,8 @@ def dashboard_page() -> rx.Component:
         ),
         with_filter=True,
     )
+
+
+def dashboard_page() -> rx.Component:
+    return rx.cond(S.visitor, landing(),
+                   rx.cond(S.checked, _dashboard(), rx.center(rx.spinner(size="3"), height="60vh")))

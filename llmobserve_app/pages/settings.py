@@ -1,10 +1,12 @@
-"""/settings — account and API keys."""
+"""/settings — account, API keys and the copy-paste SDK set-up with this server's address."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from llmobserve_app import routes
 from llmobserve_app.components.layout import app_frame, error_callout
+from llmobserve_app.components.setup_guide import setup_guide
 from llmobserve_app.components.shown_once import shown_once_panel
 from llmobserve_app.state.settings_page import CREATED_KEY_ID, SettingsState
 
@@ -69,13 +71,35 @@ def keys_card() -> rx.Component:
     )
 
 
+PRO_TIPS = [
+    "One key per environment (production, staging, CI): revoke one without touching the others.",
+    "Call `set_customer_id(...)` at the start of every request handler, so each call is billed to its customer.",
+    'Wrap background jobs in `with llmobserve.section("agent:nightly"):` so they do not count as untracked.',
+    'OpenAI-format streams: pass `stream_options={"include_usage": True}`, or the call is recorded without tokens.',
+    "Short scripts: call `llmobserve.flush()` before exiting (at exit the SDK waits at most 2 s).",
+]
+
+
+def sdk_setup_card() -> rx.Component:
+    return rx.card(
+        rx.heading("Set up the SDK", size="4", margin_bottom="0.5em"),
+        rx.text("Copy, paste, and replace llmo_sk_... with one of your keys below (create one if you no longer "
+                "have its value).", size="2", color_scheme="gray", margin_bottom="0.75em"),
+        setup_guide(),
+        rx.heading("Pro tips", size="3", margin_top="1em"),
+        rx.unordered_list(*[rx.list_item(rx.markdown(tip)) for tip in PRO_TIPS], id="pro-tips"),
+        rx.text("More in the ", rx.link("docs", href=routes.DOCS), ".", size="2"),
+        width="100%", id="sdk-setup",
+    )
+
+
 def settings_page() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Settings", size="7"),
             error_callout(SettingsState.error),
             rx.cond(SettingsState.loading, rx.skeleton(rx.card(height="200px"), width="100%"),
-                    rx.vstack(account_card(), keys_card(), spacing="4", width="100%")),
+                    rx.vstack(account_card(), keys_card(), sdk_setup_card(), spacing="4", width="100%")),
             spacing="4", width="100%",
         )
     )

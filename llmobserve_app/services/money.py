@@ -17,11 +17,23 @@ def nanos_to_usd(nanos: int | None) -> Decimal:
     return Decimal(int(nanos or 0)) / NANOS_PER_USD
 
 
+SIGNIFICANT_DIGITS_BELOW_A_DOLLAR = 3
+
+
 def format_usd(nanos: int | None) -> str:
-    """Human dollars: cents for everyday amounts, more digits for sub-cent ones (never '$0.00' for >0)."""
+    """The one way money is shown (tables, cards, chart axes and hovers): two decimals from $1 ("$1,234.57"),
+    three significant digits below, never fewer than two decimals ("$0.50", "$0.123", "$0.00477") and never
+    "$0.00" for a cost above zero (the smallest, one nano-dollar, is "$0.000000001")."""
     usd = nanos_to_usd(nanos)
     if usd == 0:
         return "$0.00"
-    if abs(usd) >= Decimal("0.01"):
-        return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"
-    return f"${usd.quantize(Decimal('0.000001'), rounding=ROUND_HALF_EVEN).normalize():f}"
+    sign, usd = ("-" if usd < 0 else ""), abs(usd)
+    if usd < 1:
+        places = max(2, SIGNIFICANT_DIGITS_BELOW_A_DOLLAR - 1 - usd.adjusted())
+        rounded = usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        if rounded < 1:
+            whole, _, decimals = f"{rounded:f}".partition(".")
+            decimals = decimals.rstrip("0").ljust(2, "0")
+            return f"{sign}${whole}.{decimals}"
+        usd = rounded
+    return f"{sign}${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"

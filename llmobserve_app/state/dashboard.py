@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+import reflex as rx
 from sqlmodel import Session
 
 from llmobserve_app.services import analytics
@@ -39,6 +40,10 @@ def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
 
 
 class DashboardState(AnalyticsPageState, FilterState):
+    """The dashboard for a signed-in user; for a visitor, ``visitor`` is set and / shows the landing page."""
+
+    visitor: bool = False
+    checked: bool = False  # the session was checked: nothing (neither landing nor dashboard) is shown before
     has_data: bool = False
     cost_24h: str = "$0.00"
     cost_7d: str = "$0.00"
@@ -72,3 +77,12 @@ class DashboardState(AnalyticsPageState, FilterState):
         self.top_agents = cost_rows(data.agents)
         self.top_customers = cost_rows(data.customers)
         self.recent_runs = run_rows(data.runs)
+
+    @rx.event
+    async def load(self):
+        """Like every page's ``load``, except that a visitor stays on / (the landing page) instead of being sent
+        to /login."""
+        to_login = await self._reload()
+        self.visitor, self.checked = to_login is not None, True
+        if self.visitor:
+            self.loading = False

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
+from llmobserve_app.models import NANOS_PER_USD
 from llmobserve_app.services.analytics import UNTRACKED, CostRow
 from llmobserve_app.services.money import format_usd, nanos_to_usd
 
@@ -74,9 +75,33 @@ def plotly_text(value: str) -> str:
 
 
 def _layout(figure: go.Figure) -> go.Figure:
-    figure.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, yaxis_tickprefix="$",
+    figure.update_layout(margin={"l": 60, "r": 10, "t": 10, "b": 30}, height=260,
                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                          legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
+AXIS_TICKS = 4
+_STEP_MULTIPLES = (1, 2, 5, 10)
+
+
+def money_ticks(top_nanos: int) -> list[int]:
+    """Round tick values (nano-dollars) from $0 up to at least ``top_nanos``, about ``AXIS_TICKS`` steps of 1, 2 or
+    5 × 10^n. Nothing priced ($0) gives $0 to $1: a money axis never goes below zero."""
+    top = max(int(top_nanos), 0) or NANOS_PER_USD
+    rough = max(top // AXIS_TICKS, 1)
+    magnitude = 10 ** (len(str(rough)) - 1)
+    step = next(multiple * magnitude for multiple in _STEP_MULTIPLES if multiple * magnitude >= rough)
+    return [step * index for index in range(-(-top // step) + 1)]
+
+
+def _money_axis(figure: go.Figure, values: list[int]) -> go.Figure:
+    """The y axis labelled by ``format_usd`` (the app's one money rule; Plotly's own formats print SI suffixes
+    such as "$20µ"), from $0, never negative."""
+    ticks = money_ticks(max(values, default=0))
+    figure.update_yaxes(tickmode="array", tickvals=[float(nanos_to_usd(tick)) for tick in ticks],
+                        ticktext=[format_usd(tick) for tick in ticks],
+                        range=[0, float(nanos_to_usd(ticks[-1])) * 1.04], fixedrange=True)
     return figure
 
 
@@ -86,10 +111,12 @@ def _label(moment_: datetime, hourly: bool) -> str:
 
 def cost_bars(points: list[tuple[datetime, int]]) -> go.Figure:
     hourly = len(points) > 1 and (points[1][0] - points[0][0]).total_seconds() == 3600
-    return _layout(go.Figure(go.Bar(
+    bars = go.Figure(go.Bar(
         x=[_label(when, hourly) for when, _ in points], y=[float(nanos_to_usd(cost)) for _, cost in points],
-        marker_color=ACCENT, hovertemplate="%{x}: $%{y:.4f}<extra></extra>",
-    )))
+        customdata=[format_usd(cost) for _, cost in points],
+        marker_color=ACCENT, hovertemplate="%{x}: %{customdata}<extra></extra>",
+    ))
+    return _money_axis(_layout(bars), [cost for _, cost in points])
 
 
 def cost_lines(series: dict[str, list[tuple[datetime, int]]]) -> go.Figure:
@@ -98,8 +125,10 @@ def cost_lines(series: dict[str, list[tuple[datetime, int]]]) -> go.Figure:
     for index, (name, points) in enumerate(series.items()):
         figure.add_trace(go.Scatter(
             x=[_label(when, False) for when, _ in points], y=[float(nanos_to_usd(c)) for _, c in points],
-            name=plotly_text(name), mode="lines+markers", line={"color": PALETTE[index % len(PALETTE)]},
+            customdata=[format_usd(c) for _, c in points],
+            name=plotly_text(name), mode="lines+markers", cliponaxis=False,
+            line={"color": PALETTE[index % len(PALETTE)]},
             # The name by reference: pasted into the template, '%{...}' in a name would be substituted.
-            hovertemplate="%{fullData.name} %{x}: $%{y:.4f}<extra></extra>",
+            hovertemplate="%{fullData.name} %{x}: %{customdata}<extra></extra>",
         ))
-    return _layout(figure)
+    return _money_axis(_layout(figure), [cost for points in series.values() for _, cost in points])

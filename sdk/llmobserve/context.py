@@ -91,9 +91,18 @@ def _push(state: State, segment: str, new_span: bool) -> State:
     )
 
 
+AGENT_PREFIX = "agent:"
+
+
 def section(name: str) -> AbstractContextManager[State]:
-    """``with section("agent:research"):`` append a segment to the section path."""
-    return _scoped(_push(_state.get(), str(name), new_span=False))
+    """``with section("batch:nightly"):`` append a segment to the section path.
+
+    ``section("agent:research")`` is an agent exactly like ``@agent("research")``: outside a run it starts one.
+    """
+    name = str(name)
+    if name.startswith(AGENT_PREFIX):
+        return _scoped(_enter_state("agent", name[len(AGENT_PREFIX):]))
+    return _scoped(_push(_state.get(), name, new_span=False))
 
 
 def run(run_id: str | None = None) -> AbstractContextManager[State]:

@@ -157,7 +157,8 @@ def test_chart_figures_carry_no_user_markup() -> None:
     figure: go.Figure = cost_lines({name: [(day, 1_000_000)] for name in HOSTILE})
     for trace in figure.data:
         assert "<" not in trace.name and "$" not in trace.name
-        assert trace.hovertemplate == "%{fullData.name} %{x}: $%{y:.4f}<extra></extra>"
+        assert trace.hovertemplate == "%{fullData.name} %{x}: %{customdata}<extra></extra>"
+        assert list(trace.customdata) == ["$0.001"]  # the hover's money: format_usd's text, no user data
     assert [trace.name for trace in figure.data][:2] == ['&lt;a href="https:evil.example"&gt;x',
                                                          "&lt;b&gt;bold&lt;/b&gt;"]
 

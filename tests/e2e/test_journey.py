@@ -124,7 +124,10 @@ def test_signup_to_logout_journey(app_url: str, browser: Browser) -> None:
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login/?$"), timeout=TIMEOUT_MS)
     assert not [c for c in context.cookies() if c["name"] == "llmo_session"], "logout clears the cookie"
-    for private in ("/settings", "/", "/onboarding"):
+    page.goto(app_url)  # signed out, / is the landing page
+    expect(page.locator("#landing-title")).to_be_visible(timeout=TIMEOUT_MS)
+    assert email not in page.content()
+    for private in ("/settings", "/onboarding"):
         page.goto(f"{app_url}{private}")
         page.wait_for_url(re.compile(r".*/login/?\?next=.*"), timeout=TIMEOUT_MS)
     assert email not in page.content()

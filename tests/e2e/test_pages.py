@@ -13,13 +13,27 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_journey import TIMEOUT_MS, signup
 
 pytestmark = pytest.mark.e2e
 CUSTOMERS = ["acme", "globex", "initech"]
+MONEY_LABEL = re.compile(r"\$\d[\d,]*\.\d+")  # format_usd's: "$0.00", "$0.000005", "$1,500.00"
+
+
+def charts_drawn(page: Page, expected: int) -> None:
+    """Wait until the page's ``expected`` Plotly charts are drawn; their money axes start at $0.00 and read like
+    the tables (format_usd), never with an SI suffix such as "$20µ"."""
+    page.wait_for_load_state("networkidle")
+    charts = page.locator(".js-plotly-plot")
+    expect(charts).to_have_count(expected, timeout=TIMEOUT_MS)
+    for index in range(expected):
+        ticks = charts.nth(index).locator(".ytick text")
+        expect(ticks.first).to_have_text("$0.00", timeout=TIMEOUT_MS)
+        labels = ticks.all_text_contents()
+        assert len(labels) >= 2 and all(MONEY_LABEL.fullmatch(label) for label in labels), labels
 
 
 def _seed(app_url: str, key: str) -> str:
@@ -54,6 +68,7 @@ def test_every_page_with_data(app_url: str, browser: Browser) -> None:
     _, key = signup(page, app_url, "Walker")
     run_id = _seed(app_url, key)
 
+    charts = {"/?range=30d": 1, "/agents?range=30d": 1}
     expectations = {
         "/?range=30d": ["#kpi-cost-7d", "#by-provider", "#top-agents", "#top-customers", "#recent-runs"],
         "/customers?range=30d": ["#customers-table", "#kpi-customers"],
@@ -69,6 +84,7 @@ def test_every_page_with_data(app_url: str, browser: Browser) -> None:
         for selector in selectors:
             expect(page.locator(selector)).to_be_visible(timeout=TIMEOUT_MS)
         expect(page.get_by_role("alert")).to_have_count(0)
+        charts_drawn(page, charts.get(path, 0))
         name = path.strip("/").split("?")[0] or "dashboard"
         page.screenshot(path=ARTIFACTS / f"page-{name}.png", full_page=True)
 
@@ -87,6 +103,7 @@ def test_every_page_with_data(app_url: str, browser: Browser) -> None:
     page.wait_for_url(re.compile(r".*/customers/globex\?range=30d$"), timeout=TIMEOUT_MS)
     expect(page.locator("#customer-title")).to_have_text("globex")
     expect(page.locator("#customer-runs")).to_be_visible(timeout=TIMEOUT_MS)
+    charts_drawn(page, 1)
     page.screenshot(path=ARTIFACTS / "page-customer-detail.png", full_page=True)
 
     # The global customer filter goes into the URL and scopes every page.

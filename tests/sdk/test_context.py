@@ -160,3 +160,34 @@ def test_wrap_all_tools_plain_and_object():
     assert isinstance(obj, FakeTool)
     assert rn.invoke(1) == "tool:rnbl" and isinstance(rn, Runnable)
     assert llmobserve.wrap_all_tools([obj])[0].invoke(1) == "tool:calc"  # wrapping twice: no double segment
+
+
+def test_a_top_level_agent_section_is_an_agent_with_its_own_run():
+    @llmobserve.agent("research")
+    def decorated() -> context.State:
+        return context.current()
+
+    with llmobserve.section("agent:research") as first:
+        inside = context.current()
+    with llmobserve.section("agent:research") as second:
+        pass
+    by_decorator = decorated()
+    assert inside.section_path == by_decorator.section_path == "agent:research"
+    assert first.run_id and second.run_id and first.run_id != second.run_id  # a fresh run each time, like @agent
+    assert first.parent_span_id and first.parent_span_id != second.parent_span_id
+    with llmobserve.run("r-9"), llmobserve.section("agent:research") as in_run:
+        assert in_run.run_id == "r-9"  # inside run(): that run, as @agent
+    with llmobserve.section("batch:nightly") as plain:
+        assert plain.run_id is None  # other sections do not start runs
+    assert context.current().run_id is None and path() is None
+
+
+def test_calls_in_an_agent_section_carry_its_run(sdk, providers):
+    client = openai.OpenAI(base_url=providers["openai"].url + "/v1", api_key="k")
+    with llmobserve.section("agent:writer"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+    with llmobserve.section("agent:writer"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+    events = drain(sdk, 2)
+    assert [e["section_path"] for e in events] == ["agent:writer", "agent:writer"]
+    assert all(e["run_id"] for e in events) and events[0]["run_id"] != events[1]["run_id"]

@@ -1,0 +1,254 @@
+"""What /docs says: sections, the FAQ and the supported providers (generated from the pricing registry).
+
+Every statement here is checked against the code it describes (sdk/, ingest_api/, pricing/); code samples carry
+this server's own address. Plain data, so the page renders it and the search matches it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from llmobserve_app.services.sdk_package import install_command
+from pricing import PRICE_DATA_VERSION, default_registry
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    language: str = "python"
+
+
+Block = str | Code  # a str is Markdown
+
+
+@dataclass(frozen=True)
+class DocSection:
+    id: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Faq:
+    id: str
+    question: str
+    answer: str  # Markdown
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    models: int
+    pricing_url: str
+
+
+@dataclass(frozen=True)
+class Docs:
+    sections: tuple[DocSection, ...]
+    faq: tuple[Faq, ...]
+    providers: tuple[Provider, ...]
+
+    def search_texts(self) -> dict[str, str]:
+        """Lower-case text of every searchable entry (sections, the providers list, each FAQ), by element id."""
+        texts = {section.id: " ".join([section.title, *(block.code if isinstance(block, Code) else block
+                                                         for block in section.blocks)]).lower()
+                 for section in self.sections}
+        texts[PROVIDERS_ID] = ("supported providers priced " + " ".join(
+            f"{provider.id} {provider.name}" for provider in self.providers)).lower()
+        texts.update({faq.id: f"{faq.question} {faq.answer}".lower() for faq in self.faq})
+        return texts
+
+    def matching(self, query: str) -> list[str]:
+        """Ids of the entries containing every word of ``query`` (all of them for an empty query)."""
+        words = query.lower().split()
+        return [entry for entry, text in self.search_texts().items() if all(word in text for word in words)]
+
+
+PROVIDERS_ID = "providers"
+
+
+def registry_providers() -> tuple[Provider, ...]:
+    """Every provider the pricing registry prices, by name."""
+    providers = default_registry().providers.values()
+    return tuple(sorted((Provider(data.id, data.name or data.id, len(data.entries),
+                                  data.pricing_urls[0] if data.pricing_urls else "") for data in providers),
+                        key=lambda provider: provider.name.lower()))
+
+
+def _sections(public_url: str) -> tuple[DocSection, ...]:
+    snippet = (f'import llmobserve\n\nllmobserve.observe(collector_url="{public_url}", api_key="llmo_sk_...")')
+    return (
+        DocSection("quick-start", "Quick start", (
+            "Three steps, about two minutes: create an account on this server ([sign up](/signup)); copy the API key "
+            "shown once on the next page; install the SDK from this server and add two lines where your app starts.",
+            Code(install_command(public_url), "bash"),
+            Code(snippet),
+            "Then use `openai`, `anthropic`, `google-genai`, `cohere`, `pinecone` or plain `requests`/`httpx` as "
+            "usual: every call to a priced provider shows up on the [dashboard](/) within a couple of seconds, "
+            "with its cost.",
+        )),
+        DocSection("install", "Install", (
+            "The SDK (`llmobserve`) is served by this server, so it always matches the server's version. It needs "
+            "Python 3.9 or newer and nothing but the standard library:",
+            Code(install_command(public_url), "bash"),
+            "`--index-url` makes pip look only at this server, so no other package of the same name can be "
+            "installed instead. To pin it in a `requirements.txt`, put `--index-url "
+            f"{public_url}/sdk/simple/` on a line of its own above `llmobserve`. The SDK hooks the HTTP libraries "
+            "your process already has (`httpx`, `requests`, `urllib3`, and `httpx2` used by recent `openai`, "
+            "`anthropic` and `google-genai`); a library imported later is hooked when it is imported.",
+            "`observe()` options (all optional): `batch_size` (500), `flush_interval` (1 s), `queue_size` "
+            "(10,000 calls), `provider_hosts` (map extra hosts to a provider), `tags` (small key/value pairs on "
+            "every event), `debug`. `llmobserve.flush()` sends what is queued, `llmobserve.stats()` returns the "
+            "counters (captured, sent, dropped...).",
+        )),
+        DocSection("customers", "Customers", (
+            "Attribute calls to your own customers to see what each one costs you (the Customers page, the "
+            "customer filter on every page, and the read API's `group_by=customer`).",
+            Code('import llmobserve\n\nllmobserve.set_customer_id("acme")  # this thread / task and what it '
+                 'starts\n\nwith llmobserve.customer("globex"):  # or just for a block\n    client.chat.completions'
+                 '.create(model="gpt-4o-mini", messages=messages)'),
+            "The customer follows `asyncio` tasks and work submitted to a `ThreadPoolExecutor`; it does not follow "
+            "a bare `threading.Thread`: call `set_customer_id` in that thread.",
+        )),
+        DocSection("agents", "Agents, tools and runs", (
+            "An agent groups the calls made for one job; a run is one execution of it; tools are the steps an "
+            "agent calls. Three ways to attribute calls — the decorator and the block are the same agent:",
+            Code('@llmobserve.agent("research")  # 1. a decorator (plain, async and generator functions)\n'
+                 'def research(question):\n    ...\n\n'
+                 'with llmobserve.section("agent:research"):  # 2. a block\n    ...\n\n'
+                 'tools = llmobserve.wrap_all_tools([search_docs, web_search])  # 3. tools: tool:<name> each'),
+            "Each top-level agent call or `section(\"agent:...\")` block starts a run of its own; calls inside are "
+            "tagged `agent:research`, and a tool called inside it `agent:research/tool:web_search`. To group "
+            "several agents into one run, wrap them in `run()`:",
+            Code('with llmobserve.run():  # one run id for everything inside\n    research("a")\n    '
+                 'summarise("b")\n\n@llmobserve.tool("web_search")  # a tool by decorator\n'
+                 'def web_search(query): ...'),
+            "`wrap_all_tools` patches LangChain tools (`@tool`, `StructuredTool`, `BaseTool` subclasses) in place, "
+            "so they stay LangChain tools. Runs are listed on /runs; each run shows agents, tools and calls with "
+            "cost and latency, and a timeline.",
+        )),
+        DocSection("streaming", "Streaming", (
+            "Streamed responses are read as your code reads them (nothing is buffered) and recorded once, when "
+            "the stream ends, is closed or fails. A stream abandoned half-way is recorded as incomplete with the "
+            "usage seen so far.",
+            "OpenAI-format streams carry usage only when you ask for it; the SDK never changes your requests:",
+            Code('stream = client.chat.completions.create(\n    model="gpt-4o-mini", messages=messages, '
+                 'stream=True,\n    stream_options={"include_usage": True},  # without it: no token counts\n)'),
+            "Anthropic and Google streams always report usage.",
+        )),
+        DocSection("exports", "Exports and the read API", (
+            "Signed in, download the runs (/runs) or the costs by any dimension (/costs) as CSV or JSON: the "
+            "file follows the page's filter. To bill your own customers from code, use the read API with the "
+            "same API key:",
+            Code(f'curl -H "Authorization: Bearer llmo_sk_..." \\\n  "{public_url}/v1/usage?group_by=customer&'
+                 'from=2026-11-01&to=2026-11-30"', "bash"),
+            "`group_by` is `customer`, `model`, `provider`, `agent` or `day`; `from`/`to` take dates (whole UTC "
+            "days) or ISO datetimes with a timezone (default: the last 30 days); `customer_id` narrows to one "
+            "customer. Costs are decimal strings in US dollars. The whole API is described at "
+            "[/api/docs](/api/docs).",
+        )),
+        DocSection("self-hosting", "Self-hosting and configuration", (
+            "Requirements: Python 3.11+ and Node.js 20+ with npm. From a clone of the repository:",
+            Code("make run            # installs, migrates, serves UI + API on http://localhost:8000\n"
+                 "PORT=9000 make run  # another port\nmake demo           # a demo account with 30 days of data",
+                 "bash"),
+            "Everything is configured by environment variables: `API_URL` (the public address of the server: "
+            "the install command and snippets on this site use it), `DATABASE_URL` (SQLite in `data/` by default, "
+            "or `postgresql://...`), `LLMOBSERVE_ENV=production` (then `JWT_SECRET` and an `https://` `API_URL` "
+            "are required), `REDIS_URL` with `WORKERS` > 1 for several processes, `PRICING_OVERRIDES` (a JSON file "
+            "of your own prices over the bundled ones), `CORS_ORIGINS`, `TRUSTED_PROXIES`, `SESSION_TTL_HOURS`. "
+            "The README in the repository lists every variable.",
+        )),
+        DocSection("frameworks", "Frameworks", (
+            "The SDK works below the frameworks, at the HTTP client, so a framework's calls are captured like your "
+            "own. Tested with the real packages against a local fake provider: **LangChain** (`langchain-openai`: "
+            "a chain and a tool inside `@agent`, with `wrap_all_tools`) and **AutoGen** (`autogen-agentchat` with "
+            "`autogen-ext`'s OpenAI client: an `AssistantAgent` inside `section(\"agent:...\")`).",
+            Code('from langchain_openai import ChatOpenAI\n\nllm = ChatOpenAI(model="gpt-4o-mini")\n\n'
+                 '@llmobserve.agent("research")\ndef research(q):\n    return llm.invoke(q).content  # tagged '
+                 'agent:research'),
+            Code('from autogen_agentchat.agents import AssistantAgent\nfrom autogen_ext.models.openai import '
+                 'OpenAIChatCompletionClient\n\nplanner = AssistantAgent("planner", model_client='
+                 'OpenAIChatCompletionClient(model="gpt-4o-mini"))\n\nwith llmobserve.section("agent:planner"):  '
+                 '# a run of its own\n    result = await planner.run(task="Plan my day")'),
+        )),
+        DocSection("troubleshooting", "Troubleshooting", (
+            "**No data on the dashboard.** `observe()` must run before the calls (at start-up). A short script "
+            "should end normally or call `llmobserve.flush()`: queued events are sent at exit for at most 2 s. "
+            "`llmobserve.stats()` tells you whether calls were `captured` and `sent`. A host the SDK does not "
+            "know (a proxy, a gateway) is mapped with `observe(..., provider_hosts={\"llm-proxy.internal:8080\": "
+            "\"openai\"})`. Calls to models without a known price are counted and shown as *unpriced*, not $0.",
+            f"**Wrong URL.** `collector_url` is this server's address, `{public_url}` (`API_URL`), without a "
+            "path. A malformed URL logs an error and leaves capture off; an unreachable one makes each batch be "
+            "retried for 15 to 30 seconds and then dropped (`stats()[\"dropped_send_failed\"]`). Check with "
+            f"`curl {public_url}/v1/healthz`.",
+            "**Revoked key.** The server answers 401 and the SDK logs *collector refused the API key (HTTP 401); "
+            "events dropped* on the `llmobserve` logger and counts them as `dropped_send_failed`. Create a new key "
+            "in [Settings](/settings) and restart your app with it; the revoked key is refused by every server "
+            "process within 5 seconds.",
+            "**The customer filter shows nothing.** The filter matches the exact id you passed to "
+            "`set_customer_id` (case included) within the date range shown. Calls made in a bare "
+            "`threading.Thread` do not inherit the customer: call `set_customer_id` in that thread. Try a longer "
+            "range (Last 30 days).",
+        )),
+    )
+
+
+def _faq(public_url: str) -> tuple[Faq, ...]:
+    return (
+        Faq("faq-accuracy", "How accurate are the costs?",
+            "Each call is priced from the usage the provider returned (input, cached input, cache writes, "
+            "output and reasoning tokens, searches, units) with the bundled price list (version "
+            f"{PRICE_DATA_VERSION}, based on pydantic/genai-prices plus our additions), in exact decimal "
+            "arithmetic, stored as whole nano-dollars. When a provider reports its own cost (OpenRouter), that "
+            "cost is used. Your negotiated prices go in `PRICING_OVERRIDES`."),
+        Faq("faq-providers", "Which providers are supported?",
+            "Every provider in the list above is priced. The SDK recognises OpenAI, Azure OpenAI, Anthropic, "
+            "Google (AI Studio and Vertex), Cohere, Mistral, Groq, Together, Fireworks, DeepSeek, xAI, "
+            "OpenRouter, Perplexity and Pinecone by their hosts, and self-hosted OpenAI-compatible servers "
+            "(vLLM, Ollama, LM Studio) by their paths. Map any other OpenAI-format host with `provider_hosts`."),
+        Faq("faq-frameworks", "Does it work with my framework?",
+            "The SDK hooks the HTTP clients (`httpx`, `requests`, `urllib3`), not the framework, so code built "
+            "on the official provider clients is captured. LangChain and AutoGen are tested; see Frameworks."),
+        Faq("faq-customers", "How do I track cost per customer?",
+            "Call `llmobserve.set_customer_id(\"acme\")` when you know who a request is for (or wrap the work in "
+            "`with llmobserve.customer(\"acme\"):`). Each customer then has a page, and the customer filter and "
+            "the read API's `group_by=customer` give you what to bill."),
+        Faq("faq-export", "Can I export my data?",
+            "Yes: CSV or JSON from /runs and /costs (the file follows the page's filter), and the read API "
+            "`GET /v1/usage` with your API key. CSV cells that a spreadsheet would run as a formula are escaped."),
+        Faq("faq-streaming", "Are streamed responses counted?",
+            "Yes, as your code reads them. For OpenAI-format streams pass `stream_options={\"include_usage\": "
+            "True}`: without it the provider sends no token counts and the call is recorded without usage."),
+        Faq("faq-untracked", "What are untracked costs?",
+            "Calls made outside any agent. /insights shows their share of your spend; put the code that makes "
+            "them inside `@agent` or `with section(\"agent:...\")` to attribute them."),
+        Faq("faq-api-keys", "How are API keys stored?",
+            "Only as a SHA-256 hash: a key is shown once, when it is created, and never again. A revoked key is "
+            "refused at once and by every server process within 5 seconds."),
+        Faq("faq-prompts", "Are my prompts or responses sent to the server?",
+            "No. An event carries the provider, model, endpoint, status, token and unit counts, timings, and the "
+            "customer, agent path and tags you set; never the prompt or the response text."),
+        Faq("faq-self-hosting", "Can I host it myself?",
+            "Yes, for free: `make run` serves everything on one port with SQLite; use PostgreSQL (`DATABASE_URL`) "
+            "and Redis (`REDIS_URL`) to run several processes. The hosted service is $8 a month."),
+        Faq("faq-server-down", "What happens when the server is down?",
+            "Your app is not affected: the SDK never raises into your code and never waits on the network. Calls "
+            "are queued in memory (up to 10,000 calls and 16 MiB) and each batch is retried 6 times over 15 to 30 "
+            "seconds; after that it is dropped and counted (`llmobserve.stats()`). Nothing is written to "
+            "disk, so what could not be delivered in that time is lost."),
+        Faq("faq-overhead", "Does it slow my app down?",
+            "A hooked call costs a few microseconds on your thread (detect, enqueue); reading the usage and "
+            "uploading happen on the SDK's background thread, in batches, compressed."),
+        Faq("faq-python", "Which Python versions does the SDK support?",
+            f"Python 3.9 and newer, standard library only. Install it with `{install_command(public_url)}`."),
+    )
+
+
+@lru_cache(maxsize=4)
+def docs(public_url: str) -> Docs:
+    """The docs for the server at ``public_url`` (its address appears in the commands and samples)."""
+    public_url = public_url.rstrip("/")
+    return Docs(_sections(public_url), _faq(public_url), registry_providers())
