@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from ingest_api import events, exports, sdk_index, usage
+from ingest_api import billing_forms, events, exports, sdk_index, stripe_webhook, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.deps import install_error_handlers, no_nul_in_query
@@ -60,5 +60,7 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
     api.include_router(exports.router)
     api.include_router(browser_auth_router)
     api.include_router(sdk_index.router)
+    api.include_router(stripe_webhook.router)
+    api.include_router(billing_forms.router)
     freeze_startup_heap()
     return api

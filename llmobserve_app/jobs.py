@@ -2,6 +2,10 @@
 
 - ``warm_range_bases``: builds the named windows' per-customer range bases at start-up and 6 minutes past
   every hour (after the 5-minute grace that closes the previous hour), so no visitor pays for a build.
+- ``sync_billing`` (hosted mode): hourly, every account with a Stripe customer gets Stripe's current subscription
+  state, so a missed webhook is healed within the hour.
+- ``apply_data_retention``: daily at 03:17 UTC, deletes events and rollups older than each plan keeps (hosted), or
+  than ``RETENTION_DAYS`` (self-hosted, when set), in small chunks.
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -22,6 +26,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from llmobserve_app.db import get_engine
 from llmobserve_app.services import leases
+from llmobserve_app.services.billing import subscriptions
+from llmobserve_app.services.billing.retention import apply_retention
+from llmobserve_app.services.billing.stripe_client import make_client
+from llmobserve_app.services.billing.sync import sync_all
 from llmobserve_app.services.warm_ranges import warm_named_ranges
 from llmobserve_app.settings import get_settings
 
@@ -69,12 +77,36 @@ def warm_range_bases() -> None:
     logger.info("range bases warmed for %d tenant(s)", warmed)
 
 
+def sync_billing() -> None:
+    config = get_settings().stripe_config()
+    if config is None:
+        return
+    result = sync_all(get_engine(), make_client(config))
+    logger.info("billing sync: %d customer(s) checked, %d changed, %d failed", result.checked, result.changed,
+                result.failed)
+
+
+def apply_data_retention() -> None:
+    settings = get_settings()
+    hosted, retention_days = settings.hosted, settings.retention_days
+    result = apply_retention(
+        get_engine(), lambda session, user_id: subscriptions.plan_for(session, user_id, hosted, retention_days))
+    logger.info("retention: %d account(s) purged, rows deleted %s", result.tenants, result.deleted)
+
+
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(lease.renew, "interval", seconds=lease.ttl.total_seconds() / 4, id="renew_job_lease",
                       coalesce=True, max_instances=1)
     scheduler.add_job(lease.run, "cron", args=[warm_range_bases], minute=6, id="warm_range_bases", coalesce=True,
                       max_instances=1, next_run_time=datetime.now(UTC))  # and once right away
+    settings = get_settings()
+    if settings.hosted:
+        scheduler.add_job(lease.run, "cron", args=[sync_billing], minute=23, id="sync_billing", coalesce=True,
+                          max_instances=1)
+    if settings.hosted or settings.retention_days is not None:
+        scheduler.add_job(lease.run, "cron", args=[apply_data_retention], hour=3, minute=17,
+                          id="apply_data_retention", coalesce=True, max_instances=1)
     return scheduler
 
 

@@ -331,3 +331,41 @@ class JobLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     holder: str = Field(max_length=200)  # host:pid:random of the process holding it
     expires_at: datetime = _ts()
+
+
+class BillingAccount(SQLModel, table=True):
+    """An account's subscription as Stripe last described it (hosted mode; services/billing/).
+
+    Written only from Stripe's own state (webhooks re-fetch it, the hourly sync reconciles it) and from our
+    promo codes; never from the checkout success redirect. No row: a Free account that never went to checkout.
+    """
+
+    __tablename__ = "billing_accounts"
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True, index=True)
+    stripe_subscription_id: str | None = Field(default=None, max_length=255)
+    status: str | None = Field(default=None, max_length=40)  # Stripe's: active, trialing, past_due, canceled…
+    current_period_end: datetime | None = _ts(default=None, nullable=True)
+    cancel_at_period_end: bool = False
+    promo_code: str | None = Field(default=None, max_length=100)  # one of ours redeemed: Pro without payment
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class StripeWebhookEvent(SQLModel, table=True):
+    """A Stripe event already handled: stored in the transaction of its effect, so a replay does nothing."""
+
+    __tablename__ = "stripe_webhook_events"
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=100)
+    received_at: datetime = _ts(default_factory=utcnow)
+
+
+class PromoRedemption(SQLModel, table=True):
+    """One of our promo codes (``PROMO_CODES``) redeemed by an account: once per account, counted per code."""
+
+    __tablename__ = "promo_redemptions"
+    __table_args__ = (sa.UniqueConstraint("code", "user_id", name="uq_promo_redemptions_code_user"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=100, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    redeemed_at: datetime = _ts(default_factory=utcnow)

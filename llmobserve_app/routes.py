@@ -17,8 +17,11 @@ INFRASTRUCTURE = "/infrastructure"
 COSTS = "/costs"
 INSIGHTS = "/insights"
 DOCS = "/docs"
+SUBSCRIPTION = "/settings/subscription"
+SUBSCRIBE = "/onboarding/subscribe"  # hosted mode: the prompt to subscribe after onboarding
+PRICING = "/pricing"
 
-PUBLIC_PAGES = frozenset({LOGIN, SIGNUP, DOCS})  # and / for a visitor: the landing page
+PUBLIC_PAGES = frozenset({LOGIN, SIGNUP, DOCS, PRICING})  # and / for a visitor: the landing page
 
 API_EVENTS = "/v1/events"
 API_HEALTHZ = "/v1/healthz"
@@ -28,6 +31,10 @@ API_EXPORT = "/api/export/{dataset}.{file_format}"
 AUTH_LOGIN = "/api/auth/login"
 AUTH_SIGNUP = "/api/auth/signup"
 AUTH_LOGOUT = "/api/auth/logout"
+API_STRIPE_WEBHOOK = "/api/stripe/webhook"
+BILLING_CHECKOUT = "/api/billing/checkout"
+BILLING_PORTAL = "/api/billing/portal"
+BILLING_PROMO = "/api/billing/promo"
 API_DOCS = "/api/docs"
 API_OPENAPI = "/api/openapi.json"
 

@@ -26,6 +26,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from llmobserve_app.services.billing.promo_codes import PromoCode, parse_promo_codes
+from llmobserve_app.services.billing.stripe_client import DEFAULT_API_BASE, StripeConfig
 from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +150,16 @@ class Settings(WebSettings):
     sqlite_synchronous: str = Field("NORMAL", validation_alias="SQLITE_SYNCHRONOUS")
     # How long the background jobs' lease lasts without renewal (jobs.py).
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias="LLMOBSERVE_JOB_LEASE_SECONDS")
+    # Billing (README "Billing (hosted mode)"): without STRIPE_SECRET_KEY the installation is self-hosted: no
+    # billing anywhere, every feature. STRIPE_API_BASE points the stripe client at another server (tests: a fake).
+    stripe_secret_key: str | None = Field(None, validation_alias="STRIPE_SECRET_KEY", repr=False)
+    stripe_webhook_secret: str | None = Field(None, validation_alias="STRIPE_WEBHOOK_SECRET", repr=False)
+    stripe_price_id: str | None = Field(None, validation_alias="STRIPE_PRICE_ID")
+    stripe_api_base: str | None = Field(None, validation_alias="STRIPE_API_BASE")
+    # Our own promo codes (hosted): CODE[:YYYY-MM-DD[:MAX]], comma-separated (services/billing/promo_codes.py).
+    promo_codes: str = Field("", validation_alias="PROMO_CODES")
+    # Self-hosted only: events and rollups older than this many days are deleted (daily job).
+    retention_days: int | None = Field(None, ge=1, validation_alias="RETENTION_DAYS")
 
     @field_validator("env", "sqlite_synchronous", mode="before")
     @classmethod
@@ -194,6 +206,53 @@ class Settings(WebSettings):
             variable = cls.model_fields[info.field_name].validation_alias
             raise ConfigError(f"{variable} must be a rate such as '5/minute', not {value!r}.") from None
         return value
+
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", "stripe_price_id", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _stripe_api_base(cls, value: str | None) -> str | None:
+        return origin_of(value, "STRIPE_API_BASE") if value else None
+
+    @field_validator("promo_codes")
+    @classmethod
+    def _promo_codes(cls, value: str | None) -> str:
+        try:
+            parse_promo_codes(value)
+        except ValueError as error:
+            raise ConfigError(f"PROMO_CODES: {error}") from None
+        return value or ""
+
+    @model_validator(mode="after")
+    def _hosted_billing_is_complete(self) -> Settings:
+        if not self.hosted:
+            return self
+        for variable, value in (("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+                                ("STRIPE_PRICE_ID", self.stripe_price_id)):
+            if not value:
+                raise ConfigError(f"STRIPE_SECRET_KEY is set (hosted mode) but {variable} is not.")
+        if self.retention_days is not None:
+            raise ConfigError("RETENTION_DAYS is for self-hosted installations; hosted plans set their own history "
+                              "(unset RETENTION_DAYS or STRIPE_SECRET_KEY).")
+        return self
+
+    @property
+    def hosted(self) -> bool:
+        """Billing is on (STRIPE_SECRET_KEY is set)."""
+        return self.stripe_secret_key is not None
+
+    def stripe_config(self) -> StripeConfig | None:
+        """What the billing services need, or None when self-hosted."""
+        if self.stripe_secret_key is None or not self.stripe_webhook_secret or not self.stripe_price_id:
+            return None
+        return StripeConfig(self.stripe_secret_key, self.stripe_webhook_secret, self.stripe_price_id,
+                            self.public_url, self.stripe_api_base or DEFAULT_API_BASE)
+
+    def promo_code_table(self) -> dict[str, PromoCode]:
+        return parse_promo_codes(self.promo_codes)
 
     @model_validator(mode="after")
     def _production_is_served_over_https(self) -> Settings:

@@ -20,8 +20,10 @@ os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 from ingest_api.browser_auth import login_limiter  # noqa: E402
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
 from llmobserve_app.services import accounts, api_keys  # noqa: E402
+from llmobserve_app.services.billing.stripe_client import StripeConfig  # noqa: E402
 from llmobserve_app.settings import get_settings  # noqa: E402
 from tests.factories import unique_email  # noqa: E402
+from tests.fakes.stripe_server import FakeStripe  # noqa: E402
 
 get_settings.cache_clear()
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -74,3 +76,18 @@ def make_account(engine: sa.Engine):
             return user.id, email, key
 
     return make
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    """A fake Stripe on loopback (tests/fakes/stripe_server.py); point ``webhook_url`` at the app to get webhooks."""
+    fake = FakeStripe()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def stripe_config(fake_stripe: FakeStripe) -> StripeConfig:
+    """Hosted-mode billing configuration whose real ``stripe`` client talks to ``fake_stripe``."""
+    return StripeConfig(fake_stripe.secret_key, fake_stripe.webhook_secret, fake_stripe.price_id,
+                        "http://testserver", fake_stripe.url)

@@ -1,0 +1,31 @@
+"""The billing configuration of the API: from the settings, unless a test set ``app.state.stripe_config`` /
+``app.state.promo_codes`` on the app it built. ``stripe_config`` is None on a self-hosted installation."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import stripe
+from fastapi import Request
+
+from llmobserve_app.services.billing.promo_codes import PromoCode
+from llmobserve_app.services.billing.stripe_client import StripeConfig, make_client
+from llmobserve_app.settings import get_settings
+
+
+def stripe_config(request: Request) -> StripeConfig | None:
+    if hasattr(request.app.state, "stripe_config"):
+        return request.app.state.stripe_config
+    return get_settings().stripe_config()
+
+
+def promo_codes(request: Request) -> dict[str, PromoCode]:
+    if hasattr(request.app.state, "promo_codes"):
+        return request.app.state.promo_codes
+    return get_settings().promo_code_table()
+
+
+@lru_cache(maxsize=4)
+def stripe_client(config: StripeConfig) -> stripe.StripeClient:
+    """One client (and its connection pool) per configuration."""
+    return make_client(config)

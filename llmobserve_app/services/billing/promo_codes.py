@@ -1,0 +1,92 @@
+"""Our own promo codes (``PROMO_CODES``): each gives Pro without payment, once per account.
+
+``PROMO_CODES`` is a comma-separated list of ``CODE[:YYYY-MM-DD[:MAX]]``: the code (case-insensitive), the last
+UTC day it can be redeemed, and how many accounts may redeem it, e.g. ``BETA,FREETEST:2026-12-31:100``.
+Stripe's own promotion codes are separate: customers enter them inside Checkout.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from llmobserve_app.models import PromoRedemption, utcnow
+from llmobserve_app.services.billing.subscriptions import ensure_row, record_tier
+from llmobserve_app.services.errors import UserFacingError
+
+_CODE_RE = re.compile(r"^[A-Z0-9_-]{1,100}$")
+FIELD = "promo_code"
+
+
+@dataclass(frozen=True)
+class PromoCode:
+    code: str
+    expires_on: date | None = None  # last UTC day it can be redeemed
+    max_redemptions: int | None = None
+
+
+def normalize(code: str) -> str:
+    return code.strip().upper()
+
+
+def parse_promo_codes(text: str | None) -> dict[str, PromoCode]:
+    """The codes of a ``PROMO_CODES`` value; ValueError naming the bad item."""
+    codes: dict[str, PromoCode] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        parts = [part.strip() for part in item.split(":")]
+        code = normalize(parts[0])
+        if len(parts) > 3 or not _CODE_RE.match(code):
+            raise ValueError(f"{item.strip()!r} is not CODE[:YYYY-MM-DD[:MAX]] (code: letters, digits, _ and -)")
+        try:
+            expires_on = date.fromisoformat(parts[1]) if len(parts) > 1 and parts[1] else None
+        except ValueError:
+            raise ValueError(f"{item.strip()!r}: the expiry must be a date as YYYY-MM-DD") from None
+        maximum = parts[2] if len(parts) > 2 else ""
+        if maximum and (not maximum.isdigit() or int(maximum) < 1):
+            raise ValueError(f"{item.strip()!r}: the maximum number of redemptions must be a positive integer")
+        codes[code] = PromoCode(code, expires_on, int(maximum) if maximum else None)
+    return codes
+
+
+def _lock_code(session: Session, code: str) -> None:
+    """Serialise redemptions of one code, so its maximum is never exceeded. SQLite: the redemption's INSERT
+    already takes the database's write lock before the count is read."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "promo:" + code})
+
+
+def redeem(session: Session, codes: dict[str, PromoCode], user_id: int, entered: str,
+           today: date | None = None) -> PromoCode:
+    """Redeem ``entered`` for the account (in the caller's transaction), or UserFacingError saying why not."""
+    code = normalize(entered)
+    if not code:
+        raise UserFacingError("Enter a promo code.", FIELD, "promo_empty")
+    promo = codes.get(code)
+    if promo is None:
+        raise UserFacingError("This promo code is not valid.", FIELD, "promo_unknown")
+    today = today or utcnow().date()
+    if promo.expires_on is not None and today > promo.expires_on:
+        raise UserFacingError(f"This promo code expired on {promo.expires_on.isoformat()}.", FIELD, "promo_expired")
+    _lock_code(session, code)
+    mine = select(PromoRedemption.id).where(PromoRedemption.code == code, PromoRedemption.user_id == user_id)
+    if session.exec(mine).first() is not None:
+        raise UserFacingError("You have already redeemed this promo code.", FIELD, "promo_reused")
+    session.add(PromoRedemption(code=code, user_id=user_id))
+    session.flush()
+    if promo.max_redemptions is not None:
+        redeemed = select(func.count()).select_from(PromoRedemption).where(PromoRedemption.code == code)
+        count = session.exec(redeemed).one()
+        if count > promo.max_redemptions:
+            raise UserFacingError("This promo code has been fully redeemed.", FIELD, "promo_exhausted")
+    row = ensure_row(session, user_id)
+    row.promo_code = code
+    row.updated_at = utcnow()
+    session.add(row)
+    record_tier(session, row)
+    return promo
