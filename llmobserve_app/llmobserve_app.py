@@ -17,8 +17,11 @@ from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
 from llmobserve_app.pages.docs import docs_page
 from llmobserve_app.pages.onboarding import onboarding_page
+from llmobserve_app.pages.pricing import pricing_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
+from llmobserve_app.pages.subscription import subscribe_prompt_page, subscription_page
+from llmobserve_app.services.billing.stripe_client import stripe_page_origins
 from llmobserve_app.settings import api_url, get_settings, trusted_proxies
 from llmobserve_app.state import pickling
 from llmobserve_app.state.auth import AuthFormState, OnboardingState
@@ -27,6 +30,7 @@ from llmobserve_app.state.customers import CustomerDetailState, CustomersState
 from llmobserve_app.state.dashboard import DashboardState
 from llmobserve_app.state.runs import RunDetailState, RunsState
 from llmobserve_app.state.settings_page import SettingsState
+from llmobserve_app.state.subscription import SubscribePromptState, SubscriptionState
 from llmobserve_app.web_security import SecurityHeadersMiddleware
 
 get_settings()  # fail fast on bad configuration (e.g. no JWT_SECRET in production)
@@ -41,8 +45,10 @@ class App(rx.App):
 
     def __call__(self) -> ASGIApp:
         static_dir = prerequisites.get_web_dir() / constants.Dirs.STATIC / get_config().frontend_path.strip("/")
+        stripe_config = get_settings().stripe_config()
         return SecurityHeadersMiddleware(super().__call__(), api_url=api_url(), static_dir=static_dir,
-                                         trusted_proxies=trusted_proxies())
+                                         trusted_proxies=trusted_proxies(),
+                                         form_targets=stripe_page_origins(stripe_config) if stripe_config else ())
 
 
 ingest_app = create_ingest_app()
@@ -74,6 +80,11 @@ app.add_page(dashboard_page, route=routes.DASHBOARD, title="LLM Observe · what 
                          "priced per provider, model, customer and agent.", on_load=DashboardState.load)
 app.add_page(docs_page, route=routes.DOCS, title="Docs · LLM Observe")
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)
+app.add_page(subscription_page, route=routes.SUBSCRIPTION, title="Subscription · LLM Observe",
+             on_load=SubscriptionState.load)
+app.add_page(subscribe_prompt_page, route=routes.SUBSCRIBE, title="Choose your plan · LLM Observe",
+             on_load=SubscribePromptState.load)
+app.add_page(pricing_page, route=routes.PRICING, title="Pricing · LLM Observe")
 
 ANALYTICS_PAGES = [
     (customers_page, routes.CUSTOMERS, "Customers", CustomersState.load),

@@ -50,15 +50,18 @@ def websocket_origin(origin: str) -> str:
     return re.sub(r"^http", "ws", origin, count=1)
 
 
-def content_security_policy(api_origin: str, script_hashes: Iterable[str] = ()) -> str:
+def content_security_policy(api_origin: str, script_hashes: Iterable[str] = (), form_targets: Iterable[str] = ()
+                            ) -> str:
     """The pages' policy. Styles need 'unsafe-inline': Emotion (Reflex's styling) and Plotly insert <style>
     elements and style attributes at run time. The event websocket goes to API_URL, which may differ from the
-    page's origin when the pages are served elsewhere."""
+    page's origin when the pages are served elsewhere. ``form_targets``: origins a form post may be redirected
+    to (hosted mode: Stripe Checkout and the customer portal; browsers apply form-action to redirects too)."""
     connect = " ".join(dict.fromkeys(["'self'", api_origin, websocket_origin(api_origin)]))
     scripts = " ".join(["'self'", *script_hashes])
+    forms = " ".join(dict.fromkeys(["'self'", *form_targets]))
     return (f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
             f"img-src 'self' data: blob:; font-src 'self' data:; connect-src {connect}; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+            f"object-src 'none'; base-uri 'self'; form-action {forms}; frame-ancestors 'none'")
 
 
 class SecurityHeadersMiddleware:
@@ -67,8 +70,10 @@ class SecurityHeadersMiddleware:
     streamed and websockets pass untouched."""
 
     def __init__(self, app: ASGIApp, *, api_url: str, static_dir: Path | None = None,
-                 trusted_proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()) -> None:
+                 trusted_proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+                 form_targets: Iterable[str] = ()) -> None:
         self.app = app
+        self.form_targets = tuple(form_targets)
         self.api_origin = origin_of(api_url)
         self.always_https = self.api_origin.startswith("https://")
         self.static_dir = static_dir
@@ -77,7 +82,7 @@ class SecurityHeadersMiddleware:
     @cached_property
     def page_csp(self) -> str:
         """Built on first use: in production the frontend is built before the first request."""
-        return content_security_policy(self.api_origin, inline_script_hashes(self.static_dir))
+        return content_security_policy(self.api_origin, inline_script_hashes(self.static_dir), self.form_targets)
 
     def _is_https(self, scope: Scope) -> bool:
         if self.always_https or scope.get("scheme") == "https":

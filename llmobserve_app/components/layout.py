@@ -6,8 +6,10 @@ import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.components.html_form import post_form
+from llmobserve_app.components.plan_cards import upgrade_button
 from llmobserve_app.state.filters import RANGE_OPTIONS, FilterState
 from llmobserve_app.state.session import SessionState
+from llmobserve_app.state.subscription import BillingModeState
 
 NAV_LINKS = [
     ("Dashboard", routes.DASHBOARD), ("Customers", routes.CUSTOMERS), ("Agents", routes.AGENTS),
@@ -32,6 +34,8 @@ def user_menu() -> rx.Component:
         ),
         rx.menu.content(
             rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
+            rx.cond(BillingModeState.billing_enabled,
+                    rx.menu.item("Subscription", on_click=rx.redirect(routes.SUBSCRIPTION), id="menu-subscription")),
             rx.menu.separator(),
             # A real form post: only the server can clear the HttpOnly session cookie.
             rx.menu.item(rx.el.button("Log out", type="submit", form=LOGOUT_FORM_ID, id="logout"),
@@ -108,6 +112,11 @@ def filter_bar() -> rx.Component:
         ),
         rx.cond(FilterState.filter_error != "",
                 rx.text(FilterState.filter_error, id="filter-error", color_scheme="amber", size="1")),
+        rx.cond(FilterState.upgrade_reason != "",
+                rx.callout(rx.hstack(rx.text(FilterState.upgrade_reason, size="2"),
+                                     upgrade_button("Upgrade to Pro", "range-upgrade"), align="center", spacing="3",
+                                     wrap="wrap"),
+                           icon="lock", color_scheme="amber", id="range-upgrade-notice", size="1")),
         padding_x="1.5em", padding_y="0.5em", width="100%", background=rx.color("gray", 2),
         border_bottom=f"1px solid {rx.color('gray', 4)}", spacing="1",
     )

@@ -9,6 +9,7 @@ from llmobserve_app.components.layout import app_frame, error_callout
 from llmobserve_app.components.setup_guide import setup_guide
 from llmobserve_app.components.shown_once import shown_once_panel
 from llmobserve_app.state.settings_page import CREATED_KEY_ID, SettingsState
+from llmobserve_app.state.subscription import BillingModeState
 
 
 def _info(label: str, value: rx.Var, test_id: str) -> rx.Component:
@@ -21,7 +22,11 @@ def account_card() -> rx.Component:
         rx.data_list.root(
             _info("Name", SettingsState.user_name, "account-name"),
             _info("Email", SettingsState.user_email, "account-email"),
-            _info("Plan", SettingsState.subscription_tier, "account-tier"),
+            rx.data_list.item(rx.data_list.label("Plan"), rx.data_list.value(rx.hstack(
+                rx.text(SettingsState.subscription_tier, id="account-tier"),
+                rx.cond(BillingModeState.billing_enabled,
+                        rx.link("Manage subscription", href=routes.SUBSCRIPTION, size="2", id="subscription-link")),
+                spacing="3"))),
             _info("Member since", SettingsState.member_since, "account-since"),
         ),
         width="100%",

@@ -6,6 +6,7 @@ import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.services import accounts, api_keys
+from llmobserve_app.settings import get_settings
 from llmobserve_app.state.session import SessionState, run_db
 
 ONBOARDING_KEY_ID = "new-api-key"  # the read-only input the first key is written into, never a State var
@@ -36,8 +37,9 @@ class OnboardingState(SessionState):
 
     @rx.event
     def finish(self):
+        """To the dashboard; in hosted mode by way of the prompt to subscribe (which can be skipped)."""
         self.key_shown = False
-        return rx.redirect(routes.DASHBOARD)
+        return rx.redirect(routes.SUBSCRIBE if get_settings().hosted else routes.DASHBOARD)
 
 
 class AuthFormState(SessionState):

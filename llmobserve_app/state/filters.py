@@ -6,15 +6,20 @@ parameters, and every page's ``load`` reads them back through ``_load_scope``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.services import analytics
-from llmobserve_app.services.time_range import DEFAULT_RANGE, resolve_range
+from llmobserve_app.services.billing import subscriptions
+from llmobserve_app.services.billing.plans import range_allowed
+from llmobserve_app.services.time_range import DEFAULT_RANGE, TimeRange, resolve_range
 from llmobserve_app.state.session import CurrentUser, SessionState, run_db
+from llmobserve_app.state.subscription import billing_enabled
 
+FREE_RANGE = "7d"  # the named range the Free plan's limit (plans.FREE.max_range_days) matches
 RANGE_OPTIONS = [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom")]
 
 
@@ -25,6 +30,7 @@ class FilterState(SessionState):
     customer: str = ""
     range_label: str = ""
     filter_error: str = ""
+    upgrade_reason: str = ""  # why a Free account sees the last 7 days instead of the range it chose
     customer_search: str = ""
     customer_options: list[str] = []
 
@@ -51,6 +57,7 @@ class FilterState(SessionState):
             return None
         query = self.router.url.query_parameters
         window = resolve_range(query.get("range"), query.get("from"), query.get("to"))
+        window = await self._within_plan(user.id, window)
         self.range_key = window.key
         self.date_from = query.get("from", "") if window.key == "custom" else ""
         self.date_to = query.get("to", "") if window.key == "custom" else ""
@@ -59,6 +66,18 @@ class FilterState(SessionState):
         self.range_label = window.label
         self.filter_error = window.error
         return user, analytics.Scope(user.id, window.start, window.end, self.customer or None)
+
+    async def _within_plan(self, user_id: int, window: TimeRange) -> TimeRange:
+        """The window, or (a Free account asking for more than its plan shows) the last 7 days and the reason."""
+        self.upgrade_reason = ""
+        if not billing_enabled():
+            return window
+        plan = await run_db(lambda session: subscriptions.plan_for(session, user_id, hosted=True))
+        if range_allowed(plan, window.start, datetime.now(UTC)):
+            return window
+        self.upgrade_reason = (f"The {plan.label} plan shows the last {plan.max_range_days} days, so "
+                               f"“{window.label}” needs Pro. Showing the last {plan.max_range_days} days.")
+        return resolve_range(FREE_RANGE)
 
     def _navigate(self):
         path = self.router.url.path or routes.DASHBOARD

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from llmobserve_app.services import api_keys
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.state.session import SessionState, run_db
+from llmobserve_app.state.subscription import current_view
 
 
 def _key_rows(session: Session, user_id: int) -> list[dict[str, str]]:
@@ -54,7 +55,7 @@ class SettingsState(SessionState):
         user = await self._require_user()
         if user is None:
             return self._to_login()
-        self.subscription_tier = user.subscription_tier
+        self.subscription_tier = (await run_db(current_view, user.id)).plan.label  # "Self-hosted" when self-hosted
         self.member_since = user.member_since
         await self._refresh(user.id)
         self.loading = False

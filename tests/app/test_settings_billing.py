@@ -72,3 +72,15 @@ def test_hosted_mode_needs_its_secret_and_price(env, monkeypatch, missing) -> No
 def test_bad_hosted_values_are_refused_at_start(env, variable, value) -> None:
     with pytest.raises(ConfigError, match=variable):
         env(**HOSTED, **{variable: value})
+
+
+def test_form_posts_may_be_redirected_to_stripe_only_in_hosted_mode(env) -> None:
+    from llmobserve_app.services.billing.stripe_client import stripe_page_origins
+    from llmobserve_app.web_security import content_security_policy
+
+    assert "form-action 'self';" in content_security_policy("https://o.example.com")
+    hosted = stripe_page_origins(env(**HOSTED).stripe_config())
+    policy = content_security_policy("https://o.example.com", form_targets=hosted)
+    assert "form-action 'self' https://checkout.stripe.com https://billing.stripe.com;" in policy
+    fake = env(STRIPE_API_BASE="http://127.0.0.1:12111").stripe_config()
+    assert stripe_page_origins(fake)[-1] == "http://127.0.0.1:12111"

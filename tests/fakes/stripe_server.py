@@ -252,9 +252,8 @@ class FakeStripe:
             live = [subscription for subscription in self.subscriptions.values()
                     if subscription["customer"] == session["customer"] and subscription["status"] != "canceled"]
             if method == "POST" and parts[2:] == ["cancel"]:
-                for subscription in live:
-                    threading.Thread(target=self.cancel_at_period_end, args=(subscription["id"],),
-                                     daemon=True).start()
+                for subscription in live:  # Stripe's state changes before the browser is sent back
+                    self.cancel_at_period_end(subscription["id"])
                 return 303, None, session["return_url"]
             return 200, _page("Fake customer portal", f"{len(live)} subscription(s)",
                               f"/portal/{session['id']}/cancel", "Cancel subscription"), None

@@ -10,9 +10,9 @@ import stripe
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.billing.customers import ensure_customer
+from llmobserve_app.services.billing.messages import billing_error
 from llmobserve_app.services.billing.stripe_client import StripeConfig
 from llmobserve_app.services.billing.subscriptions import billing_row, gives_pro
-from llmobserve_app.services.errors import UserFacingError
 
 SUBSCRIPTION_PAGE = "/settings/subscription"
 
@@ -21,7 +21,7 @@ def checkout_url(engine: sa.Engine, client: stripe.StripeClient, config: StripeC
     """Where to send the browser to subscribe; UserFacingError when the account already has Pro."""
     with session_scope(engine) as session:
         if gives_pro(billing_row(session, user_id)):
-            raise UserFacingError("Your account already has Pro.", code="already_pro")
+            raise billing_error("already_pro")
     customer_id = ensure_customer(engine, client, user_id)
     back = config.public_url.rstrip("/") + SUBSCRIPTION_PAGE
     session = client.v1.checkout.sessions.create({

@@ -8,6 +8,9 @@ at ingest because of a plan: the SDK never loses a user's data for billing reaso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from llmobserve_app.services.time_range import day_floor
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ def self_hosted_plan(retention_days: int | None) -> Plan:
     return SELF_HOSTED if retention_days is None else Plan(SELF_HOSTED.key, SELF_HOSTED.label, None, retention_days)
 
 
-def range_allowed(plan: Plan, days: int) -> bool:
-    """Whether ``plan`` may show a date range of ``days`` whole or partial days."""
-    return plan.max_range_days is None or days <= plan.max_range_days
+def earliest_visible(plan: Plan, now: datetime) -> datetime | None:
+    """The earliest moment ``plan``'s date ranges may start (None: any). Free: the start of the "Last 7 days"
+    range (today, UTC, and the 6 days before)."""
+    if plan.max_range_days is None:
+        return None
+    return day_floor(now) - timedelta(days=plan.max_range_days - 1)
+
+
+def range_allowed(plan: Plan, start: datetime, now: datetime) -> bool:
+    """Whether ``plan`` may show a date range starting at ``start``."""
+    earliest = earliest_visible(plan, now)
+    return earliest is None or start >= earliest

@@ -7,14 +7,14 @@ import stripe
 
 from llmobserve_app.services.billing.checkout import SUBSCRIPTION_PAGE
 from llmobserve_app.services.billing.customers import stored_customer
+from llmobserve_app.services.billing.messages import billing_error
 from llmobserve_app.services.billing.stripe_client import StripeConfig
-from llmobserve_app.services.errors import UserFacingError
 
 
 def portal_url(engine: sa.Engine, client: stripe.StripeClient, config: StripeConfig, user_id: int) -> str:
     customer_id = stored_customer(engine, user_id)
     if not customer_id:
-        raise UserFacingError("There is no billing account to manage yet: choose Upgrade first.", code="no_customer")
+        raise billing_error("no_customer")
     session = client.v1.billing_portal.sessions.create(
         {"customer": customer_id, "return_url": config.public_url.rstrip("/") + SUBSCRIPTION_PAGE})
     return str(session.url)

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from llmobserve_app.models import PromoRedemption, utcnow
+from llmobserve_app.services.billing.messages import billing_error
 from llmobserve_app.services.billing.subscriptions import ensure_row, record_tier
-from llmobserve_app.services.errors import UserFacingError
 
 _CODE_RE = re.compile(r"^[A-Z0-9_-]{1,100}$")
 FIELD = "promo_code"
@@ -66,24 +66,24 @@ def redeem(session: Session, codes: dict[str, PromoCode], user_id: int, entered:
     """Redeem ``entered`` for the account (in the caller's transaction), or UserFacingError saying why not."""
     code = normalize(entered)
     if not code:
-        raise UserFacingError("Enter a promo code.", FIELD, "promo_empty")
+        raise billing_error("promo_empty", FIELD)
     promo = codes.get(code)
     if promo is None:
-        raise UserFacingError("This promo code is not valid.", FIELD, "promo_unknown")
+        raise billing_error("promo_unknown", FIELD)
     today = today or utcnow().date()
     if promo.expires_on is not None and today > promo.expires_on:
-        raise UserFacingError(f"This promo code expired on {promo.expires_on.isoformat()}.", FIELD, "promo_expired")
+        raise billing_error("promo_expired", FIELD, f"This promo code expired on {promo.expires_on.isoformat()}.")
     _lock_code(session, code)
     mine = select(PromoRedemption.id).where(PromoRedemption.code == code, PromoRedemption.user_id == user_id)
     if session.exec(mine).first() is not None:
-        raise UserFacingError("You have already redeemed this promo code.", FIELD, "promo_reused")
+        raise billing_error("promo_reused", FIELD)
     session.add(PromoRedemption(code=code, user_id=user_id))
     session.flush()
     if promo.max_redemptions is not None:
         redeemed = select(func.count()).select_from(PromoRedemption).where(PromoRedemption.code == code)
         count = session.exec(redeemed).one()
         if count > promo.max_redemptions:
-            raise UserFacingError("This promo code has been fully redeemed.", FIELD, "promo_exhausted")
+            raise billing_error("promo_exhausted", FIELD)
     row = ensure_row(session, user_id)
     row.promo_code = code
     row.updated_at = utcnow()

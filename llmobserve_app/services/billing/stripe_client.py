@@ -23,6 +23,17 @@ class StripeConfig:
     api_base: str = DEFAULT_API_BASE
 
 
+STRIPE_PAGE_ORIGINS = ("https://checkout.stripe.com", "https://billing.stripe.com")  # Checkout, customer portal
+
+
+def stripe_page_origins(config: StripeConfig) -> tuple[str, ...]:
+    """Where Upgrade and Manage billing send the browser: Stripe's pages, or (``STRIPE_API_BASE`` set) that
+    server, which then serves them too (the tests' fake Stripe)."""
+    if config.api_base.rstrip("/") == DEFAULT_API_BASE:
+        return STRIPE_PAGE_ORIGINS
+    return (*STRIPE_PAGE_ORIGINS, config.api_base.rstrip("/"))
+
+
 def make_client(config: StripeConfig) -> stripe.StripeClient:
     return stripe.StripeClient(config.secret_key, base_addresses={"api": config.api_base.rstrip("/")},
                                max_network_retries=NETWORK_RETRIES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from llmobserve_app.db import session_scope
+from llmobserve_app.services import time_range
 from llmobserve_app.services.billing import plans, subscriptions
 from llmobserve_app.services.billing.stripe_subscriptions import SubscriptionSnapshot, pick_current, snapshot_of
 
@@ -12,8 +13,16 @@ from llmobserve_app.services.billing.stripe_subscriptions import SubscriptionSna
 def test_plans() -> None:
     assert (plans.FREE.max_range_days, plans.FREE.history_days) == (7, 30)
     assert (plans.PRO.max_range_days, plans.PRO.history_days, plans.PRO.monthly_price_usd) == (None, 400, 8)
-    assert plans.range_allowed(plans.FREE, 7) and not plans.range_allowed(plans.FREE, 8)
-    assert plans.range_allowed(plans.PRO, 366) and plans.range_allowed(plans.SELF_HOSTED, 366)
+    now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    seven_days = time_range.parse_range("7d", now=now)
+    thirty_days = time_range.parse_range("30d", now=now)
+    assert plans.range_allowed(plans.FREE, seven_days.start, now)
+    assert plans.range_allowed(plans.FREE, time_range.parse_range("24h", now=now).start, now)
+    assert not plans.range_allowed(plans.FREE, thirty_days.start, now)
+    old_week = time_range.parse_range("custom", "2026-11-01", "2026-11-03", now=now)  # short, but too old
+    assert not plans.range_allowed(plans.FREE, old_week.start, now)
+    assert plans.range_allowed(plans.PRO, old_week.start, now) and plans.range_allowed(plans.SELF_HOSTED,
+                                                                                       old_week.start, now)
     assert plans.self_hosted_plan(None).history_days is None and plans.self_hosted_plan(90).history_days == 90
     assert plans.self_hosted_plan(90).max_range_days is None
 
