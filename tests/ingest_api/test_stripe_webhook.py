@@ -180,3 +180,18 @@ def test_self_hosted_has_no_webhook(database_url, fake_stripe) -> None:
     reply = TestClient(api).post(routes.API_STRIPE_WEBHOOK, content=body,
                                  headers={"stripe-signature": sign(body, fake_stripe.webhook_secret)})
     assert reply.status_code == 404 and reply.json()["error"] == "billing_disabled"
+
+
+def test_a_twin_handled_meanwhile_makes_this_one_a_duplicate(app_client, engine, subscribe, fake_stripe,
+                                                             stripe_config, monkeypatch) -> None:
+    """Two deliveries of one event at once: both pass the first check, the event id's key lets one commit."""
+    from llmobserve_app.services.billing import webhooks
+
+    user_id, subscription_id = subscribe()
+    event = fake_stripe.event("customer.subscription.updated", fake_stripe.subscriptions[subscription_id])
+    fake_stripe.subscriptions[subscription_id]["status"] = "past_due"
+    with session_scope(engine) as session:
+        session.add(StripeWebhookEvent(id=event["id"], type=event["type"]))  # the twin committed first
+    monkeypatch.setattr(webhooks, "_already_handled", lambda _engine, _event_id: False)
+    assert webhooks.handle_event(engine, make_client(stripe_config), event) == webhooks.Outcome.DUPLICATE
+    assert _row(engine, user_id).status == "active"  # its effect rolled back with the refused event id

@@ -66,3 +66,21 @@ def test_one_failing_customer_does_not_stop_the_sync(engine, make_account, fake_
     assert result.failed == 1
     assert _status(engine, second) == ("active", "pro")
     assert _status(engine, first) == (None, "free")
+
+
+def test_changes_made_in_stripe_are_picked_up(engine, make_account, fake_stripe, stripe_config) -> None:
+    """A subscription changed through Stripe's API (retrieve, update, cancel) without a webhook."""
+    client = make_client(stripe_config)
+    fake_stripe.deliver_webhooks = False
+    user_id, _, _ = make_account("changer")
+    subscription_id = fake_stripe.complete_checkout(
+        checkout_url(engine, client, stripe_config, user_id).rsplit("/", 1)[1])["id"]
+    assert client.v1.subscriptions.retrieve(subscription_id).status == "active"
+    client.v1.subscriptions.update(subscription_id, {"cancel_at_period_end": True})
+    sync_all(engine, client)
+    with session_scope(engine) as session:
+        row = subscriptions.billing_row(session, user_id)
+        assert (row.status, row.cancel_at_period_end) == ("active", True)
+    client.v1.subscriptions.cancel(subscription_id)
+    sync_all(engine, client)
+    assert _status(engine, user_id) == ("canceled", "free")
