@@ -1,4 +1,4 @@
-"""The frame of the public pages (landing, docs): a header with Docs, Log in and Sign up, and a footer."""
+"""The frame of the public pages (landing, docs, pricing): a header with Docs, Log in and Sign up, and a footer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def public_header() -> rx.Component:
         rx.link(logo(), href=routes.DASHBOARD, underline="none", color="inherit"),
         rx.link("Docs", href=routes.DOCS, size="2", weight="medium"),
         rx.link("API", href=routes.API_DOCS, size="2", weight="medium"),
+        rx.link("Pricing", href=routes.PRICING, size="2", weight="medium", id="nav-pricing"),
         rx.spacer(),
         rx.link(rx.button("Log in", variant="ghost", size="2"), href=routes.LOGIN, id="nav-login"),
         rx.link(rx.button("Sign up", size="2"), href=routes.SIGNUP, id="nav-signup"),

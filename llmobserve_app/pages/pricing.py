@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app import routes
-from llmobserve_app.components.layout import logo
 from llmobserve_app.components.plan_cards import plan_comparison
+from llmobserve_app.components.public_frame import public_frame
 from llmobserve_app.services.billing.plans import FREE, PRO
 
 FAQ = [
@@ -35,22 +35,16 @@ def _faq() -> rx.Component:
 
 
 def pricing_page() -> rx.Component:
-    return rx.box(
-        rx.hstack(
-            rx.link(logo(), href=routes.DASHBOARD, underline="none", color="inherit"),
-            rx.spacer(),
-            rx.link("Log in", href=routes.LOGIN), rx.link(rx.button("Sign up"), href=routes.SIGNUP),
-            align="center", spacing="4", padding_x="1.5em", padding_y="0.75em", width="100%",
-            border_bottom=f"1px solid {rx.color('gray', 5)}",
-        ),
+    return public_frame(
         rx.vstack(
             rx.heading("Pricing", size="8"),
             rx.text("Every feature on every plan. Pay only for a longer view of your history.", size="4"),
-            plan_comparison(),
-            rx.callout("Self-hosting is free: run LLM Observe on your own server with every feature and no billing.",
+            plan_comparison(free_action=rx.link(rx.button("Sign up free", variant="soft"), href=routes.SIGNUP)),
+            rx.callout(rx.text("Self-hosting is free: run LLM Observe on your own server with every feature and no "
+                               "billing (", rx.link("self-hosting guide", href=routes.DOCS + "#self-hosting"), ")."),
                        icon="server", id="self-hosting-free"),
             _faq(),
-            spacing="5", padding="2em", max_width="900px", margin_x="auto", width="100%",
+            spacing="5", width="100%",
         ),
-        width="100%",
+        max_width="900px",
     )
