@@ -1,0 +1,106 @@
+"""The entry points that evaluate caps: after an ingest batch, for the status poll, and the catch-up job.
+
+Every firing goes through ``check``, in one transaction with the alerts it inserts. The notification outbox
+joins here: for each alert ``check`` returns, enqueue one message per channel of its cap in the same session
+(see the comment in ``check``), so an alert and its notifications commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from llmobserve_app.db import session_scope
+from llmobserve_app.models import Cap, CapAlert
+from llmobserve_app.services.caps.blocks import blocked_scopes
+from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evaluate, fire
+from llmobserve_app.services.caps.registry import enabled_caps
+from llmobserve_app.services.caps.rules import CapRule, rule_of
+from llmobserve_app.services.caps.touched import Touched, touched_by
+
+_MEMO_LIMIT = 100_000
+
+
+class FiredMemo:
+    """Alert keys this process knows are stored (after their commit): a cap over its limit then costs no
+    INSERT per batch. Only an optimisation; the unique key in the database is the guarantee."""
+
+    def __init__(self) -> None:
+        self._keys: set[tuple[int, datetime, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def remember(self, keys: Iterable[tuple[int, datetime, str, str]]) -> None:
+        with self._lock:
+            if len(self._keys) > _MEMO_LIMIT:
+                self._keys.clear()
+            self._keys.update(keys)
+
+
+fired_memo = FiredMemo()
+
+
+@dataclass
+class CheckResult:
+    statuses: list[CapStatus] = field(default_factory=list)
+    fired: list[CapAlert] = field(default_factory=list)  # alerts inserted by this check: the ones to notify
+
+    @property
+    def blocked(self) -> list[dict[str, Any]]:
+        return blocked_scopes(self.statuses)
+
+
+def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: Touched | None = None,
+          memo: FiredMemo | None = fired_memo) -> CheckResult:
+    """Evaluate ``rules`` (one tenant's enabled caps) at ``now`` and fire the levels they reached."""
+    if not rules:
+        return CheckResult()
+    with session_scope(engine) as session:
+        statuses = evaluate(session, rules, now, touched)
+        fired = fire(session, statuses, now, memo)
+        # Outbox (issue 10, delivery): for each alert in ``fired`` and each channel of its cap, call
+        # notifications.enqueue(session, ..., source_kind="cap_alert", source_id=alert.id, ...) HERE.
+    if memo is not None:
+        memo.remember(alert_keys(statuses))
+    return CheckResult(statuses, fired)
+
+
+def after_batch(engine: sa.Engine, tenant_id: int, rows: Sequence[tuple[Any, ...]], now: datetime) -> CheckResult:
+    """Right after a batch of event rows was stored: re-evaluate the caps on scopes it touched (and the block
+    caps, for the full blocked list of the reply). A tenant without enabled caps costs one cache lookup."""
+    rules = enabled_caps.rules(engine, tenant_id)
+    if not rules:
+        return CheckResult()
+    return check(engine, rules, now, touched_by(rows))
+
+
+def current_blocks(engine: sa.Engine, tenant_id: int, now: datetime) -> list[dict[str, Any]]:
+    """The tenant's blocked scopes now (``GET /v1/caps/status``): its enabled block caps, fully evaluated."""
+    rules = [rule for rule in enabled_caps.rules(engine, tenant_id) if rule.action == "block"]
+    if not rules:
+        return []
+    with Session(engine) as session:
+        return blocked_scopes(evaluate(session, rules, now))
+
+
+def catch_up(engine: sa.Engine, now: datetime) -> list[CapAlert]:
+    """Evaluate every enabled cap of every tenant (the minute job): fires what ingest-time checks could not
+    see (a lowered limit, a batch another process stored while this one failed). Returns the new alerts."""
+    with Session(engine) as session:
+        caps = session.exec(select(Cap).where(Cap.enabled.is_(True)).order_by(Cap.tenant_id, Cap.id)).all()
+        by_tenant: dict[int, list[CapRule]] = defaultdict(list)
+        for cap in caps:
+            by_tenant[cap.tenant_id].append(rule_of(cap))
+    fired: list[CapAlert] = []
+    for rules in by_tenant.values():
+        fired += check(engine, rules, now).fired
+    return fired
