@@ -46,7 +46,17 @@ class FiredMemo:
             self._keys.update(keys)
 
 
-fired_memo = FiredMemo()
+_memos: dict[str, FiredMemo] = {}
+_memos_lock = threading.Lock()
+
+
+def memo_for(engine: sa.Engine) -> FiredMemo:
+    """This process's memo for one database (cap ids of two databases are unrelated)."""
+    with _memos_lock:
+        return _memos.setdefault(str(engine.url), FiredMemo())
+
+
+USE_PROCESS_MEMO = FiredMemo()  # a marker: ``check`` then uses ``memo_for(engine)``
 
 
 @dataclass
@@ -60,10 +70,13 @@ class CheckResult:
 
 
 def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: Touched | None = None,
-          memo: FiredMemo | None = fired_memo) -> CheckResult:
-    """Evaluate ``rules`` (one tenant's enabled caps) at ``now`` and fire the levels they reached."""
+          memo: FiredMemo | None = USE_PROCESS_MEMO) -> CheckResult:
+    """Evaluate ``rules`` (one tenant's enabled caps) at ``now`` and fire the levels they reached
+    (``memo=None``: ask the database every time, as racing processes would)."""
     if not rules:
         return CheckResult()
+    if memo is USE_PROCESS_MEMO:
+        memo = memo_for(engine)
     with session_scope(engine) as session:
         statuses = evaluate(session, rules, now, touched)
         fired = fire(session, statuses, now, memo)

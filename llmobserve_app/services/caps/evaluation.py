@@ -74,7 +74,7 @@ def projected_at(spend_nanos: int, limit_nanos: int, start: datetime, end: datet
     return start + timedelta(microseconds=limit_nanos * elapsed_us // spend_nanos)
 
 
-def _status(rule: CapRule, scope_value: str, spend: Spend, bounds: tuple[datetime, datetime],
+def status_at(rule: CapRule, scope_value: str, spend: Spend, bounds: tuple[datetime, datetime],
             now: datetime) -> CapStatus:
     start, end = bounds
     projected = projected_at(spend.cost_nanos, rule.limit_nanos, start, end, now)
@@ -130,7 +130,7 @@ def _evaluate_period(session: Session, rules: list[CapRule], bounds: tuple[datet
     if scopes - {"customer"}:
         spends = scope_spends(session, tenant_id, start, end, providers="provider" in scopes,
                               models="model" in scopes, agents="agent" in scopes)
-        statuses += [_status(rule, "", spends.of(rule.scope, rule.value), bounds, now)
+        statuses += [status_at(rule, "", spends.of(rule.scope, rule.value), bounds, now)
                      for rule in rules if rule.scope != "customer"]
     customer_rules = [rule for rule in rules if rule.scope == "customer"]
     if not customer_rules:
@@ -146,11 +146,11 @@ def _evaluate_period(session: Session, rules: list[CapRule], bounds: tuple[datet
     per_customer = customer_spends(session, tenant_id, start, end, customers=named, at_least=at_least)
     for rule in customer_rules:
         if not rule.every_customer:
-            statuses.append(_status(rule, "", per_customer.get(rule.value, Spend()), bounds, now))
+            statuses.append(status_at(rule, "", per_customer.get(rule.value, Spend()), bounds, now))
             continue
         reach = rule.threshold_nanos if touched is None else 0
         wanted = None if touched is None else touched.customers | candidates.get(rule.id, set())
-        statuses += [_status(rule, customer, spend, bounds, now) for customer, spend in sorted(per_customer.items())
+        statuses += [status_at(rule, customer, spend, bounds, now) for customer, spend in sorted(per_customer.items())
                      if (wanted is None or customer in wanted) and spend.cost_nanos >= max(reach, 1)]
     return statuses
 
