@@ -2,6 +2,8 @@
 
 - ``warm_range_bases``: builds the named windows' per-customer range bases at start-up and 6 minutes past
   every hour (after the 5-minute grace that closes the previous hour), so no visitor pays for a build.
+- ``evaluate_caps``: re-evaluates every enabled spending cap each minute (``services/caps/checks.catch_up``),
+  a catch-up for what ingest-time checks cannot see: a lowered limit, a batch whose check failed.
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -22,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from llmobserve_app.db import get_engine
 from llmobserve_app.services import leases
+from llmobserve_app.services.caps.checks import catch_up
 from llmobserve_app.services.warm_ranges import warm_named_ranges
 from llmobserve_app.settings import get_settings
 
@@ -69,12 +72,20 @@ def warm_range_bases() -> None:
     logger.info("range bases warmed for %d tenant(s)", warmed)
 
 
+def evaluate_caps() -> None:
+    fired = catch_up(get_engine(), datetime.now(UTC))
+    if fired:
+        logger.info("caps: %d alert(s) fired by the catch-up", len(fired))
+
+
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(lease.renew, "interval", seconds=lease.ttl.total_seconds() / 4, id="renew_job_lease",
                       coalesce=True, max_instances=1)
     scheduler.add_job(lease.run, "cron", args=[warm_range_bases], minute=6, id="warm_range_bases", coalesce=True,
                       max_instances=1, next_run_time=datetime.now(UTC))  # and once right away
+    scheduler.add_job(lease.run, "interval", args=[evaluate_caps], minutes=1, id="evaluate_caps", coalesce=True,
+                      max_instances=1)
     return scheduler
 
 
