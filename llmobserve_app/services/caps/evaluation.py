@@ -22,7 +22,7 @@ from sqlmodel import Session
 from llmobserve_app.models import CapAlert
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import CapRule
-from llmobserve_app.services.caps.spend import Spend, customer_spends, scope_spends
+from llmobserve_app.services.caps.spend import Bounds, Spend, customer_spends, scope_spends
 from llmobserve_app.services.caps.touched import Touched
 
 ALERTS = CapAlert.__table__
@@ -109,49 +109,48 @@ def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
     one status per such customer (none when no customer is near).
     """
     rules = [rule for rule in rules if touched is None or rule.action == "block" or touched.touches(rule)]
-    every_customer_blocks = [rule for rule in rules if rule.every_customer and rule.action == "block"]
-    candidates = _exceeded_customers(session, every_customer_blocks, now) if touched is not None else {}
-    by_period: dict[str, list[CapRule]] = defaultdict(list)
-    for rule in rules:
-        by_period[rule.period].append(rule)
+    if not rules:
+        return []
+    tenant_id = rules[0].tenant_id
+    bounds = {rule.period: period_bounds(rule.period, now) for rule in rules}
     statuses: list[CapStatus] = []
-    for period, period_rules in by_period.items():
-        bounds = period_bounds(period, now)
-        statuses += _evaluate_period(session, period_rules, bounds, now, touched, candidates)
+    scopes = {rule.scope for rule in rules}
+    if scopes - {"customer"}:
+        spends = scope_spends(session, tenant_id, bounds, providers="provider" in scopes, models="model" in scopes,
+                              agents="agent" in scopes)
+        statuses += [status_at(rule, "", spends[rule.period].of(rule.scope, rule.value), bounds[rule.period], now)
+                     for rule in rules if rule.scope != "customer"]
+    customer_rules = [rule for rule in rules if rule.scope == "customer"]
+    if customer_rules:
+        statuses += _customer_statuses(session, customer_rules, bounds, now, touched)
     return statuses
 
 
-def _evaluate_period(session: Session, rules: list[CapRule], bounds: tuple[datetime, datetime], now: datetime,
-                     touched: Touched | None, candidates: dict[int, set[str]]) -> list[CapStatus]:
-    start, end = bounds
-    tenant_id = rules[0].tenant_id
-    scopes = {rule.scope for rule in rules}
-    statuses: list[CapStatus] = []
-    if scopes - {"customer"}:
-        spends = scope_spends(session, tenant_id, start, end, providers="provider" in scopes,
-                              models="model" in scopes, agents="agent" in scopes)
-        statuses += [status_at(rule, "", spends.of(rule.scope, rule.value), bounds, now)
-                     for rule in rules if rule.scope != "customer"]
-    customer_rules = [rule for rule in rules if rule.scope == "customer"]
-    if not customer_rules:
-        return statuses
-    named = {rule.value for rule in customer_rules if not rule.every_customer}
-    every = [rule for rule in customer_rules if rule.every_customer]
-    at_least = None
+def _customer_statuses(session: Session, rules: list[CapRule], bounds: Bounds, now: datetime,
+                       touched: Touched | None) -> list[CapStatus]:
+    every = [rule for rule in rules if rule.every_customer]
+    candidates = (_exceeded_customers(session, [rule for rule in every if rule.action == "block"], now)
+                  if touched is not None else {})
+    named = {rule.value for rule in rules if not rule.every_customer}
+    at_least: dict[str, int] = {}
     if every and touched is None:
-        at_least = min(rule.threshold_nanos for rule in every)
+        for rule in every:
+            at_least[rule.period] = min(at_least.get(rule.period, rule.threshold_nanos), rule.threshold_nanos)
     elif every:
         named |= touched.customers
         named = named.union(*(candidates.get(rule.id, ()) for rule in every))
-    per_customer = customer_spends(session, tenant_id, start, end, customers=named, at_least=at_least)
-    for rule in customer_rules:
+    spends = customer_spends(session, rules[0].tenant_id, bounds, customers=named, at_least=at_least)
+    statuses: list[CapStatus] = []
+    for rule in rules:
+        period_spends = spends[rule.period]
         if not rule.every_customer:
-            statuses.append(status_at(rule, "", per_customer.get(rule.value, Spend()), bounds, now))
+            statuses.append(status_at(rule, "", period_spends.get(rule.value, Spend()), bounds[rule.period], now))
             continue
-        reach = rule.threshold_nanos if touched is None else 0
+        reach = max(rule.threshold_nanos if touched is None else 0, 1)
         wanted = None if touched is None else touched.customers | candidates.get(rule.id, set())
-        statuses += [status_at(rule, customer, spend, bounds, now) for customer, spend in sorted(per_customer.items())
-                     if (wanted is None or customer in wanted) and spend.cost_nanos >= max(reach, 1)]
+        statuses += [status_at(rule, customer, spend, bounds[rule.period], now)
+                     for customer, spend in sorted(period_spends.items())
+                     if (wanted is None or customer in wanted) and spend.cost_nanos >= reach]
     return statuses
 
 

@@ -2,25 +2,33 @@
 period started, and the number of unpriced calls (not spend, but shown next to it).
 
 Global, provider, model and agent spend come from ``tenant_usage_hourly`` (a few rows per hour; periods start
-on whole hours, so it is exact), grouped by only the columns the caps need, in ONE query per period. Customer
-spend comes from ``customer_usage_daily`` (periods start on whole UTC days) through its (tenant, customer, day)
-key, and ``customer:*`` finds every customer at or over a threshold in the same grouped query (HAVING).
+on whole hours, so it is exact), grouped by only the columns the caps need. Customer spend comes from
+``customer_usage_daily`` (periods start on whole UTC days) through its (tenant, customer, day) key, and
+``customer:*`` finds every customer at or over a threshold in the same grouped query (HAVING). Each is ONE
+query for all periods at once (a conditional sum per period), built once and reused: ingest runs them after
+every batch of a tenant with caps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from llmobserve_app.models import CustomerUsageDaily, TenantUsageHourly
+from llmobserve_app.models import CustomerUsageDaily, TenantUsageHourly, UTCDateTime
+from llmobserve_app.services.caps.periods import PERIODS
 from llmobserve_app.services.caps.touched import agents_in
 
 HOURLY = TenantUsageHourly.__table__
 DAILY = CustomerUsageDaily.__table__
+Bounds = dict[str, tuple[datetime, datetime]]  # period → [start, end)
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)  # the bounds of a period no cap asked for: sums nothing
+_UNREACHABLE = 2**63 - 1
 
 
 @dataclass
@@ -48,49 +56,96 @@ class ScopeSpends:
         return {"provider": self.providers, "model": self.models, "agent": self.agents}[scope].get(value, Spend())
 
 
-def scope_spends(session: Session, tenant_id: int, start: datetime, end: datetime, *, providers: bool = False,
-                 models: bool = False, agents: bool = False) -> ScopeSpends:
-    """One grouped query on ``tenant_usage_hourly`` for ``[start, end)``."""
+def _in_period(column: sa.ColumnElement[Any], period: str) -> sa.ColumnElement[bool]:
+    return sa.and_(column >= sa.bindparam(f"{period}_start", type_=UTCDateTime()),
+                   column < sa.bindparam(f"{period}_end", type_=UTCDateTime()))
+
+
+def _sum_in(column: sa.ColumnElement[Any], measure: sa.ColumnElement[Any], period: str) -> sa.ColumnElement[Any]:
+    return sa.func.sum(sa.case((_in_period(column, period), measure), else_=0))
+
+
+def _window(column: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
+    return [column >= sa.bindparam("from", type_=UTCDateTime()), column < sa.bindparam("to", type_=UTCDateTime())]
+
+
+def _params(tenant_id: int, bounds: Bounds) -> dict[str, Any]:
+    params: dict[str, Any] = {"tenant": tenant_id, "from": min(start for start, _ in bounds.values()),
+                              "to": max(end for _, end in bounds.values())}
+    for period in PERIODS:
+        params[f"{period}_start"], params[f"{period}_end"] = bounds.get(period, (_NEVER, _NEVER))
+    return params
+
+
+@cache
+def _scope_query(providers: bool, models: bool, agents: bool) -> sa.Select[Any]:
     keys = [column for column, wanted in ((HOURLY.c.provider, providers), (HOURLY.c.model, models),
                                           (HOURLY.c.section_path, agents)) if wanted]
-    query = (sa.select(*keys, HOURLY.c.priced, sa.func.sum(HOURLY.c.cost_nanos), sa.func.sum(HOURLY.c.calls))
-             .where(HOURLY.c.tenant_id == tenant_id, HOURLY.c.hour >= start, HOURLY.c.hour < end)
-             .group_by(*keys, HOURLY.c.priced))
-    spends = ScopeSpends()
-    for row in session.execute(query):
-        *key_values, priced, cost, calls = row
-        cost, unpriced = (int(cost or 0), 0) if priced else (0, int(calls or 0))
-        spends.total.add(cost, unpriced)
-        named = dict(zip((column.name for column in keys), key_values, strict=True))
-        if providers:
-            spends.providers.setdefault(named["provider"], Spend()).add(cost, unpriced)
-        if models:
-            spends.models.setdefault(named["model"], Spend()).add(cost, unpriced)
-        if agents:
-            for agent in agents_in(named["section_path"]):
-                spends.agents.setdefault(agent, Spend()).add(cost, unpriced)
+    sums = [_sum_in(HOURLY.c.hour, measure, period) for period in PERIODS
+            for measure in (HOURLY.c.cost_nanos, HOURLY.c.calls)]
+    return (sa.select(*keys, HOURLY.c.priced, *sums)
+            .where(HOURLY.c.tenant_id == sa.bindparam("tenant"), *_window(HOURLY.c.hour))
+            .group_by(*keys, HOURLY.c.priced))
+
+
+def scope_spends(session: Session, tenant_id: int, bounds: Bounds, *, providers: bool = False,
+                 models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
+    """Spend per period of ``bounds``, from one grouped query on ``tenant_usage_hourly``."""
+    keys = [name for name, wanted in (("provider", providers), ("model", models), ("section_path", agents))
+            if wanted]
+    spends = {period: ScopeSpends() for period in bounds}
+    for row in session.execute(_scope_query(providers, models, agents), _params(tenant_id, bounds)):
+        named = dict(zip(keys, row, strict=False))
+        priced = row[len(keys)]
+        sums = row[len(keys) + 1:]
+        row_agents = agents_in(named["section_path"]) if agents else ()
+        for index, period in enumerate(PERIODS):
+            spend = spends.get(period)
+            if spend is None:
+                continue
+            cost, calls = int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0)
+            cost, unpriced = (cost, 0) if priced else (0, calls)
+            if not cost and not unpriced:
+                continue
+            spend.total.add(cost, unpriced)
+            if providers:
+                spend.providers.setdefault(named["provider"], Spend()).add(cost, unpriced)
+            if models:
+                spend.models.setdefault(named["model"], Spend()).add(cost, unpriced)
+            for agent in row_agents:
+                spend.agents.setdefault(agent, Spend()).add(cost, unpriced)
     return spends
 
 
-def customer_spends(session: Session, tenant_id: int, start: datetime, end: datetime, *,
-                    customers: Collection[str] = (), at_least: int | None = None) -> dict[str, Spend]:
-    """Spend per customer in ``[start, end)``: of ``customers``, plus every customer whose spend is at least
-    ``at_least`` nano-dollars when given (the ``customer:*`` caps), in one grouped query."""
-    cost = sa.func.sum(DAILY.c.cost_nanos)
-    wanted = []
-    if customers:
-        wanted.append(DAILY.c.customer_id.in_(sorted(customers)))
-    query = (sa.select(DAILY.c.customer_id, cost, sa.func.sum(DAILY.c.unpriced_calls))
-             .where(DAILY.c.tenant_id == tenant_id, DAILY.c.day >= start, DAILY.c.day < end)
+@cache
+def _customer_query(over_thresholds: bool) -> sa.Select[Any]:
+    costs = {period: _sum_in(DAILY.c.day, DAILY.c.cost_nanos, period) for period in PERIODS}
+    query = (sa.select(DAILY.c.customer_id, *(column for period in PERIODS for column in (
+                 costs[period], _sum_in(DAILY.c.day, DAILY.c.unpriced_calls, period))))
+             .where(DAILY.c.tenant_id == sa.bindparam("tenant"), *_window(DAILY.c.day))
              .group_by(DAILY.c.customer_id))
-    if at_least is not None:
-        query = query.having(sa.or_(cost >= at_least, *wanted))
-    elif wanted:
-        query = query.where(*wanted)
-    else:
-        return {}
-    rows = session.execute(query)
-    return {customer: Spend(int(total or 0), int(unpriced or 0)) for customer, total, unpriced in rows}
+    named = DAILY.c.customer_id.in_(sa.bindparam("customers", expanding=True))
+    if not over_thresholds:
+        return query.where(named)
+    return query.having(sa.or_(named, *(costs[period] >= sa.bindparam(f"{period}_at_least", type_=sa.BigInteger())
+                                        for period in PERIODS)))
+
+
+def customer_spends(session: Session, tenant_id: int, bounds: Bounds, *, customers: Collection[str] = (),
+                    at_least: dict[str, int] | None = None) -> dict[str, dict[str, Spend]]:
+    """Spend per period of ``bounds`` and customer: of ``customers``, plus every customer whose spend in a
+    period is at least ``at_least[period]`` nano-dollars when given (the ``customer:*`` caps), in one query."""
+    result: dict[str, dict[str, Spend]] = {period: {} for period in bounds}
+    if not customers and not at_least:
+        return result
+    params = {**_params(tenant_id, bounds), "customers": sorted(customers)}
+    for period in PERIODS:
+        params[f"{period}_at_least"] = (at_least or {}).get(period, _UNREACHABLE)
+    for customer, *sums in session.execute(_customer_query(bool(at_least)), params):
+        for index, period in enumerate(PERIODS):
+            if period in result:
+                result[period][customer] = Spend(int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0))
+    return result
 
 
 def top_customer(session: Session, tenant_id: int, start: datetime, end: datetime) -> tuple[str, Spend] | None:
