@@ -22,7 +22,7 @@ from sqlmodel import Session
 from llmobserve_app.models import CapAlert
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import CapRule
-from llmobserve_app.services.caps.spend import Bounds, Spend, customer_spends, scope_spends
+from llmobserve_app.services.caps.spend import Bounds, Spend, closed_hours, customer_spends
 from llmobserve_app.services.caps.touched import Touched
 
 ALERTS = CapAlert.__table__
@@ -116,8 +116,8 @@ def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
     statuses: list[CapStatus] = []
     scopes = {rule.scope for rule in rules}
     if scopes - {"customer"}:
-        spends = scope_spends(session, tenant_id, bounds, providers="provider" in scopes, models="model" in scopes,
-                              agents="agent" in scopes)
+        spends = closed_hours.spends(session, tenant_id, bounds, now, providers="provider" in scopes,
+                                     models="model" in scopes, agents="agent" in scopes)
         statuses += [status_at(rule, "", spends[rule.period].of(rule.scope, rule.value), bounds[rule.period], now)
                      for rule in rules if rule.scope != "customer"]
     customer_rules = [rule for rule in rules if rule.scope == "customer"]

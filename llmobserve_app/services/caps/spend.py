@@ -11,16 +11,17 @@ every batch of a tenant with caps.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from llmobserve_app.models import CustomerUsageDaily, TenantUsageHourly, UTCDateTime
+from llmobserve_app.models import CustomerUsageDaily, TenantLateVersion, TenantUsageHourly, UTCDateTime
 from llmobserve_app.services.caps.periods import PERIODS
 from llmobserve_app.services.caps.touched import agents_in
 
@@ -49,6 +50,18 @@ class ScopeSpends:
     providers: dict[str, Spend] = field(default_factory=dict)
     models: dict[str, Spend] = field(default_factory=dict)
     agents: dict[str, Spend] = field(default_factory=dict)
+
+    def plus(self, other: ScopeSpends) -> ScopeSpends:
+        """A new ScopeSpends: this one and ``other`` added up (neither is changed: cached ones are shared)."""
+        total = ScopeSpends(Spend(self.total.cost_nanos, self.total.unpriced_calls))
+        total.total.add(other.total.cost_nanos, other.total.unpriced_calls)
+        for mine, theirs, into in ((self.providers, other.providers, total.providers),
+                                   (self.models, other.models, total.models),
+                                   (self.agents, other.agents, total.agents)):
+            for source in (mine, theirs):
+                for key, spend in source.items():
+                    into.setdefault(key, Spend()).add(spend.cost_nanos, spend.unpriced_calls)
+        return total
 
     def of(self, scope: str, value: str) -> Spend:
         if scope == "global":
@@ -91,6 +104,8 @@ def _scope_query(providers: bool, models: bool, agents: bool) -> sa.Select[Any]:
 def scope_spends(session: Session, tenant_id: int, bounds: Bounds, *, providers: bool = False,
                  models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
     """Spend per period of ``bounds``, from one grouped query on ``tenant_usage_hourly``."""
+    if not bounds:
+        return {}
     keys = [name for name, wanted in (("provider", providers), ("model", models), ("section_path", agents))
             if wanted]
     spends = {period: ScopeSpends() for period in bounds}
@@ -156,3 +171,49 @@ def top_customer(session: Session, tenant_id: int, start: datetime, end: datetim
         .where(DAILY.c.tenant_id == tenant_id, DAILY.c.day >= start, DAILY.c.day < end)
         .group_by(DAILY.c.customer_id).order_by(cost.desc(), DAILY.c.customer_id).limit(1)).first()
     return None if row is None else (row[0], Spend(int(row[1] or 0), int(row[2] or 0)))
+
+
+# -- the closed hours of a period, cached ---------------------------------------------------------------------
+LATE_VERSIONS = TenantLateVersion.__table__
+_GRACE = timedelta(hours=1)  # a batch still being written at the turn of the hour lands in an hour kept open
+
+
+def closed_until(now: datetime) -> datetime:
+    """Hours before this are closed for caching: an hour before the current hour (by ``now`` and by the real
+    clock, whichever is earlier: ingest flags late events by the real clock). A batch for a closed hour bumps
+    the tenant's ``late_hour_version`` (``customer_ranges.LATE_SQL``), which is part of the cache key."""
+    return (min(now, datetime.now(UTC)) - _GRACE).replace(minute=0, second=0, microsecond=0)
+
+
+class ClosedHoursCache:
+    """``scope_spends`` of the closed hours of periods, per tenant and late version: after each batch only the
+    open hours are summed, so a month cap costs the same on day 30 as on day 1. Still derived: a late event
+    changes the version, a new hour the boundary, and either makes a new entry."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: dict[tuple[Any, ...], dict[str, ScopeSpends]] = {}
+        self._lock = threading.Lock()
+
+    def spends(self, session: Session, tenant_id: int, bounds: Bounds, now: datetime, *, providers: bool = False,
+               models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
+        boundary = closed_until(now)
+        closed = {period: (start, max(start, min(end, boundary))) for period, (start, end) in bounds.items()}
+        open_ = {period: (max(start, min(end, boundary)), end) for period, (start, end) in bounds.items()}
+        flags = {"providers": providers, "models": models, "agents": agents}
+        version = session.execute(sa.select(LATE_VERSIONS.c.late_hour_version)
+                                  .where(LATE_VERSIONS.c.tenant_id == tenant_id)).scalar() or 0
+        key = (str(session.get_bind().url), tenant_id, version, tuple(sorted(closed.items())), providers, models,
+               agents)
+        cached = self._entries.get(key)
+        if cached is None:
+            cached = scope_spends(session, tenant_id, closed, **flags)
+            with self._lock:
+                if len(self._entries) >= self.size:
+                    self._entries.clear()
+                self._entries[key] = cached
+        recent = scope_spends(session, tenant_id, open_, **flags)
+        return {period: cached[period].plus(recent[period]) for period in bounds}
+
+
+closed_hours = ClosedHoursCache()

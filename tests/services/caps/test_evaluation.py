@@ -172,3 +172,17 @@ def test_projected_date_from_the_run_rate() -> None:
     assert projected_at(0, 1000, start, end, ten_days) is None
     assert projected_at(1000, 1000, start, end, ten_days) is None  # already reached
     assert projected_at(1, 10**18, start, end, ten_days) is None  # no overflow on huge ratios
+
+
+def test_a_late_event_in_a_closed_hour_counts_despite_the_cache(engine, make_account) -> None:
+    """Closed hours are cached per tenant and late version: an event for a closed hour bumps the version."""
+    tenant, _, _ = make_account()
+    now = datetime.now(UTC)
+    cap = _cap(engine, tenant, scope="provider", value="openai", period="month", limit_usd="100")
+    started = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(hours=3))
+    store(engine, tenant, [spend_event(started)])
+    with session_scope(engine) as session:
+        assert [s.spend_nanos for s in evaluate(session, [cap], now)] == [150_000_000]
+    store(engine, tenant, [spend_event(started)])  # late: its hour is closed (and cached)
+    with session_scope(engine) as session:
+        assert [s.spend_nanos for s in evaluate(session, [cap], now)] == [300_000_000]
