@@ -3,11 +3,12 @@
     .venv/bin/python bench/bench_caps.py [--events 40000] [--rounds 3] [--caps-tenants 100]
 
 (a) The real ingest app under Granian (as ``bench_ingest.py``: gzip batches of 500 realistic events, 8
-clients, SQLite) on two fresh databases, alternately in the same run: one account without caps, and one with
-100 enabled caps on the scopes the traffic touches (global, providers, models, agents, 88 named customers and
-two ``customer:*`` caps; day, week and month; half of them ``block``; limits high enough that nothing
-blocks, so every batch pays a full evaluation). Target: with caps ≥ 90 % of the rate without (median of
-the rounds' ratios), and the server CPU per event next to it (the steadier figure on a shared machine).
+clients, SQLite) on two fresh databases holding the same 20 days of history, alternately in the same run: one
+account without caps, and one with 100 enabled caps on the scopes the traffic touches (global, providers,
+models, agents, 88 named customers and two ``customer:*`` caps; day, week and month; half of them ``block``;
+limits high enough that nothing blocks, so every batch pays a full evaluation). Target: with caps ≥ 90 % of
+the rate without (median of the rounds' ratios), and the server CPU per event next to it (the steadier
+figure on a shared machine).
 
 (b) ``catch_up`` (the minute job) over 10,000 enabled caps: 100 tenants × 100 caps like (a), each tenant with
 ingested traffic. Target ≤ 1 s.
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +83,33 @@ def _tenant_of(url: str, key: str) -> int:
     return tenant
 
 
-def _ingest_round(workdir: Path, events: int, caps: int, max_seconds: float) -> dict[str, float]:
+def history(count: int, days: int = 20) -> list[dict]:
+    """``count`` events spread over the ``days`` before the live traffic (a month cap then sums weeks of
+    rollups, as it would in production)."""
+    shift = timedelta(days=days)
+    events = make_events(count, seed=7, span=shift)
+    for event in events:
+        event["span_id"] = uuid.uuid4().hex
+        for field in ("started_at", "ended_at"):
+            event[field] = (datetime.fromisoformat(event[field]) - shift).isoformat()
+    return events
+
+
+def _seed(url: str, key: str, events: list[dict]) -> None:
+    from llmobserve_app.db import get_engine, session_scope
+    from llmobserve_app.services.ingest.store import ingest_events
+
+    tenant = _tenant_of(url, key)
+    for start in range(0, len(events), BATCH):
+        with session_scope(get_engine(url)) as session:
+            ingest_events(session, tenant, [{**event, "span_id": uuid.uuid4().hex}
+                                            for event in events[start:start + BATCH]])
+
+
+def _ingest_round(workdir: Path, events: int, caps: int, max_seconds: float, past: list[dict]) -> dict[str, float]:
     url, key = _setup_database(workdir, "sqlite")
     try:
+        _seed(url, key, past)
         if caps:
             _add_caps(url, _tenant_of(url, key), caps)
         warmup = 10
@@ -97,7 +122,7 @@ def _ingest_round(workdir: Path, events: int, caps: int, max_seconds: float) -> 
             cpu_after = _process_cpu(server.pid)
         finally:
             _stop(server)
-        _check_stored(url, sent + warmup * BATCH)
+        _check_stored(url, sent + warmup * BATCH + len(past))
     finally:
         _drop_database(url)
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -106,11 +131,13 @@ def _ingest_round(workdir: Path, events: int, caps: int, max_seconds: float) -> 
     return {"rate": sent / seconds, "web_cpu_us": web_cpu, "p95_ms": 1000 * latencies[int(len(latencies) * .95)]}
 
 
-def bench_ingest_with_caps(workdir: Path, events: int, rounds: int, max_seconds: float) -> list[tuple[dict, dict]]:
+def bench_ingest_with_caps(workdir: Path, events: int, rounds: int, max_seconds: float,
+                           history_events: int) -> list[tuple[dict, dict]]:
     results = []
+    past = history(history_events)
     for number in range(rounds):
         order = (0, 100) if number % 2 == 0 else (100, 0)  # alternate who goes first
-        measured = {caps: _ingest_round(workdir, events, caps, max_seconds) for caps in order}
+        measured = {caps: _ingest_round(workdir, events, caps, max_seconds, past) for caps in order}
         results.append((measured[0], measured[100]))
         print(f"  round {number + 1}: no caps {measured[0]['rate']:,.0f} events/s "
               f"({measured[0]['web_cpu_us']:.1f} µs web CPU/event, p95 {measured[0]['p95_ms']:.0f} ms); "
@@ -151,6 +178,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=40_000, help="events POSTed per measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--history-events", type=int, default=20_000,
+                        help="events over the 20 days before the live traffic, stored first")
     parser.add_argument("--caps-tenants", type=int, default=100, help="tenants of 100 caps for the catch-up")
     parser.add_argument("--events-per-tenant", type=int, default=500)
     parser.add_argument("--max-seconds", type=float, default=60)
@@ -159,8 +188,9 @@ def main() -> int:
         workdir = Path(tmp)
         os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
         os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
-        print(f"(a) ingest over HTTP (SQLite, {CLIENTS} clients, 1 worker), {args.events:,} events per measurement")
-        pairs = bench_ingest_with_caps(workdir, args.events, args.rounds, args.max_seconds)
+        print(f"(a) ingest over HTTP (SQLite, {CLIENTS} clients, 1 worker), {args.events:,} events per measurement, "
+              f"{args.history_events:,} events of history")
+        pairs = bench_ingest_with_caps(workdir, args.events, args.rounds, args.max_seconds, args.history_events)
         ratios = [caps["rate"] / none["rate"] for none, caps in pairs]
         cpu = [caps["web_cpu_us"] / none["web_cpu_us"] for none, caps in pairs]
         print(f"    with 100 caps / without: {', '.join(f'{r:.0%}' for r in ratios)} "
