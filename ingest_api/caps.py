@@ -22,6 +22,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap
 from llmobserve_app.services.caps import checks, crud
 from llmobserve_app.services.caps.overview import CapOverview, overviews
+from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.caps.rules import rule_of
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.money import nanos_to_usd
@@ -73,6 +74,7 @@ def _change(engine: sa.Engine, now: datetime, work: Callable[[Any], Cap]) -> dic
         raise ApiProblem(422, "invalid_cap", f"{error.field}: {error.message}") from None
     except crud.CapNotFound:
         raise ApiProblem(404, "not_found", "no cap with this id") from None
+    enabled_caps.forget(engine, cap.tenant_id)  # again, now that it is committed
     if cap.enabled:
         checks.check(engine, [rule_of(cap)], now)
     with session_scope(engine) as session:
@@ -133,4 +135,5 @@ async def delete_cap(cap_id: int, engine: EngineDep, tenant_id: TenantDep) -> JS
         await run_in_threadpool(delete)
     except crud.CapNotFound:
         raise ApiProblem(404, "not_found", "no cap with this id") from None
+    enabled_caps.forget(engine, tenant_id)  # again, now that it is committed
     return Response(status_code=204)

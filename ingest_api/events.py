@@ -46,7 +46,7 @@ def _blocked_after_batch(engine: sa.Engine, tenant_id: int, rows: list[tuple[Any
     key = (str(engine.url), tenant_id)
     try:
         blocked = caps_checks.after_batch(engine, tenant_id, rows, clock()).blocked
-    except sa.exc.SQLAlchemyError:
+    except Exception:  # the batch is stored whatever happens here: never an error the SDK would retry
         logger.exception("caps evaluation failed after a stored batch of tenant %s", tenant_id)
         return _last_blocked.get(key, [])
     if blocked or key in _last_blocked:

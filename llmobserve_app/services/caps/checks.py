@@ -21,6 +21,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap, CapAlert
 from llmobserve_app.services.caps.blocks import blocked_scopes
 from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evaluate, fire
+from llmobserve_app.services.caps.messages import alert_messages
 from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.caps.rules import CapRule, rule_of
 from llmobserve_app.services.caps.touched import Touched, touched_by
@@ -63,6 +64,7 @@ USE_PROCESS_MEMO = FiredMemo()  # a marker: ``check`` then uses ``memo_for(engin
 class CheckResult:
     statuses: list[CapStatus] = field(default_factory=list)
     fired: list[CapAlert] = field(default_factory=list)  # alerts inserted by this check: the ones to notify
+    messages: list[dict[str, Any]] = field(default_factory=list)  # their outbox messages (``alert_messages``)
 
     @property
     def blocked(self) -> list[dict[str, Any]]:
@@ -80,11 +82,13 @@ def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: T
     with session_scope(engine) as session:
         statuses = evaluate(session, rules, now, touched)
         fired = fire(session, statuses, now, memo)
-        # Outbox (issue 10, delivery): for each alert in ``fired`` and each channel of its cap, call
-        # notifications.enqueue(session, ..., source_kind="cap_alert", source_id=alert.id, ...) HERE.
+        messages = alert_messages(session, fired, {rule.id: rule for rule in rules})
+        # The outbox joins here, in the alerts' transaction (idempotent on source_kind, source_id, channel):
+        #     for message in messages:
+        #         notifications.enqueue(session, **message)
     if memo is not None:
         memo.remember(alert_keys(statuses))
-    return CheckResult(statuses, fired)
+    return CheckResult(statuses, fired, messages)
 
 
 def after_batch(engine: sa.Engine, tenant_id: int, rows: Sequence[tuple[Any, ...]], now: datetime) -> CheckResult:

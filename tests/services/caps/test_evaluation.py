@@ -186,3 +186,25 @@ def test_a_late_event_in_a_closed_hour_counts_despite_the_cache(engine, make_acc
     store(engine, tenant, [spend_event(started)])  # late: its hour is closed (and cached)
     with session_scope(engine) as session:
         assert [s.spend_nanos for s in evaluate(session, [cap], now)] == [300_000_000]
+
+
+def test_each_new_alert_has_one_outbox_message_per_channel(engine, make_account) -> None:
+    tenant, email, _ = make_account()
+    cap = _cap(engine, tenant, name="acme daily", scope="customer", value="*", period="day", limit_usd="0.20",
+               action="block", slack_webhook_url="https://hooks.slack.com/services/T/B/x",
+               webhook_url="http://127.0.0.1:9/hook")
+    store(engine, tenant, [spend_event(NOW, customer_id="acme") for _ in range(2)])  # $0.30
+    result = checks.check(engine, [cap], NOW, memo=None)
+    assert sorted((m["channel"], m["target"], m["payload"]["level"]) for m in result.messages) == sorted(
+        (channel, target, level) for level in ("threshold", "exceeded") for channel, target in (
+            ("email", email), ("slack", cap.slack_webhook_url), ("webhook", cap.webhook_url)))
+    exceeded = next(m for m in result.messages if m["payload"]["level"] == "exceeded")
+    assert exceeded["source_kind"] == "cap_alert" and exceeded["tenant_id"] == tenant
+    assert exceeded["source_id"] in {alert.id for alert in result.fired}
+    assert exceeded["subject"] == ("Cap 'acme daily' (customer acme) exceeded its limit: $0.30 of $0.20 this day: "
+                                   "calls are blocked until the period ends")
+    assert {key: exceeded["payload"][key] for key in ("scope", "value", "spend_usd", "limit_usd", "period_end",
+                                                       "blocked", "percent")} == {
+        "scope": "customer", "value": "acme", "spend_usd": "0.3", "limit_usd": "0.2",
+        "period_end": "2026-11-26T00:00:00Z", "blocked": True, "percent": 150.0}
+    assert checks.check(engine, [cap], NOW, memo=None).messages == []  # fired once: said once
