@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evalu
 from llmobserve_app.services.caps.messages import alert_messages
 from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.caps.rules import CapRule, rule_of
-from llmobserve_app.services.caps.touched import Touched, touched_by
+from llmobserve_app.services.caps.touched import Touched, merged, touched_by
 
 _MEMO_LIMIT = 100_000
 
@@ -91,13 +91,66 @@ def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: T
     return CheckResult(statuses, fired, messages)
 
 
+class _Round:
+    """One evaluation shared by the batches of a tenant that were stored before it started."""
+
+    def __init__(self) -> None:
+        self.touched: list[Touched] = []
+        self.done = threading.Event()
+        self.result: CheckResult | None = None
+        self.error: BaseException | None = None
+
+
+class Coalescer:
+    """After-batch checks of one tenant run one at a time in a process; the batches stored while one runs
+    share the next (like group commit). Every batch is still evaluated after it was stored — a round starts
+    only after each of its batches joined it, and a batch joins once stored — so the reply to the batch that
+    crossed a limit still carries the block, at a fraction of the evaluations under concurrent ingest."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, int], threading.Lock] = {}
+        self._waiting: dict[tuple[str, int], _Round] = {}
+
+    def run(self, key: tuple[str, int], touched: Touched, evaluate: Callable[[Touched], CheckResult]) -> CheckResult:
+        with self._lock:
+            joined = self._waiting.get(key)
+            leader = joined is None
+            if joined is None:
+                joined = self._waiting[key] = _Round()
+            joined.touched.append(touched)
+            running = self._running.setdefault(key, threading.Lock())
+        if not leader:
+            joined.done.wait()
+            if joined.error is not None:
+                raise joined.error
+            assert joined.result is not None
+            return joined.result
+        with running:
+            with self._lock:
+                del self._waiting[key]  # batches stored from now on form the next round
+                touched_all = merged(joined.touched)
+            try:
+                joined.result = evaluate(touched_all)
+                return joined.result
+            except BaseException as error:
+                joined.error = error
+                raise
+            finally:
+                joined.done.set()
+
+
+_after_batch_rounds = Coalescer()
+
+
 def after_batch(engine: sa.Engine, tenant_id: int, rows: Sequence[tuple[Any, ...]], now: datetime) -> CheckResult:
     """Right after a batch of event rows was stored: re-evaluate the caps on scopes it touched (and the block
     caps, for the full blocked list of the reply). A tenant without enabled caps costs one cache lookup."""
     rules = enabled_caps.rules(engine, tenant_id)
     if not rules:
         return CheckResult()
-    return check(engine, rules, now, touched_by(rows))
+    return _after_batch_rounds.run((str(engine.url), tenant_id), touched_by(rows),
+                                   lambda touched: check(engine, rules, now, touched))
 
 
 def current_blocks(engine: sa.Engine, tenant_id: int, now: datetime) -> list[dict[str, Any]]:

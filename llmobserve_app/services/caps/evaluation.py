@@ -41,7 +41,12 @@ class CapStatus:
     period_start: datetime
     period_end: datetime
     status: str
-    projected_at: datetime | None  # when the period's run-rate reaches the limit, if within the period
+    now: datetime
+
+    @property
+    def projected_at(self) -> datetime | None:
+        """When the period's run-rate reaches the limit, if within the period."""
+        return projected_at(self.spend_nanos, self.rule.limit_nanos, self.period_start, self.period_end, self.now)
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -77,9 +82,8 @@ def projected_at(spend_nanos: int, limit_nanos: int, start: datetime, end: datet
 def status_at(rule: CapRule, scope_value: str, spend: Spend, bounds: tuple[datetime, datetime],
             now: datetime) -> CapStatus:
     start, end = bounds
-    projected = projected_at(spend.cost_nanos, rule.limit_nanos, start, end, now)
     return CapStatus(rule, scope_value, spend.cost_nanos, spend.unpriced_calls, start, end,
-                     status_of(rule, spend.cost_nanos), projected)
+                     status_of(rule, spend.cost_nanos), now)
 
 
 def _exceeded_customers(session: Session, rules: Sequence[CapRule], now: datetime) -> dict[int, set[str]]:

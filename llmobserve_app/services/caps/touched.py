@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from llmobserve_app.services.caps.rules import CapRule
@@ -42,17 +43,22 @@ class Touched:
         return rule.value in values
 
 
-def touched_by(rows: Iterable[tuple[Any, ...]]) -> Touched:
+def touched_by(rows: Sequence[tuple[Any, ...]]) -> Touched:
     """The scopes of event rows (``services/ingest/rows`` tuples)."""
-    providers, models, sections, customers = set(), set(), set(), set()
-    any_event = False
-    for row in rows:
-        any_event = True
-        providers.add(row[_PROVIDER])
-        models.add(row[_MODEL] or "")
-        sections.add(row[_SECTION])
-        customers.add(row[_CUSTOMER])
+    if not rows:
+        return Touched()
+    providers, models, sections, customers = (set(map(itemgetter(column), rows))
+                                              for column in (_PROVIDER, _MODEL, _SECTION, _CUSTOMER))
     agents = set().union(*(agents_in(section) for section in sections if section))
+    models = {model or "" for model in models}
     customers.discard(None)
     customers.discard("")
-    return Touched(frozenset(providers), frozenset(models), frozenset(agents), frozenset(customers), any_event)
+    return Touched(frozenset(providers), frozenset(models), frozenset(agents), frozenset(customers), True)
+
+
+def merged(touched: Iterable[Touched]) -> Touched:
+    """The scopes any of several batches touched."""
+    touched = list(touched)
+    return Touched(*(frozenset().union(*(getattr(one, name) for one in touched))
+                     for name in ("providers", "models", "agents", "customers")),
+                   any(one.any_event for one in touched))
