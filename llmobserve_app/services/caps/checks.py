@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap, CapAlert
@@ -23,7 +23,7 @@ from llmobserve_app.services.caps.blocks import blocked_scopes
 from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evaluate, fire
 from llmobserve_app.services.caps.messages import alert_messages
 from llmobserve_app.services.caps.registry import enabled_caps
-from llmobserve_app.services.caps.rules import CapRule, rule_of
+from llmobserve_app.services.caps.rules import CapRule, select_rules
 from llmobserve_app.services.caps.touched import Touched, merged, touched_by
 
 _MEMO_LIMIT = 100_000
@@ -165,11 +165,13 @@ def current_blocks(engine: sa.Engine, tenant_id: int, now: datetime) -> list[dic
 def catch_up(engine: sa.Engine, now: datetime) -> list[CapAlert]:
     """Evaluate every enabled cap of every tenant (the minute job): fires what ingest-time checks could not
     see (a lowered limit, a batch another process stored while this one failed). Returns the new alerts."""
-    with Session(engine) as session:
-        caps = session.exec(select(Cap).where(Cap.enabled.is_(True)).order_by(Cap.tenant_id, Cap.id)).all()
-        by_tenant: dict[int, list[CapRule]] = defaultdict(list)
-        for cap in caps:
-            by_tenant[cap.tenant_id].append(rule_of(cap))
+    caps = Cap.__table__
+    by_tenant: dict[int, list[CapRule]] = defaultdict(list)
+    with engine.connect() as connection:
+        for row in connection.execute(select_rules().where(caps.c.enabled.is_(True))
+                                      .order_by(caps.c.tenant_id, caps.c.id)):
+            rule = CapRule(*row)
+            by_tenant[rule.tenant_id].append(rule)
     fired: list[CapAlert] = []
     for rules in by_tenant.values():
         fired += check(engine, rules, now).fired

@@ -116,7 +116,7 @@ def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
     if not rules:
         return []
     tenant_id = rules[0].tenant_id
-    bounds = {rule.period: period_bounds(rule.period, now) for rule in rules}
+    bounds = {period: period_bounds(period, now) for period in {rule.period for rule in rules}}
     statuses: list[CapStatus] = []
     scopes = {rule.scope for rule in rules}
     if scopes - {"customer"}:

@@ -11,10 +11,11 @@ import threading
 import time
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
 
 from llmobserve_app.models import Cap
-from llmobserve_app.services.caps.rules import CapRule, rule_of
+from llmobserve_app.services.caps.rules import CapRule, select_rules
+
+CAPS = Cap.__table__
 
 TTL_SECONDS = 1.0
 
@@ -35,10 +36,9 @@ class EnabledCaps:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        with Session(engine) as session:
-            caps = session.exec(select(Cap).where(Cap.tenant_id == tenant_id, Cap.enabled.is_(True))
-                                .order_by(Cap.id)).all()
-            rules = tuple(rule_of(cap) for cap in caps)
+        with engine.connect() as connection:
+            rules = tuple(CapRule(*row) for row in connection.execute(
+                select_rules().where(CAPS.c.tenant_id == tenant_id, CAPS.c.enabled.is_(True)).order_by(CAPS.c.id)))
         with self._lock:
             if len(self._cached) > 100_000:
                 self._cached.clear()
