@@ -152,7 +152,8 @@ def _ingest_all(path: str, tenant: int, batches: list[list[dict]]) -> list[Inges
 
     async def send_all() -> list[IngestResult]:
         bodies = [json.dumps({"events": events}).encode() for events in batches]
-        return await asyncio.gather(*(batch_writer.ingest(tenant, body, 1000) for body in bodies))
+        stored = await asyncio.gather(*(batch_writer.ingest(tenant, body, 1000) for body in bodies))
+        return [batch.result for batch in stored]
 
     return asyncio.run(send_all())
 
