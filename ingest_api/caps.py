@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -28,6 +28,9 @@ from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.money import nanos_to_usd
 
 router = APIRouter(tags=["caps"])
+# Cap ids are INTEGER columns: a larger id cannot exist (PostgreSQL would refuse to compare with it).
+MAX_CAP_ID = 2**31 - 1
+CapId = Annotated[int, Path(ge=1, le=MAX_CAP_ID, description="The id of one of your caps.")]
 _NOT_FOUND = {404: {"model": ApiError, "description": "No cap with this id for your account."}}
 
 
@@ -102,7 +105,8 @@ async def create_cap(body: CapCreate, engine: EngineDep, tenant_id: TenantDep, c
 @router.get(routes.API_CAP_ALERTS, response_model=CapAlertList, responses=ERRORS,
             summary="Alert history, newest first")
 async def alert_history(engine: EngineDep, tenant_id: TenantDep,
-                        cap_id: Annotated[int | None, Query(description="Only this cap's alerts")] = None,
+                        cap_id: Annotated[int | None, Query(ge=1, le=MAX_CAP_ID, description="Only this cap's alerts")]
+                        = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
     def fetch() -> dict[str, Any]:
         with session_scope(engine) as session:
@@ -116,7 +120,7 @@ async def alert_history(engine: EngineDep, tenant_id: TenantDep,
 
 
 @router.patch(routes.API_CAP, response_model=CapOut, responses={**ERRORS, **_NOT_FOUND}, summary="Change a cap")
-async def update_cap(cap_id: int, body: CapChanges, engine: EngineDep, tenant_id: TenantDep,
+async def update_cap(cap_id: CapId, body: CapChanges, engine: EngineDep, tenant_id: TenantDep,
                      clock: ClockDep) -> JSONResponse:
     fields = _fields(body)
     changed = await run_in_threadpool(_change, engine, clock(),
@@ -126,7 +130,7 @@ async def update_cap(cap_id: int, body: CapChanges, engine: EngineDep, tenant_id
 
 @router.delete(routes.API_CAP, status_code=204, responses={**ERRORS, **_NOT_FOUND},
                summary="Delete a cap (and its alert history)")
-async def delete_cap(cap_id: int, engine: EngineDep, tenant_id: TenantDep) -> JSONResponse:
+async def delete_cap(cap_id: CapId, engine: EngineDep, tenant_id: TenantDep) -> JSONResponse:
     def delete() -> None:
         with session_scope(engine) as session:
             crud.delete_cap(session, tenant_id, cap_id)
