@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from ingest_api import billing_forms, events, exports, sdk_index, stripe_webhook, usage
+from ingest_api import billing_forms, caps, events, exports, sdk_index, stripe_webhook, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.deps import install_error_handlers, no_nul_in_query
@@ -38,9 +39,14 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_ingest_app(database_url: str | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_ingest_app(database_url: str | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """Build the API. ``database_url`` defaults to the settings' (tests pass their own); routes reach it
-    through ``app.state`` (``deps.db_engine``)."""
+    through ``app.state`` (``deps.db_engine``). ``clock`` is what "now" is for spending caps (their periods):
+    tests pass one they can move to the next day."""
     # Swagger UI's script and stylesheet are served from the installed fastapi-offline package, not a CDN.
     api = FastAPIOffline(
         title="LLM Observe ingest API",
@@ -53,9 +59,11 @@ def create_ingest_app(database_url: str | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     api.state.database_url = database_url
+    api.state.clock = clock
     api.state.batch_writer = BatchWriter(lambda: get_engine(api.state.database_url))
     install_error_handlers(api)
     api.include_router(events.router)
+    api.include_router(caps.router)
     api.include_router(usage.router)
     api.include_router(exports.router)
     api.include_router(browser_auth_router)

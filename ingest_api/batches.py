@@ -15,8 +15,10 @@ import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
@@ -96,6 +98,14 @@ def close_writer_processes() -> None:
         writer.close()
 
 
+@dataclass(frozen=True)
+class StoredBatch:
+    """What storing a request's body did, and the event rows it held (the caps check reads their scopes)."""
+
+    result: IngestResult
+    rows: list[tuple[Any, ...]]
+
+
 class BatchWriter:
     """Stores request bodies' batches: through the writer process on SQLite in a file, in a worker thread
     elsewhere (PostgreSQL, in-memory SQLite)."""
@@ -106,16 +116,17 @@ class BatchWriter:
         # GIL. One at a time, and no thread waits for the writer process (see ``ingest``).
         self._preparing = threading.Lock()
 
-    async def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> IngestResult:
+    async def ingest(self, tenant_id: int, raw: bytes, max_events: int) -> StoredBatch:
         """Validate, price and store one request's body. A worker thread parses and prices it and hands it
         to the writer process; the event loop, not a thread, awaits the commit. BodyError when the body is
         not an events batch, IngestWriteError when it could not be stored."""
         prepared = await run_in_threadpool(self._prepare_and_submit, tenant_id, raw, max_events)
         if isinstance(prepared, PreparedBatch):
-            return await run_in_threadpool(self._write_here, prepared)
-        writer, future = prepared
+            return StoredBatch(await run_in_threadpool(self._write_here, prepared), prepared.rows)
+        batch, writer, future = prepared
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_SECONDS)
+            return StoredBatch(await asyncio.wait_for(asyncio.wrap_future(future), WRITE_TIMEOUT_SECONDS),
+                               batch.rows)
         except TimeoutError:
             raise writer.gave_up(WRITE_TIMEOUT_SECONDS) from None
 
@@ -126,7 +137,7 @@ class BatchWriter:
 
     def _prepare_and_submit(
         self, tenant_id: int, raw: bytes, max_events: int
-    ) -> PreparedBatch | tuple[WriterProcess, Future[IngestResult]]:
+    ) -> PreparedBatch | tuple[PreparedBatch, WriterProcess, Future[IngestResult]]:
         """The prepared batch, already sent to the writer process (with its reply's future) when there is one."""
         with self._preparing:
             events, rejected = events_from_body(raw, max_events)
@@ -136,7 +147,7 @@ class BatchWriter:
             if path is None:
                 return batch
             writer = writer_process_for(path)
-            return writer, writer.submit(batch)
+            return batch, writer, writer.submit(batch)
 
     def _write_here(self, batch: PreparedBatch) -> IngestResult:
         with session_scope(self._engine()) as session:

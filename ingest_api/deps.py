@@ -4,6 +4,8 @@ an export, and the one error shape ``{"error": <code>, "detail": <text>}`` with 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from email.utils import formatdate
 from typing import Annotated, Any
 
@@ -109,6 +111,14 @@ def db_engine(request: Request) -> sa.Engine:
 
 
 EngineDep = Annotated[sa.Engine, Depends(db_engine)]
+
+
+def app_clock(request: Request) -> Callable[[], datetime]:
+    """The app's clock (``create_ingest_app(clock=...)``; the real UTC time unless a test passes its own)."""
+    return request.app.state.clock
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(app_clock)]
 _bearer = HTTPBearer(auto_error=False, bearerFormat="llmo_sk_...", description="An API key of your account.")
 _session_cookie = APIKeyCookie(name=accounts.SESSION_COOKIE, auto_error=False,
                                description="The session cookie of a signed-in user.")

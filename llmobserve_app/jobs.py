@@ -6,6 +6,8 @@
   state, so a missed webhook is healed within the hour.
 - ``apply_data_retention``: daily at 03:17 UTC, deletes events and rollups older than each plan keeps (hosted), or
   than ``RETENTION_DAYS`` (self-hosted, when set), in small chunks.
+- ``evaluate_caps``: re-evaluates every enabled spending cap each minute (``services/caps/checks.catch_up``),
+  a catch-up for what ingest-time checks cannot see: a lowered limit, a batch whose check failed.
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -30,6 +32,7 @@ from llmobserve_app.services.billing import subscriptions
 from llmobserve_app.services.billing.retention import apply_retention
 from llmobserve_app.services.billing.stripe_client import make_client
 from llmobserve_app.services.billing.sync import sync_all
+from llmobserve_app.services.caps.checks import catch_up
 from llmobserve_app.services.warm_ranges import warm_named_ranges
 from llmobserve_app.settings import get_settings
 
@@ -92,6 +95,10 @@ def apply_data_retention() -> None:
     result = apply_retention(
         get_engine(), lambda session, user_id: subscriptions.plan_for(session, user_id, hosted, retention_days))
     logger.info("retention: %d account(s) purged, rows deleted %s", result.tenants, result.deleted)
+def evaluate_caps() -> None:
+    fired = catch_up(get_engine(), datetime.now(UTC))
+    if fired:
+        logger.info("caps: %d alert(s) fired by the catch-up", len(fired))
 
 
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
@@ -107,6 +114,8 @@ def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     if settings.hosted or settings.retention_days is not None:
         scheduler.add_job(lease.run, "cron", args=[apply_data_retention], hour=3, minute=17,
                           id="apply_data_retention", coalesce=True, max_instances=1)
+    scheduler.add_job(lease.run, "interval", args=[evaluate_caps], minutes=1, id="evaluate_caps", coalesce=True,
+                      max_instances=1)
     return scheduler
 
 

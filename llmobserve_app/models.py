@@ -369,3 +369,46 @@ class PromoRedemption(SQLModel, table=True):
     code: str = Field(max_length=100, index=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     redeemed_at: datetime = _ts(default_factory=utcnow)
+class Cap(SQLModel, table=True):
+    """A spending cap: a limit on the priced cost of one scope per UTC period (``services/caps``).
+
+    Spend is never stored here: it is derived from the rollups each time, so nothing needs resetting, a changed
+    limit applies at once and a new period starts from zero by itself.
+    """
+
+    __tablename__ = "caps"
+    __table_args__ = (sa.Index("ix_caps_tenant_enabled", "tenant_id", "enabled"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    name: str = Field(default="", max_length=200)
+    scope: str = Field(max_length=16)  # global | provider | model | agent | customer
+    value: str = Field(default="", max_length=200)  # '' for global; '*' for every customer separately
+    period: str = Field(max_length=8)  # day | week | month (UTC)
+    limit_nanos: int = _bigint()
+    threshold_pct: int = Field(default=80)
+    action: str = Field(default="alert", max_length=8)  # alert | block
+    notify_email: bool = True
+    slack_webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    enabled: bool = True
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class CapAlert(SQLModel, table=True):
+    """One alert of a cap: its unique key makes each level fire at most once per cap, period and customer."""
+
+    __tablename__ = "cap_alerts"
+    __table_args__ = (
+        sa.UniqueConstraint("cap_id", "period_start", "level", "scope_value", name="uq_cap_alerts_once"),
+        sa.Index("ix_cap_alerts_tenant_created", "tenant_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    cap_id: int = Field(foreign_key="caps.id", ondelete="CASCADE")
+    level: str = Field(max_length=12)  # threshold | exceeded
+    period_start: datetime = _ts()
+    scope_value: str = Field(default="", max_length=200)  # the customer, for a cap on every customer ('*')
+    spend_nanos: int = _bigint()
+    limit_nanos: int = _bigint()
+    created_at: datetime = _ts(default_factory=utcnow)

@@ -64,19 +64,20 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class Server:
-    """``granian`` serving ``ingest_api.create_ingest_app`` in its own process group."""
+    """``granian`` serving ``factory`` (``ingest_api.create_ingest_app`` unless told) in its own process group."""
 
-    def __init__(self, database_url: str, port: int, log: Path) -> None:
-        self.database_url, self.port, self.log = database_url, port, log
+    def __init__(self, database_url: str, port: int, log: Path, factory: str = "ingest_api:create_ingest_app",
+                 env: dict[str, str] | None = None) -> None:
+        self.database_url, self.port, self.log, self.factory = database_url, port, log, factory
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "PYTHONPATH": str(REPO), **self.extra_env}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1", "--no-ws",
-                 "ingest_api:create_ingest_app"],
+                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1", "--no-ws", self.factory],
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -152,7 +152,8 @@ def _ingest_all(path: str, tenant: int, batches: list[list[dict]]) -> list[Inges
 
     async def send_all() -> list[IngestResult]:
         bodies = [json.dumps({"events": events}).encode() for events in batches]
-        return await asyncio.gather(*(batch_writer.ingest(tenant, body, 1000) for body in bodies))
+        stored = await asyncio.gather(*(batch_writer.ingest(tenant, body, 1000) for body in bodies))
+        return [batch.result for batch in stored]
 
     return asyncio.run(send_all())
 
@@ -253,8 +254,8 @@ def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_p
     with session_scope(memory) as session:
         tenant = accounts.signup(session, unique_email("memory"), "correct horse", "Memory").id
     body = json.dumps({"events": [event(uuid.uuid4().hex)]}).encode()
-    result = asyncio.run(BatchWriter(lambda: memory).ingest(tenant, body, 100))
-    assert result.accepted == 1
+    stored = asyncio.run(BatchWriter(lambda: memory).ingest(tenant, body, 100))
+    assert (stored.result.accepted, len(stored.rows)) == (1, 1)
 
 
 @pytest.mark.parametrize("stored", [0, 3])

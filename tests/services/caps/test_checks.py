@@ -1,0 +1,67 @@
+"""After-batch checks of a tenant are coalesced: batches stored while an evaluation runs share the next one,
+which starts only after all of them were stored (so none misses its own crossing)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from llmobserve_app.services.caps.checks import CheckResult, Coalescer
+from llmobserve_app.services.caps.touched import Touched
+
+KEY = ("db", 1)
+
+
+def _wait(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_batches_stored_during_an_evaluation_share_the_next_one() -> None:
+    coalescer = Coalescer()
+    release = threading.Event()
+    evaluated: list[Touched] = []
+    results: dict[str, CheckResult] = {}
+
+    def evaluate(touched: Touched) -> CheckResult:
+        evaluated.append(touched)
+        if len(evaluated) == 1:
+            release.wait(10)
+        return CheckResult()
+
+    def batch(customer: str) -> None:
+        results[customer] = coalescer.run(KEY, Touched(customers=frozenset({customer}), any_event=True), evaluate)
+
+    first = threading.Thread(target=batch, args=("a",))
+    first.start()
+    _wait(lambda: len(evaluated) == 1)
+    later = [threading.Thread(target=batch, args=(c,)) for c in ("b", "c")]
+    for thread in later:
+        thread.start()
+    _wait(lambda: KEY in coalescer._waiting and len(coalescer._waiting[KEY].touched) == 2)
+    assert len(evaluated) == 1  # b and c wait: their evaluation must start after they were stored
+    release.set()
+    for thread in [first, *later]:
+        thread.join(10)
+    assert [set(t.customers) for t in evaluated] == [{"a"}, {"b", "c"}]
+    assert results["b"] is results["c"] and results["a"] is not results["b"]
+    results.clear()
+    batch("d")  # nothing running: evaluated at once, alone
+    assert [set(t.customers) for t in evaluated][-1] == {"d"}
+
+
+def test_an_error_reaches_every_batch_of_the_round() -> None:
+    coalescer = Coalescer()
+
+    def fail(_touched: Touched) -> CheckResult:
+        raise RuntimeError("database gone")
+
+    try:
+        coalescer.run(KEY, Touched(), fail)
+    except RuntimeError as error:
+        assert str(error) == "database gone"
+    else:
+        raise AssertionError("the error was swallowed")
+    assert coalescer.run(KEY, Touched(), lambda _t: CheckResult()).statuses == []
