@@ -1,5 +1,5 @@
-"""Fixtures of the notification tests: an empty outbox per test (``deliver_due`` sends every due row of the
-database), fake receivers on loopback, and a delivery config pointing at the fake SendGrid."""
+"""Fixtures of the notification tests: an empty outbox for every test that makes a tenant (``deliver_due`` sends
+every due row of the database), fake receivers on loopback, and a delivery config pointing at the fake SendGrid."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.factories import unique_email
 from tests.services.notifications.fakes import FakeReceiver, FakeSendGrid
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def empty_outbox(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         connection.execute(sa.delete(Notification.__table__))
@@ -40,8 +40,8 @@ def config(sendgrid_fake: FakeSendGrid) -> DeliveryConfig:
 
 
 @pytest.fixture
-def make_tenant(engine: sa.Engine):
-    """A new account (no password hashing: these tests never sign in)."""
+def make_tenant(engine: sa.Engine, empty_outbox: None):
+    """A new account (no password hashing: these tests never sign in), in an empty outbox."""
 
     def make() -> int:
         with session_scope(engine) as session:

@@ -1,5 +1,5 @@
 """Delivery of the outbox: Slack and webhook bodies, retry until 24 h, permanent failures, timeouts, and
-deliverers racing over the same rows (threads; on PostgreSQL also two engines, i.e. two connection pools)."""
+deliverers racing over the same rows (threads sharing one engine, and two engines)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from llmobserve_app.db import session_scope
+from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.models import Notification, utcnow
 from llmobserve_app.services.notifications import DeliveryConfig, deliver_due
 from llmobserve_app.services.notifications.delivery import MAX_AGE, retry_delay
@@ -58,12 +58,12 @@ def test_retryable_failures_stop_24_hours_after_enqueueing(engine, config, recei
             break
         assert report.retrying == 1 and current.next_attempt_at <= start + MAX_AGE
         moment = current.next_attempt_at
-        assert attempts < 60, "backoff does not grow"
+        assert attempts < 80, "backoff does not grow"
     assert current.status == "failed" and current.last_status_code == 503
     assert current.last_error.startswith("gave up after 24 h of retries: HTTP 503")
     assert moment >= start + MAX_AGE  # the last attempt was the one at the 24 h mark
     assert current.attempts == attempts == len(receiver.requests)
-    assert 20 <= attempts <= 40  # 30 s doubling to 1 h: about 30 attempts in a day, not thousands
+    assert 25 <= attempts <= 55  # 30 s doubling to 1 h, jittered to 50-100 %: 30 to 55 attempts a day, not thousands
     assert deliver_due(engine, config, moment + timedelta(days=1)).handled == 0
 
 
@@ -199,12 +199,9 @@ def test_concurrent_deliverers_send_each_row_exactly_once(engine, config, tenant
         _assert_each_sent_once(engine, receiver, sources, sent)
 
 
-@pytest.mark.postgres
-def test_two_engines_on_postgresql_send_each_row_exactly_once(engine, database_url: str, config,
-                                                               tenant: int) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("two connection pools on one SQLite file are the threads case above")
-    second = sa.create_engine(database_url, pool_size=4)
+def test_two_engines_send_each_row_exactly_once(engine, database_url: str, config, tenant: int) -> None:
+    """Two engines: two connection pools, as two server processes have."""
+    second = get_engine.__wrapped__(database_url)  # a new engine with the app's settings (SQLite pragmas)
     try:
         now = utcnow()
         with FakeReceiver(delay_seconds=0.005) as receiver:
