@@ -77,14 +77,31 @@ def test_a_row_first_attempted_after_24_hours_gets_one_try(engine, config, recei
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 301])
-def test_other_answers_fail_at_once(engine, config, receiver: FakeReceiver, tenant: int, status: int) -> None:
+@pytest.mark.parametrize(("status", "retried"), [(429, True), (500, True), (502, True), (503, True), (504, True),
+                                                 (400, False), (401, False), (403, False), (404, False),
+                                                 (410, False), (301, False)])
+def test_429_and_5xx_are_retried_other_answers_fail_at_once(engine, config, receiver: FakeReceiver, tenant: int,
+                                                            status: int, retried: bool) -> None:
     now = utcnow()
     receiver.answer(status)
     source = add(engine, tenant, "webhook", receiver.url, now=now)
-    assert deliver_due(engine, config, now).failed == 1
-    failed = row(engine, source, "webhook")
-    assert (failed.status, failed.last_status_code, failed.attempts) == ("failed", status, 1)
+    report = deliver_due(engine, config, now)
+    assert (report.retrying, report.failed) == ((1, 0) if retried else (0, 1))
+    after = row(engine, source, "webhook")
+    assert (after.status, after.last_status_code, after.attempts) == ("pending" if retried else "failed", status, 1)
+    later = deliver_due(engine, config, after.next_attempt_at + timedelta(hours=1))
+    assert later.sent == (1 if retried else 0)
+    assert len(receiver.requests) == (2 if retried else 1)
+
+
+def test_a_refused_connection_is_retried(engine, config, tenant: int) -> None:
+    with FakeReceiver() as gone:
+        closed_url = gone.url
+    now = utcnow()
+    source = add(engine, tenant, "slack", closed_url, now=now)
+    assert deliver_due(engine, config, now).retrying == 1
+    pending = row(engine, source, "slack")
+    assert pending.status == "pending" and pending.last_error.startswith("ConnectError")
 
 
 def test_a_receiver_slower_than_the_timeout_is_retried(engine, tenant: int) -> None:
