@@ -29,6 +29,7 @@ class Recorded:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # (socketserver's 5 refuses connections when many senders race)
 
     def handle_error(self, request, client_address) -> None:
         """A client that hung up (a sender's timeout test) is expected; anything else is still printed."""

@@ -195,13 +195,13 @@ def _deliver_concurrently(engines: list[sa.Engine], config: DeliveryConfig, now,
 
 
 def _assert_each_sent_once(engine: sa.Engine, receiver: FakeReceiver, sources: list[int], sent: int) -> None:
-    ids = [request.headers["x-llmobserve-delivery"] for request in receiver.requests]
-    assert len(ids) == len(set(ids)) == len(sources) == sent
     table = Notification.__table__
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(table.c.status, table.c.attempts)
+        rows = connection.execute(sa.select(table.c.status, table.c.attempts, table.c.last_error)
                                   .where(table.c.source_id.in_(sources))).all()
-    assert sorted(rows) == [("sent", 1)] * len(sources)
+    assert sorted(rows) == [("sent", 1, None)] * len(sources), [r for r in rows if r.status != "sent"]
+    ids = [request.headers["x-llmobserve-delivery"] for request in receiver.requests]
+    assert len(ids) == len(set(ids)) == len(sources) == sent
 
 
 def _fill(engine: sa.Engine, tenant: int, receiver: FakeReceiver, now, count: int) -> list[int]:
