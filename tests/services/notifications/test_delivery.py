@@ -156,8 +156,10 @@ def test_a_webhook_due_before_any_secret_exists_is_signed_with_a_new_one(engine,
                                                                        make_tenant) -> None:
     tenant, other = make_tenant(), make_tenant()
     now = utcnow()
-    add(engine, tenant, "webhook", receiver.url, now=now)
-    add(engine, other, "webhook", receiver.url, now=now)
+    owners = {}
+    for account in (tenant, other):
+        source = add(engine, account, "webhook", receiver.url, now=now)
+        owners[f"ntf_{row(engine, source, 'webhook').id}"] = account
     assert deliver_due(engine, config, now).sent == 2
     table = sa.table("webhook_signing_secrets", sa.column("tenant_id"), sa.column("secret"))
     with engine.connect() as connection:
@@ -165,9 +167,11 @@ def test_a_webhook_due_before_any_secret_exists_is_signed_with_a_new_one(engine,
                                          .where(table.c.tenant_id.in_([tenant, other]))).all())
     assert len(set(stored.values())) == 2  # one secret per account
     for request in receiver.requests:
-        owner = tenant if json.loads(request.body)["id"] != receiver.requests[1].json()["id"] else other
+        owner = owners[request.headers["x-llmobserve-delivery"]]
         header = request.headers["x-llmobserve-signature"]
         assert verify_signature(stored[owner], header, request.body, now=int(now.timestamp()))
+        assert not verify_signature(stored[other if owner == tenant else tenant], header, request.body,
+                                    now=int(now.timestamp()))
 
 
 def test_retry_delay_grows_with_jitter_and_respects_retry_after() -> None:
