@@ -8,6 +8,10 @@
   than ``RETENTION_DAYS`` (self-hosted, when set), in small chunks.
 - ``evaluate_caps``: re-evaluates every enabled spending cap each minute (``services/caps/checks.catch_up``),
   a catch-up for what ingest-time checks cannot see: a lowered limit, a batch whose check failed.
+- ``deliver_notifications``: sends the notifications outbox's due rows (e-mail, Slack, webhooks) every
+  ``DELIVERY_INTERVAL``. A process that has just enqueued calls ``deliver_notifications_soon`` (or
+  ``deliver_notifications_after_commit``) to send at once, lease or not: delivery claims each row atomically,
+  so any number of processes may deliver together; the lease only keeps the others from polling.
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -20,25 +24,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session
 
 from llmobserve_app.db import get_engine
-from llmobserve_app.services import leases
+from llmobserve_app.delivery_config import delivery_config
+from llmobserve_app.services import leases, notifications
 from llmobserve_app.services.billing import subscriptions
 from llmobserve_app.services.billing.retention import apply_retention
 from llmobserve_app.services.billing.stripe_client import make_client
 from llmobserve_app.services.billing.sync import sync_all
 from llmobserve_app.services.caps.checks import catch_up
+from llmobserve_app.services.notifications import deliver_due
 from llmobserve_app.services.warm_ranges import warm_named_ranges
 from llmobserve_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+DELIVERY_INTERVAL = timedelta(seconds=5)
 
 
 class JobLeaseHolder:
@@ -68,6 +77,12 @@ class JobLeaseHolder:
             logger.info("running job %s", job.__name__)
             job()
 
+    def run_if_held(self, job: Callable[[], object]) -> None:
+        """Run ``job`` if this process held the lease at its last renewal, without renewing it (no write):
+        for frequent jobs that are safe even if two processes overlapped (they only save the others' polling)."""
+        if self.held:
+            job()
+
     def release(self) -> None:
         if self.held:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
@@ -95,10 +110,64 @@ def apply_data_retention() -> None:
     result = apply_retention(
         get_engine(), lambda session, user_id: subscriptions.plan_for(session, user_id, hosted, retention_days))
     logger.info("retention: %d account(s) purged, rows deleted %s", result.tenants, result.deleted)
+
+
 def evaluate_caps() -> None:
     fired = catch_up(get_engine(), datetime.now(UTC))
     if fired:
         logger.info("caps: %d alert(s) fired by the catch-up", len(fired))
+
+
+def deliver_notifications() -> None:
+    report = deliver_due(get_engine(), delivery_config(), datetime.now(UTC))
+    if report.handled:
+        logger.info("notifications: %d sent, %d to retry, %d failed, %d skipped",
+                    report.sent, report.retrying, report.failed, report.skipped)
+
+
+class SoonRunner:
+    """Runs ``job`` on one background thread of this process, as soon as asked; a request made while it runs
+    makes it run once more afterwards (so a row committed during a run is not left for the next poll), and
+    any number of requests in the meantime make only that one more run."""
+
+    def __init__(self, job: Callable[[], object]) -> None:
+        self._job = job
+        self._lock = threading.Lock()
+        self._requested = self._running = False
+
+    def request(self) -> None:
+        with self._lock:
+            self._requested = True
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._loop, name=f"soon-{getattr(self._job, '__name__', 'job')}",
+                         daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._requested:
+                    self._running = False
+                    return
+                self._requested = False
+            try:
+                self._job()
+            except Exception:
+                logger.exception("job %s failed", getattr(self._job, "__name__", self._job))
+
+
+_delivery_soon = SoonRunner(deliver_notifications)
+
+
+def deliver_notifications_soon() -> None:
+    """Send due notifications now, in a background thread of this process (call it after the commit)."""
+    _delivery_soon.request()
+
+
+def deliver_notifications_after_commit(session: Session) -> None:
+    """Send due notifications as soon as ``session``'s transaction commits (nothing if it rolls back)."""
+    sa.event.listen(session, "after_commit", lambda _session: deliver_notifications_soon(), once=True)
 
 
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
@@ -116,6 +185,9 @@ def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
                           id="apply_data_retention", coalesce=True, max_instances=1)
     scheduler.add_job(lease.run, "interval", args=[evaluate_caps], minutes=1, id="evaluate_caps", coalesce=True,
                       max_instances=1)
+    scheduler.add_job(lease.run_if_held, "interval", args=[deliver_notifications],
+                      seconds=DELIVERY_INTERVAL.total_seconds(), id="deliver_notifications", coalesce=True,
+                      max_instances=1)
     return scheduler
 
 
@@ -132,6 +204,7 @@ def _log_to_stderr() -> None:
 async def scheduler_lifespan() -> AsyncIterator[None]:
     """A Reflex lifespan task: the jobs run while the backend runs (in the process holding the lease)."""
     _log_to_stderr()
+    notifications.set_sender(deliver_notifications_soon)  # alerts fired in this process go out at once
     lease = JobLeaseHolder(get_engine())
     scheduler = create_scheduler(lease)
     scheduler.start()

@@ -411,4 +411,44 @@ class CapAlert(SQLModel, table=True):
     scope_value: str = Field(default="", max_length=200)  # the customer, for a cap on every customer ('*')
     spend_nanos: int = _bigint()
     limit_nanos: int = _bigint()
+class Notification(SQLModel, table=True):
+    """One message to deliver (an outbox row), written in the transaction of what caused it.
+
+    ``(source_kind, source_id, channel)`` is unique: whatever enqueues the same source twice (two workers, a
+    restarted job) adds one row. ``services/notifications/delivery.py`` claims due rows with a lease
+    (``claim_token``, ``claimed_until``) so two processes never send one row at the same time.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.UniqueConstraint("source_kind", "source_id", "channel", name="uq_notifications_source_channel"),
+        sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+        sa.Index("ix_notifications_tenant_source", "tenant_id", "source_kind", "source_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    source_kind: str = Field(max_length=40)  # what caused it, e.g. "cap_alert"
+    source_id: int = _bigint()
+    channel: str = Field(max_length=16)  # email | slack | webhook
+    target: str = Field(max_length=2048)  # an e-mail address or a URL
+    subject: str = Field(max_length=300)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | skipped
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    claim_token: str | None = Field(default=None, max_length=32, nullable=True)
+    claimed_until: datetime | None = _ts(default=None, nullable=True)
+    last_status_code: int | None = Field(default=None, nullable=True)
+    last_error: str | None = Field(default=None, max_length=500, nullable=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+    sent_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class WebhookSigningSecret(SQLModel, table=True):
+    """An account's secret for signing its webhooks (HMAC-SHA256). Kept readable: the server must sign with it;
+    the user sees it once, when it is created or rotated."""
+
+    __tablename__ = "webhook_signing_secrets"
+    tenant_id: int = Field(foreign_key="users.id", primary_key=True)
+    secret: str = Field(max_length=100)
     created_at: datetime = _ts(default_factory=utcnow)

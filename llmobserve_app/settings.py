@@ -160,6 +160,10 @@ class Settings(WebSettings):
     promo_codes: str = Field("", validation_alias="PROMO_CODES")
     # Self-hosted only: events and rollups older than this many days are deleted (daily job).
     retention_days: int | None = Field(None, ge=1, validation_alias="RETENTION_DAYS")
+    # Alert e-mail through SendGrid (services/notifications). No key: e-mail alerts are not sent (the UI says so).
+    sendgrid_api_key: str | None = Field(None, validation_alias="SENDGRID_API_KEY", repr=False)
+    sendgrid_from: str = Field("", validation_alias="SENDGRID_FROM")  # the verified sender; required with a key
+    sendgrid_api_url: str = Field("https://api.sendgrid.com", validation_alias="SENDGRID_API_URL")  # its API host
 
     @field_validator("env", "sqlite_synchronous", mode="before")
     @classmethod
@@ -253,6 +257,28 @@ class Settings(WebSettings):
 
     def promo_code_table(self) -> dict[str, PromoCode]:
         return parse_promo_codes(self.promo_codes)
+
+    @field_validator("sendgrid_api_key", "sendgrid_from")
+    @classmethod
+    def _sendgrid_stripped(cls, value: str | None) -> str | None:
+        return value.strip() if value else value
+
+    @field_validator("sendgrid_api_url")
+    @classmethod
+    def _sendgrid_api_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"SENDGRID_API_URL must be an http(s) URL such as https://api.sendgrid.com, "
+                              f"not {value!r}.")
+        return url
+
+    @model_validator(mode="after")
+    def _sendgrid_key_needs_a_sender(self) -> Settings:
+        if self.sendgrid_api_key and "@" not in self.sendgrid_from:
+            raise ConfigError("SENDGRID_FROM must be the verified sender address alerts are sent from "
+                              "(e.g. alerts@example.com) when SENDGRID_API_KEY is set.")
+        return self
 
     @model_validator(mode="after")
     def _production_is_served_over_https(self) -> Settings:

@@ -1,4 +1,5 @@
-"""/settings — account, API keys and the copy-paste SDK set-up with this server's address."""
+"""/settings — account, API keys, the copy-paste SDK set-up with this server's address, and alert delivery
+(e-mail status, webhook signing secret)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from llmobserve_app import routes
 from llmobserve_app.components.layout import app_frame, error_callout
 from llmobserve_app.components.setup_guide import setup_guide
 from llmobserve_app.components.shown_once import shown_once_panel
-from llmobserve_app.state.settings_page import CREATED_KEY_ID, SettingsState
+from llmobserve_app.services.notifications.webhook import SIGNATURE_HEADER
+from llmobserve_app.state.settings_page import CREATED_KEY_ID, SIGNING_SECRET_ID, SettingsState
 from llmobserve_app.state.subscription import BillingModeState
 
 
@@ -98,13 +100,60 @@ def sdk_setup_card() -> rx.Component:
     )
 
 
+def _email_status() -> rx.Component:
+    return rx.cond(
+        SettingsState.email_configured,
+        rx.text("Email alerts are sent through SendGrid.", size="2", id="email-status"),
+        rx.callout(
+            "Email is not configured on this server (SENDGRID_API_KEY and SENDGRID_FROM are not set): alerts "
+            "still appear in the app and go to Slack and webhooks.",
+            icon="mail-x", color_scheme="amber", size="1", id="email-status",
+        ),
+    )
+
+
+def _signing_secret() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Webhook signing secret", size="3"),
+        rx.text(f"Every webhook carries {SIGNATURE_HEADER}: t=<unix time>,v1=<HMAC-SHA256 of \"<t>.<body>\" "
+                "with this secret>. Check it before trusting the body (see the README).", size="2",
+                color_scheme="gray"),
+        rx.text(rx.cond(SettingsState.signing_secret_created != "",
+                        "Current secret created " + SettingsState.signing_secret_created + " (shown only then).",
+                        "No secret yet: create one now to see it (the first webhook would otherwise make one "
+                        "you have not seen)."),
+                size="2", id="signing-secret-status"),
+        shown_once_panel(SIGNING_SECRET_ID, SettingsState.signing_secret_shown,
+                         "Webhook signing secret — copy it now, it is shown only once:",
+                         rx.button("Done", variant="ghost", on_click=SettingsState.dismiss_signing_secret,
+                                   id="dismiss-signing-secret"),
+                         label="Webhook signing secret"),
+        rx.button(rx.icon("key-round", size=14),
+                  rx.cond(SettingsState.signing_secret_created != "", "Rotate secret", "Create secret"),
+                  on_click=SettingsState.rotate_signing_secret, id="rotate-signing-secret", variant="soft"),
+        rx.cond(SettingsState.signing_secret_created != "",
+                rx.text("Rotating replaces the secret at once: webhooks sent afterwards are signed with the new one.",
+                        size="1", color_scheme="gray")),
+        spacing="2", width="100%",
+    )
+
+
+def delivery_card() -> rx.Component:
+    return rx.card(
+        rx.heading("Alert delivery", size="4", margin_bottom="0.5em"),
+        rx.vstack(_email_status(), _signing_secret(), spacing="4", width="100%"),
+        width="100%", id="alert-delivery",
+    )
+
+
 def settings_page() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Settings", size="7"),
             error_callout(SettingsState.error),
             rx.cond(SettingsState.loading, rx.skeleton(rx.card(height="200px"), width="100%"),
-                    rx.vstack(account_card(), keys_card(), sdk_setup_card(), spacing="4", width="100%")),
+                    rx.vstack(account_card(), keys_card(), delivery_card(), sdk_setup_card(), spacing="4",
+                              width="100%")),
             spacing="4", width="100%",
         )
     )

@@ -1,12 +1,16 @@
-"""Settings page: account details and API keys (create once-shown, revoke)."""
+"""Settings page: account details, API keys (create once-shown, revoke) and alert delivery (whether e-mail is
+configured; the webhook signing secret, created or rotated and then shown once)."""
 
 from __future__ import annotations
 
 import reflex as rx
 from sqlmodel import Session
 
+from llmobserve_app.delivery_config import delivery_config
 from llmobserve_app.services import api_keys
 from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.notifications import email_configured
+from llmobserve_app.services.notifications.signing_secrets import rotate_signing_secret, signing_secret_created_at
 from llmobserve_app.state.session import SessionState, run_db
 from llmobserve_app.state.subscription import current_view
 
@@ -30,7 +34,13 @@ def _revoke(session: Session, user_id: int, key_id: int) -> None:
     api_keys.revoke_api_key(session, user_id, key_id)
 
 
+def _signing_secret_created(session: Session, user_id: int) -> str:
+    created = signing_secret_created_at(session, user_id)
+    return created.strftime("%Y-%m-%d %H:%M UTC") if created else ""
+
+
 CREATED_KEY_ID = "created-api-key"
+SIGNING_SECRET_ID = "webhook-signing-secret"
 
 
 class SettingsState(SessionState):
@@ -41,6 +51,9 @@ class SettingsState(SessionState):
     keys: list[dict[str, str]] = []
     new_key_name: str = ""
     key_created: bool = False  # the new key itself is written into the page, never kept in State
+    email_configured: bool = False
+    signing_secret_created: str = ""  # when the current webhook signing secret was made ("" = none yet)
+    signing_secret_shown: bool = False  # the secret itself is written into the page, never kept in State
 
     @rx.event
     def set_new_key_name(self, value: str) -> None:
@@ -51,13 +64,15 @@ class SettingsState(SessionState):
 
     @rx.event
     async def load(self):
-        self.loading, self.error, self.key_created = True, "", False
+        self.loading, self.error, self.key_created, self.signing_secret_shown = True, "", False, False
         user = await self._require_user()
         if user is None:
             return self._to_login()
         self.subscription_tier = (await run_db(current_view, user.id)).plan.label  # "Self-hosted" when self-hosted
         self.member_since = user.member_since
+        self.email_configured = email_configured(delivery_config())
         await self._refresh(user.id)
+        self.signing_secret_created = await run_db(_signing_secret_created, user.id)
         self.loading = False
         return None
 
@@ -92,3 +107,19 @@ class SettingsState(SessionState):
             return None
         await self._refresh(user.id)
         return rx.toast.success("Key revoked: calls using it are now refused.")
+
+    @rx.event
+    async def rotate_signing_secret(self):
+        """Create the webhook signing secret, or replace it (the old one stops signing at once); shown once."""
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        secret = await run_db(rotate_signing_secret, user.id)
+        self.signing_secret_created = await run_db(_signing_secret_created, user.id)
+        self.signing_secret_shown, self.error = True, ""
+        return rx.set_value(SIGNING_SECRET_ID, secret)
+
+    @rx.event
+    def dismiss_signing_secret(self):
+        self.signing_secret_shown = False
+        return rx.set_value(SIGNING_SECRET_ID, "")

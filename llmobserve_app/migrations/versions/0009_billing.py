@@ -1,7 +1,7 @@
 """billing: subscription state per account, handled Stripe events, promo code redemptions
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 15:00:00.000000
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import llmobserve_app.models
 
 revision: str = '0009'
-down_revision: str | None = '0007'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """The entry points that evaluate caps: after an ingest batch, for the status poll, and the catch-up job.
 
-Every firing goes through ``check``, in one transaction with the alerts it inserts. The notification outbox
-joins here: for each alert ``check`` returns, enqueue one message per channel of its cap in the same session
-(see the comment in ``check``), so an alert and its notifications commit together or not at all.
+Every firing goes through ``check``, in one transaction with the alerts it inserts and their notifications
+(one outbox message per channel of the cap), so an alert and its messages commit together or not at all;
+after the commit ``notifications.wake()`` starts sending them at once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap, CapAlert
+from llmobserve_app.services import notifications
 from llmobserve_app.services.caps.blocks import blocked_scopes
 from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evaluate, fire
 from llmobserve_app.services.caps.messages import alert_messages
@@ -83,9 +84,10 @@ def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: T
         statuses = evaluate(session, rules, now, touched)
         fired = fire(session, statuses, now, memo)
         messages = alert_messages(session, fired, {rule.id: rule for rule in rules})
-        # The outbox joins here, in the alerts' transaction (idempotent on source_kind, source_id, channel):
-        #     for message in messages:
-        #         notifications.enqueue(session, **message)
+        for message in messages:  # in the alerts' transaction: both commit or neither
+            notifications.enqueue(session, **message)
+    if messages:
+        notifications.wake()
     if memo is not None:
         memo.remember(alert_keys(statuses))
     return CheckResult(statuses, fired, messages)

@@ -1,0 +1,49 @@
+"""Each account's webhook signing secret: created or rotated by the user (shown once), read by delivery."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from llmobserve_app.models import WebhookSigningSecret, utcnow
+from llmobserve_app.services.notifications.dialect import insert_for
+
+SECRET_PREFIX = "whsec_"
+SECRETS = WebhookSigningSecret.__table__
+
+
+def _new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def rotate_signing_secret(session: Session, tenant_id: int) -> str:
+    """Create the account's secret or replace it (the old one stops signing at once); returns it to show once."""
+    secret = _new_secret()
+    statement = insert_for(session.get_bind().dialect.name)(SECRETS).values(
+        tenant_id=tenant_id, secret=secret, created_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=[SECRETS.c.tenant_id],
+        set_={"secret": statement.excluded.secret, "created_at": statement.excluded.created_at})
+    session.execute(statement)
+    return secret
+
+
+def signing_secret_created_at(session: Session, tenant_id: int) -> datetime | None:
+    """When the account's current secret was made (the settings page shows this, never the secret)."""
+    return session.execute(sa.select(SECRETS.c.created_at).where(SECRETS.c.tenant_id == tenant_id)).scalar()
+
+
+def secret_for_signing(session: Session, tenant_id: int) -> str:
+    """The account's secret; one is created when a webhook is due before the user made one (every webhook is
+    signed: the user rotates it in Settings to see it)."""
+    query = sa.select(SECRETS.c.secret).where(SECRETS.c.tenant_id == tenant_id)
+    secret = session.execute(query).scalar()
+    if secret is None:
+        statement = insert_for(session.get_bind().dialect.name)(SECRETS).values(
+            tenant_id=tenant_id, secret=_new_secret(), created_at=utcnow())
+        session.execute(statement.on_conflict_do_nothing(index_elements=[SECRETS.c.tenant_id]))
+        secret = session.execute(query).scalar_one()  # ours, or the one a concurrent caller made first
+    return secret
