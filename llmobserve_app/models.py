@@ -411,6 +411,9 @@ class CapAlert(SQLModel, table=True):
     scope_value: str = Field(default="", max_length=200)  # the customer, for a cap on every customer ('*')
     spend_nanos: int = _bigint()
     limit_nanos: int = _bigint()
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
 class Notification(SQLModel, table=True):
     """One message to deliver (an outbox row), written in the transaction of what caused it.
 
