@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from llmobserve_app.services.sdk_package import install_command
+from llmobserve_app.services.sdk_package import install_command, requirement_line
+from llmobserve_app.settings import SDK_DIR
 from pricing import PRICE_DATA_VERSION, default_registry
 
 
@@ -79,11 +80,12 @@ def registry_providers() -> tuple[Provider, ...]:
 
 def _sections(public_url: str) -> tuple[DocSection, ...]:
     snippet = (f'import llmobserve\n\nllmobserve.observe(collector_url="{public_url}", api_key="llmo_sk_...")')
+    install = install_command(public_url, SDK_DIR)
     return (
         DocSection("quick-start", "Quick start", (
             "Three steps, about two minutes: create an account on this server ([sign up](/signup)); copy the API key "
             "shown once on the next page; install the SDK from this server and add two lines where your app starts.",
-            Code(install_command(public_url), "bash"),
+            Code(install, "bash"),
             Code(snippet),
             "Then use `openai`, `anthropic`, `google-genai`, `cohere`, `pinecone` or plain `requests`/`httpx` as "
             "usual: every call to a priced provider shows up on the [dashboard](/) within a couple of seconds, "
@@ -91,11 +93,13 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
         )),
         DocSection("install", "Install", (
             "The SDK (`llmobserve`) is served by this server, so it always matches the server's version. It needs "
-            "Python 3.9 or newer and nothing but the standard library:",
-            Code(install_command(public_url), "bash"),
-            "`--index-url` makes pip look only at this server, so no other package of the same name can be "
-            "installed instead. To pin it in a `requirements.txt`, put `--index-url "
-            f"{public_url}/sdk/simple/` on a line of its own above `llmobserve`. The SDK hooks the HTTP libraries "
+            "Python 3.9 or newer and one small dependency, `msgspec`, which pip takes from your usual package "
+            "index:",
+            Code(install, "bash"),
+            "pip installs exactly the wheel at that address, so no other package named `llmobserve` can be "
+            "installed instead. To pin it in a `requirements.txt`, add this line:",
+            Code(requirement_line(public_url, SDK_DIR), "bash"),
+            "The SDK hooks the HTTP libraries "
             "your process already has (`httpx`, `requests`, `urllib3`, and `httpx2` used by recent `openai`, "
             "`anthropic` and `google-genai`); a library imported later is hooked when it is imported.",
             "`observe()` options (all optional): `batch_size` (500), `flush_interval` (1 s), `queue_size` "
@@ -243,7 +247,8 @@ def _faq(public_url: str) -> tuple[Faq, ...]:
             "A hooked call costs a few microseconds on your thread (detect, enqueue); reading the usage and "
             "uploading happen on the SDK's background thread, in batches, compressed."),
         Faq("faq-python", "Which Python versions does the SDK support?",
-            f"Python 3.9 and newer, standard library only. Install it with `{install_command(public_url)}`."),
+            "Python 3.9 and newer; its one dependency is `msgspec`. Install it with "
+            f"`{install_command(public_url, SDK_DIR)}`."),
     )
 
 

@@ -8,7 +8,7 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
-from ingest_api import create_ingest_app, sdk_index, start_writer
+from ingest_api import create_ingest_app, sdk_files, start_writer
 from llmobserve_app import routes
 from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
@@ -64,8 +64,8 @@ def start_ingest_writer() -> None:
 
 @app.register_lifespan_task
 def build_sdk_wheel() -> None:
-    """The SDK that /sdk/simple/ serves is built (or found in the cache) as the server starts."""
-    sdk_index.build_in_background()
+    """The SDK wheel that /sdk/files/ serves is built (or found in the cache) as the server starts."""
+    sdk_files.build_in_background()
 
 
 pickling.install(app)  # no session cookie in the State that Reflex pickles

@@ -31,6 +31,7 @@ from llmobserve_app.services.billing.stripe_client import DEFAULT_API_BASE, Stri
 from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SDK_DIR = REPO_ROOT / "sdk"  # the SDK this server builds and serves
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

@@ -6,10 +6,10 @@ import reflex as rx
 
 from llmobserve_app.components.code import code_snippet
 from llmobserve_app.services.sdk_package import install_command
-from llmobserve_app.settings import api_url
+from llmobserve_app.settings import SDK_DIR, api_url
 
 PUBLIC_URL = api_url().rstrip("/")  # API_URL: where SDKs reach this server (pages are compiled at start-up)
-INSTALL = install_command(PUBLIC_URL)
+INSTALL = install_command(PUBLIC_URL, SDK_DIR)
 KEY_PLACEHOLDER = "llmo_sk_..."
 
 

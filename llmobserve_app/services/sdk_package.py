@@ -1,28 +1,30 @@
 """The SDK as this server hands it out: a wheel built from ``sdk/`` by pip, cached, and the install command.
 
-The server builds its own SDK so a newcomer installs it with one ``pip install`` against this server (a PEP 503
-"simple" index under ``/sdk/simple/``), without cloning the repository or reaching PyPI. The wheel is built once
-per version of the SDK's sources (their SHA-256 names the cache folder), offline (``--no-index
---no-build-isolation``: setuptools and wheel come from the server's own environment), in a copy of ``sdk/`` so the
-source tree gets no ``build/`` or ``egg-info`` folders. Several server processes may build at once: each builds in
-its own temporary folder and the first to rename it into place wins.
+The server builds its own SDK so a newcomer installs it with one ``pip install <API_URL>/sdk/files/<wheel>``,
+without cloning the repository. A direct wheel URL, not an index: pip installs exactly that file (no package of the
+same name on PyPI can stand in for it, as one could through ``--extra-index-url``) and resolves the SDK's own
+dependencies (``msgspec``) from the user's usual index, which ``--index-url <this server>`` would shut out. The URL
+names the version read from ``sdk/pyproject.toml``, so pages show it before any wheel is built.
+
+The wheel is built once per version of the SDK's sources (their SHA-256 names the cache folder), offline
+(``--no-index --no-build-isolation``: setuptools and wheel come from the server's own environment), in a copy of
+``sdk/`` so the source tree gets no ``build/`` or ``egg-info`` folders. Several server processes may build at once:
+each builds in its own temporary folder and the first to rename it into place wins.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 DIST_NAME = "llmobserve"
-INDEX_PATH = "/sdk/simple/"
 FILES_PATH = "/sdk/files/"
 BUILD_TIMEOUT_S = 120
 _SOURCE_GLOBS = ("pyproject.toml", "README.md", "llmobserve/**/*.py", "llmobserve/**/*.typed")
@@ -36,7 +38,6 @@ class SdkBuildError(RuntimeError):
 @dataclass(frozen=True)
 class SdkWheel:
     path: Path
-    sha256: str
 
     @property
     def filename(self) -> str:
@@ -60,7 +61,7 @@ def _existing(folder: Path) -> SdkWheel | None:
     wheels = sorted(folder.glob(f"{DIST_NAME}-*.whl"))
     if not wheels:
         return None
-    return SdkWheel(wheels[0], hashlib.sha256(wheels[0].read_bytes()).hexdigest())
+    return SdkWheel(wheels[0])
 
 
 def _pip_wheel(source: Path, out_dir: Path) -> None:
@@ -104,35 +105,31 @@ def sdk_wheel(sdk_dir: Path, cache_dir: Path) -> SdkWheel:
         return found
 
 
-def project_page(wheel: SdkWheel, requires_python: str = ">=3.9") -> str:
-    """The PEP 503 project page: one link to the wheel, with its SHA-256 (pip checks it) and Requires-Python."""
-    href = f"{FILES_PATH}{wheel.filename}#sha256={wheel.sha256}"
-    return ("<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
-            f"<title>Links for {DIST_NAME}</title></head><body><h1>Links for {DIST_NAME}</h1>\n"
-            f"<a href=\"{html.escape(href)}\" data-requires-python=\"{html.escape(requires_python)}\">"
-            f"{html.escape(wheel.filename)}</a>\n</body></html>\n")
+def sdk_version(sdk_dir: Path) -> str:
+    """The SDK's version as ``sdk/pyproject.toml`` states it (what the built wheel's filename carries)."""
+    with (sdk_dir / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)["project"]["version"]
 
 
-def root_page() -> str:
-    """The PEP 503 root: the one project this index holds."""
-    return ("<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
-            f"<title>Simple index</title></head><body>\n<a href=\"{DIST_NAME}/\">{DIST_NAME}</a>\n</body></html>\n")
+def wheel_filename(version: str) -> str:
+    """The name pip gives the SDK's wheel: pure Python, any Python 3."""
+    return f"{DIST_NAME}-{version}-py3-none-any.whl"
 
 
-def _is_loopback(host: str) -> bool:
-    return host == "localhost" or host.startswith("127.") or host == "::1"
+def wheel_url(public_url: str, sdk_dir: Path) -> str:
+    """Where the server at ``public_url`` serves the wheel of the SDK in ``sdk_dir``."""
+    return f"{public_url.rstrip('/')}{FILES_PATH}{wheel_filename(sdk_version(sdk_dir))}"
 
 
-def install_command(public_url: str) -> str:
+def install_command(public_url: str, sdk_dir: Path) -> str:
     """The one command that installs the SDK from the server at ``public_url``.
 
-    ``--index-url`` (not ``--extra-index-url``): pip then looks nowhere else, so no package of the same name
-    on PyPI can stand in for ours. pip refuses plain http except to loopback, so an http address elsewhere gets
-    ``--trusted-host`` (production servers are https; ``settings`` enforces it).
+    pip checks an origin's security (https, or loopback, or ``--trusted-host``) only for the indexes and
+    find-links pages it reads, not for a direct URL, so a plain-http address needs no extra option.
     """
-    base = public_url.rstrip("/")
-    command = f"pip install --index-url {base}{INDEX_PATH} {DIST_NAME}"
-    parts = urlsplit(base)
-    if parts.scheme == "http" and parts.hostname and not _is_loopback(parts.hostname):
-        command += f" --trusted-host {parts.hostname}"
-    return command
+    return f"pip install {wheel_url(public_url, sdk_dir)}"
+
+
+def requirement_line(public_url: str, sdk_dir: Path) -> str:
+    """The SDK pinned in a ``requirements.txt``: a PEP 508 direct reference to the same wheel."""
+    return f"{DIST_NAME} @ {wheel_url(public_url, sdk_dir)}"

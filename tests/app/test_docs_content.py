@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 from llmobserve_app.docs_content import PROVIDERS_ID, Code, docs
+from llmobserve_app.services.sdk_package import sdk_version, wheel_filename
+from llmobserve_app.settings import SDK_DIR
 from pricing import default_registry
 
 URL = "https://observe.example.com"
@@ -25,7 +27,9 @@ def test_commands_use_this_servers_address_never_localhost_or_a_clone() -> None:
     content = docs(URL + "/")
     codes = [block.code for section in content.sections for block in section.blocks if isinstance(block, Code)]
     install = [code for code in codes if code.startswith("pip install")]
-    assert install and all(code == f"pip install --index-url {URL}/sdk/simple/ llmobserve" for code in install)
+    wheel = f"{URL}/sdk/files/{wheel_filename(sdk_version(SDK_DIR))}"
+    assert install and all(code == f"pip install {wheel}" for code in install)
+    assert f"llmobserve @ {wheel}" in codes  # the requirements.txt line
     assert any(f'collector_url="{URL}"' in code for code in codes)
     texts = " ".join(docs(URL).search_texts().values())
     assert "pip install ./sdk" not in texts

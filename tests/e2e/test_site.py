@@ -19,6 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from llmobserve_app.services.money import format_usd, usd_to_nanos
+from llmobserve_app.services.sdk_package import sdk_version
+from llmobserve_app.settings import SDK_DIR
 from pricing import default_registry
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_journey import PASSWORD, TIMEOUT_MS, signup
@@ -27,6 +29,11 @@ from tests.sdk.fakes.servers import ProviderServer
 
 pytestmark = pytest.mark.e2e
 INSTALL_TIMEOUT_S = 180
+
+
+def _install_command(app_url: str) -> str:
+    """The command every page must show: pip install of the wheel's URL on this server, the version sdk/'s."""
+    return f"pip install {app_url}/sdk/files/llmobserve-{sdk_version(SDK_DIR)}-py3-none-any.whl"
 
 
 def _copy_buttons_match_code_blocks(page: Page) -> None:
@@ -40,7 +47,7 @@ def test_landing_page_for_a_visitor(app_url: str, browser: Browser) -> None:
     page.goto(app_url)
     expect(page.locator("#landing-title")).to_be_visible(timeout=TIMEOUT_MS)
     assert re.fullmatch(rf"{re.escape(app_url)}/?", page.url)  # a visitor stays on /, not sent to /login
-    expect(page.locator("#landing-snippet")).to_contain_text(f"pip install --index-url {app_url}/sdk/simple/")
+    expect(page.locator("#landing-snippet")).to_contain_text(_install_command(app_url))
     expect(page.locator("#landing-snippet")).to_contain_text(f'collector_url="{app_url}"')
     expect(page.locator("#landing-pricing")).to_contain_text("$8 a month")
     expect(page.locator("#landing-pricing")).to_contain_text("Free")
@@ -70,7 +77,7 @@ def test_docs_are_public_searchable_and_generated(app_url: str, browser: Browser
     for section in ("quick-start", "install", "customers", "agents", "streaming", "exports", "self-hosting",
                     "frameworks", "troubleshooting"):
         expect(page.locator(f"#{section}")).to_be_visible()
-    expect(page.locator("#install")).to_contain_text(f"pip install --index-url {app_url}/sdk/simple/ llmobserve")
+    expect(page.locator("#install")).to_contain_text(_install_command(app_url))
     _copy_buttons_match_code_blocks(page)
     page.screenshot(path=ARTIFACTS / "site-docs.png", full_page=True)
 
@@ -108,7 +115,7 @@ def test_private_page_redirects_to_login_and_back(app_url: str, browser: Browser
     expect(page.locator("#landing-title")).to_have_count(0)
     page.screenshot(path=ARTIFACTS / "site-dashboard-empty.png", full_page=True)
     page.goto(f"{app_url}/settings")
-    expect(page.locator("#sdk-setup")).to_contain_text(f"pip install --index-url {app_url}/sdk/simple/ llmobserve",
+    expect(page.locator("#sdk-setup")).to_contain_text(_install_command(app_url),
                                                        timeout=TIMEOUT_MS)
     expect(page.locator("#pro-tips li")).to_have_count(5)
     page.screenshot(path=ARTIFACTS / "site-settings.png", full_page=True)
@@ -121,18 +128,18 @@ def _fresh_venv(path: Path) -> Path:
     return path / "bin"
 
 
-def _isolated_pip_env(bin_dir: Path) -> dict[str, str]:
-    """The shell a newcomer has: the venv first on PATH, and no pip configuration of this machine (its extra
-    indexes and local wheel folders would let pip find the SDK somewhere other than our server)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))}
-    return {**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}", "VIRTUAL_ENV": str(bin_dir.parent),
-            "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
+def _venv_env(bin_dir: Path) -> dict[str, str]:
+    """The shell a newcomer has: the venv first on PATH, and this machine's usual pip configuration (its index
+    resolves the SDK's dependency, msgspec; the SDK itself can come only from the wheel URL the command names)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    return {**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}", "VIRTUAL_ENV": str(bin_dir.parent)}
 
 
 FIRST_CALL = """
 import sys
-import llmobserve, openai
+import llmobserve, msgspec, openai
 assert llmobserve.__file__.startswith(sys.prefix), llmobserve.__file__  # the SDK pip installed from the server
+assert msgspec.__file__.startswith(sys.prefix), msgspec.__file__  # and its dependency, from the usual index
 {snippet}
 llmobserve.set_customer_id("first-customer")
 with llmobserve.section("agent:first-run"):
@@ -151,16 +158,17 @@ def test_onboarding_install_command_works_in_a_fresh_venv(app_url: str, browser:
     _, key = signup(page, app_url, "Newcomer")
     command = page.locator("#install-command pre").inner_text().strip()
     snippet = page.locator("#setup-guide pre").nth(1).inner_text().strip()
-    assert command == f"pip install --index-url {app_url}/sdk/simple/ llmobserve"
+    assert command == _install_command(app_url)
     assert f'collector_url="{app_url}"' in snippet and 'api_key="llmo_sk_..."' in snippet
 
     bin_dir = _fresh_venv(tmp_path / "venv")
     started = time.monotonic()
-    installed = subprocess.run(command, shell=True, env=_isolated_pip_env(bin_dir), capture_output=True, text=True,
+    installed = subprocess.run(command, shell=True, env=_venv_env(bin_dir), capture_output=True, text=True,
                                timeout=INSTALL_TIMEOUT_S, cwd=tmp_path)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert time.monotonic() - started < 60
-    assert "Successfully installed llmobserve" in installed.stdout
+    assert "Successfully installed" in installed.stdout and "llmobserve-" in installed.stdout
+    assert "msgspec" in installed.stdout
     # The real openai client for the call: taken from this test environment, after the venv's own packages.
     (next((bin_dir.parent / "lib").glob("python3*/site-packages")) / "test-client.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n")
@@ -173,7 +181,7 @@ def test_onboarding_install_command_works_in_a_fresh_venv(app_url: str, browser:
         assert snippet.endswith('",\n)')
         observe = snippet.replace("llmo_sk_...", key)[:-1] + f'    provider_hosts={{"{provider.netloc}": "openai"}},\n)'
         script.write_text(FIRST_CALL.format(snippet=observe))
-        ran = subprocess.run([str(bin_dir / "python"), str(script), provider.url], env=_isolated_pip_env(bin_dir),
+        ran = subprocess.run([str(bin_dir / "python"), str(script), provider.url], env=_venv_env(bin_dir),
                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert ran.returncode == 0, ran.stdout + ran.stderr
     finally:
