@@ -64,7 +64,26 @@ def main() -> int:
         print(f"  {name}: median {median_us:.2f} us, p99 {p99_us:.2f} us, mean (no timer) {mean_us:.2f} us")
         if name.startswith("hot: openai/gpt-4o, dict"):
             headline = median_us
+    flat_cases = {
+        "ingest fast path: openai/gpt-4o (flat_prices + cost)": ("openai", "gpt-4o"),
+        "ingest fast path: openai-compatible/gpt-4o-2024-08-06 (inferred)": ("openai-compatible", "gpt-4o-2024-08-06"),
+    }
+    for name, (provider, model) in flat_cases.items():
+        def fast(provider: str = provider, model: str = model) -> None:
+            pricing.flat_prices(provider, model, at).cost(1200, 200, 0, 0, 350, 100, 0, 0, exponent=9)
+        for _ in range(2_000):
+            fast()
+        samples = per_call_ns(fast, CALLS)
+        print(f"  {name}: median {statistics.median(samples) / 1000:.2f} us")
+    miss = per_call_ns(lambda: pricing.unknown_model("openai-compatible", "llama3.1:8b"), CALLS)
+    miss_us = statistics.median(miss) / 1000
+    print(f"  ingest miss: unknown_model(openai-compatible, llama3.1:8b): median {miss_us:.2f} us")
     n = 300
+    t0 = time.perf_counter()
+    for i in range(n):
+        compute_cost("openai-compatible", f"new-local-model-{i}", usage)
+    print(f"  cold lookup (first call for a new name from a generic provider, 13 vendors asked): "
+          f"{(time.perf_counter() - t0) / n * 1e6:.0f} us")
     t0 = time.perf_counter()
     for i in range(n):
         compute_cost("openrouter", f"vendor/new-model-{i}", usage)

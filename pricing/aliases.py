@@ -1,10 +1,9 @@
 """Provider ids as the SDK sends them -> provider ids of the price data.
 
-Only exact ids and the aliases below are recognised. A provider we do not know is unpriced even when
-its model name is well known: an "openai-compatible", "litellm", "ollama" or "vllm" endpoint serving
-"gpt-4o" may be a proxy, a self-hosted copy or a reseller, and guessing OpenAI's price would show a
-confident but wrong number. Users give such endpoints a price with register_price() or
-PRICING_OVERRIDES.
+Only exact ids and the aliases below are recognised. A provider we do not know ("openai-compatible",
+"litellm", "ollama", "vllm", a gateway's own name) has no prices of its own: its calls are priced only when
+the model name identifies one vendor model (``pricing.infer``), else they stay unpriced. Users give such
+endpoints a price with custom prices, register_price() or PRICING_OVERRIDES.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ PROVIDER_ALIASES: dict[str, str] = {
     "voyage": "voyageai",
     "zhipu": "zhipuai",
     "z.ai": "zai",
+    "z-ai": "zai",  # OpenRouter's prefix
     "workers-ai": "cloudflare",
     "cloudflare-workers-ai": "cloudflare",
     "you": "you.com",

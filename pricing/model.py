@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from decimal import Decimal, Inexact
 from typing import Any, NamedTuple
@@ -185,6 +185,7 @@ class Entry:
     version: str = ""
     always_in_force: bool = False
     fixed_period: int | None = None
+    inferred: bool = False  # a copy priced for a generic provider by ``pricing.infer``: price ids say so
     _plain: list[Any] = field(default_factory=list, repr=False)
     _flat: list[Any] = field(default_factory=list, repr=False)  # pricing.flat per period, built on first use
     _with_variants: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -196,6 +197,10 @@ class Entry:
         self._plain = [None] * len(self.periods)
         self._flat = [NOT_BUILT] * len(self.periods)
 
+    def as_inferred(self) -> Entry:
+        """This entry for calls from a generic provider: same prices, its own caches, ``inferred:`` ids."""
+        return replace(self, inferred=True, _with_variants={})
+
     def period_index(self, at: datetime) -> int | None:
         """Index of the period in force at ``at``: the last active one (later entries win)."""
         periods = self.periods
@@ -206,6 +211,8 @@ class Entry:
 
     def price_id(self, period: int, variant_label: str = "") -> str:
         prefix = "" if self.source in ("bundled", "additions") else f"{self.source}:"
+        if self.inferred:
+            prefix = f"inferred:{prefix}"
         label = self.periods[period].when.label()
         if variant_label:
             label += f"+{variant_label}"

@@ -17,6 +17,7 @@ from pricing._version import PRICE_DATA_VERSION
 from pricing.aliases import canonical_provider
 from pricing.calc import effective_rates, price_usage, total
 from pricing.flat import FlatPrices, build_flat_prices
+from pricing.infer import infer
 from pricing.loader import PricingDataError, ProviderData, parse_document, read_json
 from pricing.model import NOT_BUILT, Cost, Entry, Rate
 from pricing.money import to_decimal
@@ -39,6 +40,7 @@ class Registry:
         self.providers: dict[str, ProviderData] = {}
         self.sources: list[str] = []
         self._cache: dict[tuple[str, str], Any] = {}
+        self._inferred: dict[int, Entry] = {}  # id(entry) -> its inferred copy (``pricing.infer``)
         self._lock = threading.Lock()
 
     def derive(self) -> Registry:
@@ -78,6 +80,7 @@ class Registry:
             self.providers = providers
             self.sources.append(origin)
             self._cache = {}
+            self._inferred = {}
 
     def load_file(self, path: Path, *, source: str, default_version: str) -> None:
         self.load_document(read_json(path), source=source, origin=str(path), default_version=default_version)
@@ -100,7 +103,9 @@ class Registry:
             return None
         pid = canonical_provider(provider)
         data = self.providers.get(pid)
-        if data is None or not model.strip():
+        if data is None:
+            return self._infer(model)
+        if not model.strip():
             return None
         for ref in _model_refs(pid, model):
             found = _matches(data.entries, ref)
@@ -114,6 +119,23 @@ class Registry:
             if found:
                 return pid, tuple(found)
         return None
+
+    def _infer(self, model: str) -> tuple[str, tuple[Entry, ...]] | None:
+        """A generic provider's call: the one vendor model its name identifies (``pricing.infer``), as
+        inferred copies of that model's entries, or None."""
+        providers = self.providers
+        fallbacks = {pid: data.fallback for pid, data in providers.items()}
+        hit = infer(model, providers, self._lookup, fallbacks)  # uncached: misses must not crowd the cache
+        if hit is None:
+            return None
+        copies = self._inferred
+        entries = []
+        for entry in hit[1]:
+            copy = copies.get(id(entry))
+            if copy is None:
+                copy = copies[id(entry)] = entry.as_inferred()
+            entries.append(copy)
+        return hit[0], tuple(entries)
 
     # ----- pricing ---------------------------------------------------------------------------------
     def compute_cost(

@@ -152,8 +152,21 @@ def test_unknown_models_are_unpriced(provider: str, model: str) -> None:
 
 
 @SETTINGS
-@given(st.text(min_size=0, max_size=30), st.sampled_from(["gpt-4o", "claude-3-5-sonnet-20241022", "gemini-2.5-pro"]))
-def test_unknown_providers_are_unpriced(provider: str, model: str) -> None:
+@given(st.text(min_size=0, max_size=30), st.sampled_from(
+    [("openai", "gpt-4o"), ("anthropic", "claude-3-5-sonnet-20241022"), ("google", "gemini-2.5-pro")]))
+def test_unknown_providers_get_the_vendor_price_marked_inferred(provider: str, vendor_model: tuple[str, str]) -> None:
+    from pricing.aliases import canonical_provider
+
+    assume(canonical_provider(provider) not in default_registry().providers)
+    vendor = compute_cost(*vendor_model, {"input_tokens": 100}, at=AT)
+    cost = compute_cost(provider, vendor_model[1], {"input_tokens": 100}, at=AT)
+    assert (cost.usd, cost.priced, cost.price_id) == (vendor.usd, True, f"inferred:{vendor.price_id}")
+
+
+@SETTINGS
+@given(st.text(min_size=0, max_size=30),
+       st.sampled_from(["llama3.1:8b", "qwen2.5-coder", "my-model", "deepseek-r1:7b"]))
+def test_unknown_providers_with_self_hosted_names_are_unpriced(provider: str, model: str) -> None:
     from pricing.aliases import canonical_provider
 
     assume(canonical_provider(provider) not in default_registry().providers)

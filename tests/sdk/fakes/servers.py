@@ -102,6 +102,9 @@ class ProviderHandler(BaseHTTPRequestHandler):
             if stream:
                 include = bool((req.get("stream_options") or {}).get("include_usage"))
                 self._stream(wire.openai_chat_stream(n, include), abort_after)
+            elif self.server.echo_model and req.get("model"):  # a gateway answers with the model asked for
+                model = json.dumps(req["model"]).encode()
+                self._send(200, wire.OPENAI_CHAT.replace(b'"gpt-4o-mini-2024-07-18"', model))
             else:
                 self._send(200, wire.OPENROUTER_CHAT if self.server.flavour == "openrouter" else wire.OPENAI_CHAT)
         elif path.endswith("/responses"):
@@ -134,8 +137,9 @@ class ProviderHandler(BaseHTTPRequestHandler):
 
 
 class ProviderServer(_Server):
-    def __init__(self, flavour: str = "openai", stream_tokens: int = 3) -> None:
+    def __init__(self, flavour: str = "openai", stream_tokens: int = 3, echo_model: bool = False) -> None:
         self.flavour = flavour
+        self.echo_model = echo_model
         self.stream_tokens = stream_tokens
         self.requests: list[tuple[str, str, bytes]] = []
         super().__init__(ProviderHandler)
