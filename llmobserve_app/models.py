@@ -454,4 +454,26 @@ class WebhookSigningSecret(SQLModel, table=True):
     __tablename__ = "webhook_signing_secrets"
     tenant_id: int = Field(foreign_key="users.id", primary_key=True)
     secret: str = Field(max_length=100)
+
+
+
+
+class CustomPrice(SQLModel, table=True):
+    """One account's own price for a model (``services/custom_prices.py``): it wins over the bundled price for
+    this account only, for calls from ``effective_from`` on (None: always). Prices are integer nano-dollars per
+    million tokens (per request for ``per_request_nanos``): exact for any price with up to nine decimals,
+    and a token's share (a price / 10**6) stays exact until the call's total is rounded to a nano-dollar once."""
+
+    __tablename__ = "custom_prices"
+    __table_args__ = (sa.Index("ix_custom_prices_tenant", "tenant_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    provider: str | None = Field(default=None, max_length=100)  # canonical, lower-case; None: any provider
+    model: str = Field(max_length=200)  # lower-case, as matched
+    input_nanos_per_mtok: int = _bigint()
+    output_nanos_per_mtok: int = _bigint()
+    cached_input_nanos_per_mtok: int | None = _bigint(default=None)  # None: the input price
+    reasoning_nanos_per_mtok: int | None = _bigint(default=None)  # None: the output price
+    per_request_nanos: int | None = _bigint(default=None)
+    effective_from: datetime | None = _ts(default=None)
     created_at: datetime = _ts(default_factory=utcnow)

@@ -36,7 +36,8 @@ _UNKNOWN_NOTES = ("no price matches this provider and model",)
 class Registry:
     """All known prices. Thread-safe for readers; writers (register_price) swap whole structures."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, infer: bool = True) -> None:
+        self.infers = infer  # price generic providers' calls by inference (``pricing.infer``)
         self.providers: dict[str, ProviderData] = {}
         self.sources: list[str] = []
         self._cache: dict[tuple[str, str], Any] = {}
@@ -104,7 +105,7 @@ class Registry:
         pid = canonical_provider(provider)
         data = self.providers.get(pid)
         if data is None:
-            return self._infer(model)
+            return self._infer(model) if self.infers else None
         if not model.strip():
             return None
         for ref in _model_refs(pid, model):
@@ -161,7 +162,7 @@ class Registry:
         pid, candidates = hit
         if at is None and candidates[0].fixed_period is None:
             at = datetime.now(UTC)
-        found = _in_force(candidates, at)
+        found = in_force(candidates, at)
         if found is None:
             when = f"{at:%Y-%m-%d %H:%M} UTC"
             return Cost(None, False, None, {}, (f"no price for {provider}/{model} in force at {when}",))
@@ -201,7 +202,7 @@ class Registry:
         hit = self.lookup(provider, model)
         if hit is None:
             return None
-        found = _in_force(hit[1], at)
+        found = in_force(hit[1], at)
         if found is None:
             return None
         entry, idx = found
@@ -258,7 +259,7 @@ class Registry:
         return {"providers": len(self.providers), "models": len(ids)}
 
 
-def _in_force(candidates: tuple[Entry, ...], at: datetime | None) -> tuple[Entry, int] | None:
+def in_force(candidates: tuple[Entry, ...], at: datetime | None) -> tuple[Entry, int] | None:
     """The entry and period in force at ``at`` among a lookup's candidates (in precedence order), or None.
     ``at`` may be None only when the first candidate's last period always applies."""
     entry = candidates[0]

@@ -10,7 +10,7 @@ from typing import Any
 from llmobserve_app.models import utcnow
 from llmobserve_app.services.ingest.fast_schema import FastEvent
 from llmobserve_app.services.ingest.rollup_rows import rollup_statements
-from llmobserve_app.services.ingest.rows import STARTED, aware_time, event_row, sqlite_time
+from llmobserve_app.services.ingest.rows import SHARED_PRICES, STARTED, Prices, aware_time, event_row, sqlite_time
 from llmobserve_app.services.ingest.schema import EventIn, Rejection
 from llmobserve_app.services.ingest.sql import SQLITE, sql_dialect
 
@@ -47,9 +47,11 @@ def prepare_events(
     events: Sequence[EventIn | FastEvent | None],
     rejected: Sequence[Rejection] = (),
     dialect: str = "sqlite",
+    prices: Prices = SHARED_PRICES,
 ) -> PreparedBatch:
-    """Price validated events (None entries were rejected already) into rows for ``dialect``. Events whose
-    usage cannot be priced (e.g. cached > input tokens) are rejected here, naming the field."""
+    """Price validated events (None entries were rejected already) into rows for ``dialect`` with ``prices``
+    (the tenant's: ``services.custom_prices.prices_for``). Events whose usage cannot be priced (e.g. cached >
+    input tokens) are rejected here, naming the field."""
     db_time = sqlite_time if sql_dialect(dialect) is SQLITE else aware_time
     received_at = db_time(utcnow())
     batch = PreparedBatch(tenant_id, dialect, [], rejected=list(rejected))
@@ -58,7 +60,7 @@ def prepare_events(
         if event is None:
             continue
         try:
-            row = event_row(tenant_id, event, received_at, db_time)
+            row = event_row(tenant_id, event, received_at, db_time, prices)
         except (InvalidOperation, OverflowError, ValueError) as error:
             batch.rejected.append(Rejection(index, f"event: {error}"))
             continue

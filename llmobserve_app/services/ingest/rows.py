@@ -4,18 +4,19 @@ datetimes (naive ``YYYY-MM-DD HH:MM:SS.ffffff`` text on SQLite), JSON text, bool
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
+import pricing
 from llmobserve_app.models import Event
 from llmobserve_app.services.ingest.fast_schema import INT_MAX, MAX_COST_NANOS_PER_CALL, FastEvent
 from llmobserve_app.services.ingest.schema import EventIn
 from llmobserve_app.services.money import NANOS_EXPONENT, usd_to_nanos
-from pricing import compute_cost, flat_prices, unknown_model
+from pricing import Cost, FlatPrices
 
 NOT_CHARGED_PRICE_ID = "not_charged"
 _encode_json = msgspec.json.encode
@@ -30,6 +31,22 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 COLUMN = {name: index for index, name in enumerate(EVENT_COLUMNS)}  # a row's value of column c: row[COLUMN[c]]
 SPAN, STARTED = COLUMN["span_id"], COLUMN["started_at"]
+
+
+
+class Prices(Protocol):
+    """Where a call's price comes from: the ``pricing`` module itself (the shared prices), or one account's
+    ``pricing.custom.CustomPricing`` (its custom prices over the shared ones)."""
+
+    def flat_prices(self, provider: str, model: str, at: datetime) -> FlatPrices | None: ...
+
+    def unknown_model(self, provider: str, model: str) -> bool: ...
+
+    def compute_cost(self, provider: str, model: str, usage: Mapping[str, Any], *, at: datetime | None = ...,
+                     batch: bool = ..., service_tier: str | None = ..., provider_reported_cost: Any = ...) -> Cost: ...
+
+
+SHARED_PRICES: Prices = pricing  # type: ignore[assignment]  # a module with those three functions
 
 if set(EVENT_COLUMNS) != {column.name for column in Event.__table__.columns} - {"id"}:
     raise RuntimeError("services/ingest/rows.py: EVENT_COLUMNS no longer matches the events table in models.py")
@@ -66,23 +83,23 @@ def _json(value: dict[str, Any]) -> str:
     return _encode_json(value).decode() if value else "{}"  # msgspec: ~15× faster than json.dumps here
 
 
-def _price(event: EventIn | FastEvent, started: datetime) -> tuple[int | None, bool, str | None]:
+def _price(event: EventIn | FastEvent, started: datetime, prices: Prices) -> tuple[int | None, bool, str | None]:
     """(cost in nanodollars or None, priced, price id) of a call that was charged. Raises ValueError for
     usage that cannot be priced."""
     usage = event.usage
     model = event.model or ""
     if (event.provider_reported_cost is None and not event.batch and event.service_tier is None
             and not usage.audio_seconds and not usage.units):  # a plain token call
-        flat = flat_prices(event.provider, model, started)
+        flat = prices.flat_prices(event.provider, model, started)
         if flat is not None:
             cost_nanos = flat.cost(usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
                                    usage.cache_write_1h_tokens, usage.output_tokens, usage.reasoning_tokens,
                                    usage.web_searches, usage.requests, exponent=NANOS_EXPONENT)
             if cost_nanos is not None:
                 return cost_nanos, True, flat.price_id  # integer pricing (pricing.flat), same result
-        elif unknown_model(event.provider, model):
+        elif prices.unknown_model(event.provider, model):
             return None, False, None  # what compute_cost says of a model without a price, 40× faster
-    cost = compute_cost(
+    cost = prices.compute_cost(
         event.provider,
         model,
         {
@@ -107,9 +124,11 @@ def _price(event: EventIn | FastEvent, started: datetime) -> tuple[int | None, b
 
 
 def event_row(
-    tenant_id: int, event: EventIn | FastEvent, received_at: Any, db_time: Callable[[datetime], Any]
+    tenant_id: int, event: EventIn | FastEvent, received_at: Any, db_time: Callable[[datetime], Any],
+    prices: Prices = SHARED_PRICES,
 ) -> tuple[Any, ...]:
-    """One ``events`` row (``EVENT_COLUMNS`` order), priced. Raises ValueError for unpriceable usage."""
+    """One ``events`` row (``EVENT_COLUMNS`` order), priced with ``prices`` (the tenant's). Raises ValueError
+    for unpriceable usage."""
     usage = event.usage
     started, ended = event.started_at, event.ended_at
     if started.tzinfo is not UTC:
@@ -123,7 +142,7 @@ def event_row(
     if failed:
         cost_nanos, priced, price_id = 0, True, NOT_CHARGED_PRICE_ID
     else:
-        cost_nanos, priced, price_id = _price(event, started)
+        cost_nanos, priced, price_id = _price(event, started, prices)
     reported_nanos = None if reported is None else usd_to_nanos(reported)
     if (cost_nanos or 0) > MAX_COST_NANOS_PER_CALL or (reported_nanos or 0) > MAX_COST_NANOS_PER_CALL:
         raise ValueError("cost is beyond what one call can cost here (over $1,000,000)")

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import utcnow
+from llmobserve_app.services import custom_prices
 from llmobserve_app.services.customer_ranges import LATE_SQL, late_event_params
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, oldest_started, prepare_events
 from llmobserve_app.services.ingest.rows import SPAN
@@ -150,5 +151,6 @@ def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any], n
     """Validate, price and store a batch for one tenant, written at ``now`` (default: the clock). The caller's
     session commits (or rolls back)."""
     validated, rejected = validate_events(raw_events)
-    prepared = prepare_events(tenant_id, validated, rejected, dialect_name(session))
+    prices = custom_prices.prices_for(session.get_bind(), tenant_id)  # type: ignore[arg-type]
+    prepared = prepare_events(tenant_id, validated, rejected, dialect_name(session), prices)
     return write_prepared(session, prepared, now or utcnow())
