@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from ingest_api import billing_forms, caps, events, exports, sdk_files, stripe_webhook, usage
+from ingest_api import billing_forms, caps, events, exports, prices, sdk_files, stripe_webhook, usage
 from ingest_api.batches import BatchWriter, freeze_startup_heap
 from ingest_api.browser_auth import router as browser_auth_router
 from ingest_api.deps import install_error_handlers, no_nul_in_query
@@ -65,6 +65,7 @@ def create_ingest_app(database_url: str | None = None, clock: Callable[[], datet
     api.include_router(events.router)
     api.include_router(caps.router)
     api.include_router(usage.router)
+    api.include_router(prices.router)
     api.include_router(exports.router)
     api.include_router(browser_auth_router)
     api.include_router(sdk_files.router)

@@ -99,7 +99,10 @@ def parse_when(value: Any, field: str = "effective_from") -> datetime | None:
         raise InvalidPrice(f"{field} must be an ISO date or datetime such as 2026-12-01.", field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise InvalidPrice(f"{field} is out of range.", field) from None
 
 
 def _name(value: Any, field: str, max_length: int, *, required: bool) -> str | None:

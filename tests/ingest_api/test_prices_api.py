@@ -1,0 +1,113 @@
+"""GET/PUT/DELETE /v1/prices with an API key: saved prices price the account's next events, 422 names the field,
+another account's price is 404 and never applies to it, and the operations are in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from ingest_api import create_ingest_app
+from llmobserve_app import routes
+from llmobserve_app.models import Event
+from pricing import PRICE_DATA_VERSION
+from tests.factories import event
+
+
+@pytest.fixture
+def client(database_url: str) -> TestClient:
+    return TestClient(create_ingest_app(database_url))
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _stored(engine, tenant: int, span: str) -> tuple:
+    with engine.connect() as connection:
+        return tuple(connection.execute(sa.select(Event.cost_nanos, Event.priced, Event.price_id)
+                                        .where(Event.tenant_id == tenant, Event.span_id == span)).one())
+
+
+def test_put_list_price_and_delete(client, make_account, engine) -> None:
+    tenant, _, key = make_account()
+    body = {"provider": "ollama", "model": "llama3.1:8b", "input_per_mtok": "0", "output_per_mtok": "0.15",
+            "per_request": "0.0001", "effective_from": "2026-01-01"}
+    saved = client.put(routes.API_PRICES, json=body, headers=_auth(key))
+    assert saved.status_code == 200, saved.text
+    price = saved.json()
+    assert price == {"id": price["id"], "provider": "ollama", "model": "llama3.1:8b", "input_per_mtok": "0",
+                     "output_per_mtok": "0.15", "cached_input_per_mtok": None, "reasoning_per_mtok": None,
+                     "per_request": "0.0001", "effective_from": "2026-01-01T00:00:00+00:00",
+                     "created_at": price["created_at"], "price_id": f"price-{price['id']}"}
+    assert client.get(routes.API_PRICES, headers=_auth(key)).json() == {"prices": [price]}
+
+    call = event("llama-1", provider="ollama", model="llama3.1:8b",
+                 usage={"input_tokens": 4000, "output_tokens": 2000}, started_at=datetime.now(UTC).isoformat())
+    assert client.post(routes.API_EVENTS, json={"events": [call]}, headers=_auth(key)).json()["accepted"] == 1
+    # 4000 * $0 + 2000 * $0.15 per 1M = $0.0003, + $0.0001 per request = $0.0004 = 400,000 nano-dollars
+    expected_id = f"custom:ollama/llama3.1:8b@2026-01-01#price-{price['id']}"
+    assert _stored(engine, tenant, "llama-1") == (400_000, True, expected_id)
+
+    assert client.delete(routes.API_PRICE.format(price_id=price["id"]), headers=_auth(key)).status_code == 204
+    assert client.get(routes.API_PRICES, headers=_auth(key)).json() == {"prices": []}
+    again = client.delete(routes.API_PRICE.format(price_id=price["id"]), headers=_auth(key))
+    assert again.status_code == 404 and again.json()["error"] == "price_not_found"
+    call["span_id"] = "llama-2"
+    client.post(routes.API_EVENTS, json={"events": [call]}, headers=_auth(key))
+    assert _stored(engine, tenant, "llama-2") == (None, False, None)  # unpriced again, never $0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"input_per_mtok": "-1"}, "input_per_mtok"),
+        ({"output_per_mtok": "1.5e3"}, "output_per_mtok"),
+        ({"output_per_mtok": 1.5}, "output_per_mtok"),
+        ({"cached_input_per_mtok": "3"}, "cached_input_per_mtok"),  # more than the input price
+        ({"per_request": "0.0000000001"}, "per_request"),
+        ({"effective_from": "yesterday"}, "effective_from"),
+        ({"model": ""}, "model"),
+        ({"model": "a\u0000b"}, "model"),
+        ({"unknown_field": "1"}, "unknown_field"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field_and_saves_nothing(client, make_account, change, field) -> None:
+    _, _, key = make_account()
+    body = {"model": "gpt-4o", "input_per_mtok": "2", "output_per_mtok": "8", **change}
+    reply = client.put(routes.API_PRICES, json=body, headers=_auth(key))
+    assert reply.status_code == 422, reply.text
+    assert set(reply.json()) == {"error", "detail"} and field in reply.json()["detail"]
+    assert client.get(routes.API_PRICES, headers=_auth(key)).json() == {"prices": []}
+
+
+def test_accounts_are_isolated(client, make_account, engine) -> None:
+    mine, _, my_key = make_account("mine")
+    other, _, other_key = make_account("other")
+    price = client.put(routes.API_PRICES, json={"provider": "openai", "model": "gpt-4o", "input_per_mtok": "0",
+                                                "output_per_mtok": "0"}, headers=_auth(my_key)).json()
+    assert client.get(routes.API_PRICES, headers=_auth(other_key)).json() == {"prices": []}
+    stolen = client.delete(routes.API_PRICE.format(price_id=price["id"]), headers=_auth(other_key))
+    assert stolen.status_code == 404
+    call = {"provider": "openai", "model": "gpt-4o", "usage": {"input_tokens": 1_000_000}}
+    client.post(routes.API_EVENTS, json={"events": [event("mine-1", **call)]}, headers=_auth(my_key))
+    client.post(routes.API_EVENTS, json={"events": [event("other-1", **call)]}, headers=_auth(other_key))
+    assert _stored(engine, mine, "mine-1")[:2] == (0, True)
+    assert _stored(engine, other, "other-1") == (2_500_000_000, True, f"openai/gpt-4o@base#{PRICE_DATA_VERSION}")
+    assert len(client.get(routes.API_PRICES, headers=_auth(my_key)).json()["prices"]) == 1
+
+
+def test_routes_need_an_api_key(client) -> None:
+    assert client.get(routes.API_PRICES).status_code == 401
+    assert client.put(routes.API_PRICES, json={}).status_code == 401
+    assert client.delete(routes.API_PRICE.format(price_id=1)).status_code == 401
+
+
+def test_the_operations_are_described_in_openapi(client) -> None:
+    paths = client.get(routes.API_OPENAPI).json()["paths"]
+    assert {"get", "put"} <= set(paths[routes.API_PRICES]) and "delete" in paths[routes.API_PRICE]
+    put = paths[routes.API_PRICES]["put"]
+    assert "422" in put["responses"] and put["requestBody"]["required"]
+    assert "404" in paths[routes.API_PRICE]["delete"]["responses"]
