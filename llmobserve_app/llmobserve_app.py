@@ -17,6 +17,7 @@ from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
 from llmobserve_app.pages.docs import docs_page
 from llmobserve_app.pages.onboarding import onboarding_page
+from llmobserve_app.pages.prices import prices_page
 from llmobserve_app.pages.pricing import pricing_page
 from llmobserve_app.pages.runs import run_detail_page, runs_page
 from llmobserve_app.pages.settings import settings_page
@@ -28,6 +29,7 @@ from llmobserve_app.state.auth import AuthFormState, OnboardingState
 from llmobserve_app.state.breakdowns import AgentsState, CostsState, InfrastructureState, InsightsState, LlmsState
 from llmobserve_app.state.customers import CustomerDetailState, CustomersState
 from llmobserve_app.state.dashboard import DashboardState
+from llmobserve_app.state.prices_page import PricesState
 from llmobserve_app.state.runs import RunDetailState, RunsState
 from llmobserve_app.state.settings_page import SettingsState
 from llmobserve_app.state.subscription import SubscribePromptState, SubscriptionState
@@ -85,6 +87,7 @@ app.add_page(subscription_page, route=routes.SUBSCRIPTION, title="Subscription �
 app.add_page(subscribe_prompt_page, route=routes.SUBSCRIBE, title="Choose your plan · LLM Observe",
              on_load=SubscribePromptState.load)
 app.add_page(pricing_page, route=routes.PRICING, title="Pricing · LLM Observe")
+app.add_page(prices_page, route=routes.SETTINGS_PRICES, title="Custom prices · LLM Observe", on_load=PricesState.load)
 
 ANALYTICS_PAGES = [
     (customers_page, routes.CUSTOMERS, "Customers", CustomersState.load),

@@ -98,7 +98,7 @@ def insights_page() -> rx.Component:
         ),
         table_card("Unpriced models to fix",
                    data_table([("Provider", "provider"), ("Model", "model"), ("Calls", "calls")], S.unpriced_models,
-                              "unpriced-models"),
+                              "unpriced-models", link=("model", "href"), keep_filter=False),
                    S.unpriced_models, "Every call of the last 7 days had a price."),
         spacing="4", width="100%",
     )

@@ -146,13 +146,28 @@ def delivery_card() -> rx.Component:
     )
 
 
+def prices_link_card() -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.vstack(rx.heading("Prices", size="4"),
+                      rx.text("Your own prices for models we cannot price, or negotiated rates.", size="2",
+                              color_scheme="gray"), spacing="1"),
+            rx.spacer(),
+            rx.link(rx.button("Custom prices", variant="soft"), href=routes.SETTINGS_PRICES, id="custom-prices-link"),
+            align="center", width="100%",
+        ),
+        width="100%",
+    )
+
+
 def settings_page() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Settings", size="7"),
             error_callout(SettingsState.error),
             rx.cond(SettingsState.loading, rx.skeleton(rx.card(height="200px"), width="100%"),
-                    rx.vstack(account_card(), keys_card(), delivery_card(), sdk_setup_card(), spacing="4",
+                    rx.vstack(account_card(), keys_card(), delivery_card(), prices_link_card(), sdk_setup_card(),
+                              spacing="4",
                               width="100%")),
             spacing="4", width="100%",
         )

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 import plotly.graph_objects as go
 import reflex as rx
 
+from llmobserve_app import routes
 from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.filters import FilterState
@@ -97,6 +98,11 @@ class CostsState(AnalyticsPageState, FilterState):
         return await self._reload()
 
 
+def add_price_href(provider: str, model: str) -> str:
+    """/settings/prices with its "add a price" form pre-filled for this provider and model."""
+    return f"{routes.SETTINGS_PRICES}?{urlencode({'provider': provider, 'model': model})}"
+
+
 class InsightsState(AnalyticsPageState, FilterState):
     movers: list[dict[str, str]] = []
     top_customers: list[dict[str, str]] = []
@@ -118,4 +124,5 @@ class InsightsState(AnalyticsPageState, FilterState):
         self.top_agents = cost_rows(found.top_agents)
         self.untracked_share = fmt.share(found.untracked_share)
         self.untracked_cost = fmt.usd(found.untracked_cost_nanos)
-        self.unpriced_models = [{"provider": p, "model": m, "calls": fmt.count(n)} for p, m, n in found.unpriced_models]
+        self.unpriced_models = [{"provider": p, "model": m, "calls": fmt.count(n), "href": add_price_href(p, m)}
+                                for p, m, n in found.unpriced_models]

@@ -1,0 +1,118 @@
+"""/settings/prices: this account's custom prices (list, add, delete), with the form's errors under each field.
+
+``?provider=...&model=...`` pre-fills the form (the "unpriced models to fix" links on /insights).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import reflex as rx
+from sqlmodel import Session
+
+from llmobserve_app.services import custom_prices
+from llmobserve_app.services.custom_prices import InvalidPrice, PriceInput
+from llmobserve_app.state.session import SessionState, run_db
+
+FORM_FIELDS = ("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+               "reasoning_per_mtok", "per_request", "effective_from")
+_PREFILLED = ("provider", "model")
+
+
+def _rows(session: Session, user_id: int) -> list[dict[str, str]]:
+    rows = []
+    for price in custom_prices.list_prices(session, user_id):
+        shown = custom_prices.as_json(price)
+        rows.append({
+            "id": str(price.id), "provider": shown["provider"] or "any", "model": shown["model"],
+            "input": shown["input_per_mtok"], "output": shown["output_per_mtok"],
+            "cached": shown["cached_input_per_mtok"] or "= input",
+            "reasoning": shown["reasoning_per_mtok"] or "= output",
+            "per_request": shown["per_request"] or "—",
+            "from": price.effective_from.strftime("%Y-%m-%d %H:%M UTC") if price.effective_from else "always",
+            "price_id": shown["price_id"],
+        })
+    return rows
+
+
+def _save(session: Session, user_id: int, price: PriceInput) -> None:
+    custom_prices.put_price(session, user_id, price)
+
+
+def _delete(session: Session, user_id: int, price_id: int) -> bool:
+    return custom_prices.delete_price(session, user_id, price_id)
+
+
+def empty_form() -> dict[str, str]:
+    return dict.fromkeys(FORM_FIELDS, "")
+
+
+class PricesState(SessionState):
+    loading: bool = True
+    error: str = ""
+    prices: list[dict[str, str]] = []
+    form: dict[str, str] = empty_form()
+    field_errors: dict[str, str] = {}
+
+    @rx.event
+    def set_field(self, name: str, value: str) -> None:
+        """Edit one form field; its error goes away (the user is correcting it)."""
+        if name in FORM_FIELDS:
+            self.form = {**self.form, name: value}
+            self.field_errors = {k: v for k, v in self.field_errors.items() if k != name}
+
+    @rx.event
+    def clear_form(self) -> None:
+        self.form, self.field_errors, self.error = empty_form(), {}, ""
+
+    def _prefill(self) -> None:
+        params = parse_qs(self.router.url.query or "")
+        self.form = {**empty_form(), **{k: params[k][0][:200] for k in _PREFILLED if params.get(k)}}
+        self.field_errors = {}
+
+    @rx.event
+    async def load(self):
+        self.loading, self.error = True, ""
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        self._prefill()
+        self.prices = await run_db(_rows, user.id)
+        self.loading = False
+        return None
+
+    @rx.event
+    async def save(self):
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        fields: dict[str, Any] = {k: (v.strip() or None) for k, v in self.form.items()}
+        try:
+            price = custom_prices.parse_price(fields)
+        except InvalidPrice as error:
+            self.field_errors = {error.field or "model": error.message}
+            return None
+        await run_db(_save, user.id, price)
+        custom_prices.forget(user.id)  # committed: this process prices the next batches with it
+        self.form, self.field_errors, self.error = empty_form(), {}, ""
+        self.prices = await run_db(_rows, user.id)
+        return rx.toast.success(f"Saved: {price.model} calls are priced with it from "
+                                f"{price.effective_from:%Y-%m-%d %H:%M} UTC on." if price.effective_from else
+                                f"Saved: {price.model} calls are priced with it from now on.")
+
+    @rx.event
+    async def delete(self, price_id: str):
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        try:
+            deleted = await run_db(_delete, user.id, int(price_id))
+        except ValueError:
+            deleted = False
+        if not deleted:
+            self.error = "That price does not exist (any more)."
+            return None
+        custom_prices.forget(user.id)
+        self.prices = await run_db(_rows, user.id)
+        return rx.toast.success("Price deleted: new calls get the bundled price again.")
