@@ -477,3 +477,28 @@ class CustomPrice(SQLModel, table=True):
     per_request_nanos: int | None = _bigint(default=None)
     effective_from: datetime | None = _ts(default=None)
     created_at: datetime = _ts(default_factory=utcnow)
+
+
+class PriceRecalculation(SQLModel, table=True):
+    """One re-pricing of an account's calls in a window with the prices in force now
+    (``services/recalculation.py``): its progress while it runs, then its audit record."""
+
+    __tablename__ = "price_recalculations"
+    __table_args__ = (sa.Index("ix_price_recalculations_tenant", "tenant_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="users.id")
+    window_start: datetime = _ts()
+    window_end: datetime = _ts()  # exclusive
+    status: str = Field(default="running", max_length=16)  # running | done | failed
+    events_seen: int = _bigint(default=0)
+    calls_changed: int = _bigint(default=0)
+    cost_before_nanos: int = _bigint(default=0)  # of the calls seen, as stored before
+    cost_after_nanos: int = _bigint(default=0)
+    unpriced_before: int = _bigint(default=0)
+    unpriced_after: int = _bigint(default=0)
+    cursor_started: datetime | None = _ts(default=None)  # the last event done: (started_at, id)
+    cursor_id: int | None = _bigint(default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    finished_at: datetime | None = _ts(default=None)
+    error: str | None = Field(default=None, max_length=300)

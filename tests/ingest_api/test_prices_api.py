@@ -3,6 +3,7 @@ another account's price is 404 and never applies to it, and the operations are i
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -111,3 +112,37 @@ def test_the_operations_are_described_in_openapi(client) -> None:
     put = paths[routes.API_PRICES]["put"]
     assert "422" in put["responses"] and put["requestBody"]["required"]
     assert "404" in paths[routes.API_PRICE]["delete"]["responses"]
+
+
+def test_recalculate_past_calls_in_the_background(client, make_account, engine) -> None:
+    tenant, _, key = make_account()
+    started = datetime.now(UTC).replace(microsecond=0)
+    call = event("old-1", provider="ollama", model="llama3.1:8b", started_at=started.isoformat(),
+                 usage={"input_tokens": 1_000_000, "output_tokens": 0})
+    client.post(routes.API_EVENTS, json={"events": [call]}, headers=_auth(key))
+    assert _stored(engine, tenant, "old-1") == (None, False, None)
+    price = client.put(routes.API_PRICES, json={"provider": "ollama", "model": "llama3.1:8b",
+                                                "input_per_mtok": "0.05", "output_per_mtok": "0"},
+                       headers=_auth(key)).json()
+
+    reply = client.post(routes.API_PRICES_RECALCULATE, json={"from": started.date().isoformat()}, headers=_auth(key))
+    assert reply.status_code == 202, reply.text
+    job_url = routes.API_PRICES_RECALCULATION.format(job_id=reply.json()["id"])
+    deadline = time.monotonic() + 30
+    while (job := client.get(job_url, headers=_auth(key)).json())["status"] == "running":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert {k: job[k] for k in ("status", "events_seen", "calls_changed", "cost_before_usd", "cost_after_usd",
+                                "unpriced_before", "unpriced_after")} == {
+        "status": "done", "events_seen": 1, "calls_changed": 1, "cost_before_usd": "0", "cost_after_usd": "0.05",
+        "unpriced_before": 1, "unpriced_after": 0}
+    expected_id = f"custom:ollama/llama3.1:8b@base#price-{price['id']}"
+    assert _stored(engine, tenant, "old-1") == (50_000_000, True, expected_id)
+
+    _, _, other_key = make_account("other")
+    assert client.get(job_url, headers=_auth(other_key)).status_code == 404
+    bad = client.post(routes.API_PRICES_RECALCULATE, json={"from": "2026-13-01"}, headers=_auth(key))
+    assert bad.status_code == 422 and "from" in bad.json()["detail"]
+    inverted = client.post(routes.API_PRICES_RECALCULATE, json={"from": "2026-12-02", "to": "2026-12-01"},
+                           headers=_auth(key))
+    assert inverted.status_code == 422 and "from" in inverted.json()["detail"]

@@ -1,6 +1,7 @@
-"""custom prices
+"""custom prices and price recalculations
 
-One account's own prices per model (``custom_prices``), used at ingest over the bundled ones.
+One account's own prices per model (``custom_prices``), used at ingest over the bundled ones, and the
+progress and audit record of each re-pricing of past calls (``price_recalculations``).
 
 Revision ID: 0010
 Revises: 0009
@@ -38,8 +39,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_custom_prices_tenant', 'custom_prices', ['tenant_id'], unique=False)
+    op.create_table(
+        'price_recalculations',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('tenant_id', sa.Integer(), nullable=False),
+        sa.Column('window_start', llmobserve_app.models.UTCDateTime(), nullable=False),
+        sa.Column('window_end', llmobserve_app.models.UTCDateTime(), nullable=False),
+        sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('events_seen', sa.BigInteger(), nullable=False),
+        sa.Column('calls_changed', sa.BigInteger(), nullable=False),
+        sa.Column('cost_before_nanos', sa.BigInteger(), nullable=False),
+        sa.Column('cost_after_nanos', sa.BigInteger(), nullable=False),
+        sa.Column('unpriced_before', sa.BigInteger(), nullable=False),
+        sa.Column('unpriced_after', sa.BigInteger(), nullable=False),
+        sa.Column('cursor_started', llmobserve_app.models.UTCDateTime(), nullable=True),
+        sa.Column('cursor_id', sa.BigInteger(), nullable=True),
+        sa.Column('created_at', llmobserve_app.models.UTCDateTime(), nullable=False),
+        sa.Column('updated_at', llmobserve_app.models.UTCDateTime(), nullable=False),
+        sa.Column('finished_at', llmobserve_app.models.UTCDateTime(), nullable=True),
+        sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.ForeignKeyConstraint(['tenant_id'], ['users.id'], ),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_price_recalculations_tenant', 'price_recalculations', ['tenant_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_price_recalculations_tenant', table_name='price_recalculations')
+    op.drop_table('price_recalculations')
     op.drop_index('ix_custom_prices_tenant', table_name='custom_prices')
     op.drop_table('custom_prices')

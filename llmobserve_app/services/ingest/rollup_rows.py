@@ -174,3 +174,23 @@ def rollup_statements(dialect: Dialect, tenant_id: int, rows: list[Row]) -> list
     if dialect.row_locks:  # one lock order for every writer: concurrent batches cannot deadlock
         return [(sql, sorted(values, key=repr)) for sql, values in statements if values]
     return [(sql, values) for sql, values in statements if values]
+
+
+def repricing_statements(dialect: Dialect, tenant_id: int, before: list[Row],
+                         after: list[Row]) -> list[tuple[str, list[Row]]]:
+    """The upserts that move re-priced events' measures in every rollup they are summed in: each event as it was
+    (``before``) is subtracted, as it is now (``after``, same events, same order) added. Only the cost and the
+    priced flag differ, so units are untouched, and an hourly bucket keyed by ``priced`` may be left at zero
+    calls (the caller deletes those)."""
+    rows = [*before, *after]
+    measures = [tuple(-value for value in _measures(row)) for row in before] + [_measures(row) for row in after]
+    hourly, tenant_hourly = hourly_rows(tenant_id, rows, measures)
+    statements = [
+        (hourly_sql(dialect), hourly),
+        (tenant_hourly_sql(dialect), tenant_hourly),
+        (customer_daily_sql(dialect), customer_daily_rows(tenant_id, rows, measures)),
+        (runs_sql(dialect), run_rows(tenant_id, rows, measures)),
+    ]
+    if dialect.row_locks:  # the lock order of ingest: a re-pricing chunk and a batch cannot deadlock
+        return [(sql, sorted(values, key=repr)) for sql, values in statements if values]
+    return [(sql, values) for sql, values in statements if values]

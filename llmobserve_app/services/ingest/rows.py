@@ -83,9 +83,11 @@ def _json(value: dict[str, Any]) -> str:
     return _encode_json(value).decode() if value else "{}"  # msgspec: ~15× faster than json.dumps here
 
 
-def _price(event: EventIn | FastEvent, started: datetime, prices: Prices) -> tuple[int | None, bool, str | None]:
-    """(cost in nanodollars or None, priced, price id) of a call that was charged. Raises ValueError for
-    usage that cannot be priced."""
+def price_event(event: EventIn | FastEvent | Any, started: datetime,
+                prices: Prices) -> tuple[int | None, bool, str | None]:
+    """(cost in nanodollars or None, priced, price id) of a call that was charged (``started``: its UTC start).
+    ``event`` is a validated event or anything with its attributes (a stored one, when recalculating). Raises
+    ValueError for usage that cannot be priced."""
     usage = event.usage
     model = event.model or ""
     if (event.provider_reported_cost is None and not event.batch and event.service_tier is None
@@ -142,7 +144,7 @@ def event_row(
     if failed:
         cost_nanos, priced, price_id = 0, True, NOT_CHARGED_PRICE_ID
     else:
-        cost_nanos, priced, price_id = _price(event, started, prices)
+        cost_nanos, priced, price_id = price_event(event, started, prices)
     reported_nanos = None if reported is None else usd_to_nanos(reported)
     if (cost_nanos or 0) > MAX_COST_NANOS_PER_CALL or (reported_nanos or 0) > MAX_COST_NANOS_PER_CALL:
         raise ValueError("cost is beyond what one call can cost here (over $1,000,000)")

@@ -1,0 +1,159 @@
+"""Re-pricing past calls: every event of the window priced as a brute-force re-pricing says, every rollup equal
+to one rebuilt from the events, the audit counters right, idempotent, other windows and accounts untouched."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from llmobserve_app.db import session_scope
+from llmobserve_app.models import Event, PriceRecalculation
+from llmobserve_app.services import custom_prices, recalculation, rollups
+from llmobserve_app.services.custom_prices import parse_price
+from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.ingest.store import ingest_events
+from llmobserve_app.services.money import usd_to_nanos
+from pricing.custom import CustomPricing
+from tests.factories import event, rollup_snapshot
+
+DAY0 = (datetime.now(UTC) - timedelta(days=4)).replace(hour=0, minute=0, second=0, microsecond=0)
+CALLS = [
+    ("openai", "gpt-4o-mini", {"input_tokens": 1200, "cached_input_tokens": 200, "output_tokens": 300}),
+    ("openai", "gpt-4o", {"input_tokens": 900, "output_tokens": 100, "reasoning_tokens": 20}),
+    ("ollama", "llama3.1:8b", {"input_tokens": 5000, "output_tokens": 700}),  # unpriced until a custom price
+    ("openai-compatible", "gpt-4o-2024-08-06", {"input_tokens": 100, "output_tokens": 50}),  # inferred
+    ("my-gateway", "house-model", {"input_tokens": 10, "output_tokens": 10}),
+    ("anthropic", "claude-sonnet-4-5", {"input_tokens": 3000, "output_tokens": 200}),
+]
+
+
+def _events(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    out = []
+    for index in range(count):
+        provider, model, usage = rng.choice(CALLS)
+        started = DAY0 + timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        out.append(event(
+            f"e{index}-{rng.getrandbits(32):08x}", provider=provider, model=model, usage=usage,
+            started_at=started.isoformat(), ended_at=(started + timedelta(seconds=2)).isoformat(),
+            status_code=rng.choice([200] * 9 + [500]), run_id=f"run-{index // 5}",
+            customer_id=rng.choice(["acme", "globex", None]),
+            section_path=rng.choice(["agent:research", "agent:support/tool:kb", None])))
+    return out
+
+
+def _stored(engine, tenant: int) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(Event.span_id, Event.cost_nanos, Event.priced, Event.price_id)
+                                  .where(Event.tenant_id == tenant)).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _brute_force(engine, tenant: int, sent: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Every call priced again from scratch with ``compute_cost`` (the reference path) and the account's prices."""
+    with session_scope(engine) as session:
+        prices = CustomPricing([custom_prices.custom_rate(p) for p in custom_prices.list_prices(session, tenant)])
+    expected = {}
+    for call in sent:
+        if call["status_code"] >= 400:
+            expected[call["span_id"]] = (0, True, "not_charged")
+            continue
+        cost = prices.compute_cost(call["provider"], call["model"], call["usage"],
+                                   at=datetime.fromisoformat(call["started_at"]))
+        expected[call["span_id"]] = ((usd_to_nanos(cost.usd), True, cost.price_id) if cost.priced
+                                     else (None, False, cost.price_id))
+    return expected
+
+
+def _save(engine, tenant: int, **fields: Any) -> None:
+    with session_scope(engine) as session:
+        custom_prices.put_price(session, tenant, parse_price(fields))
+    custom_prices.forget(tenant)
+
+
+def test_recalculation_equals_a_brute_force_re_pricing(engine, make_account, monkeypatch) -> None:
+    monkeypatch.setattr(recalculation, "CHUNK_EVENTS", 7)  # many chunks, and a window not a multiple of it
+    tenant, _, _ = make_account("repriced")
+    other, _, _ = make_account("untouched")
+    sent = _events(random.Random(20261201), 150)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+        ingest_events(session, other, sent)
+    other_before = (_stored(engine, other), rollup_snapshot(engine, other))
+    stored_before = _stored(engine, tenant)
+
+    _save(engine, tenant, provider="ollama", model="llama3.1:8b", input_per_mtok="0", output_per_mtok="0.01")
+    _save(engine, tenant, provider="openai", model="gpt-4o-mini", input_per_mtok="0.1", output_per_mtok="0.4",
+          effective_from=(DAY0 + timedelta(days=2)).isoformat())
+    _save(engine, tenant, model="house-model", input_per_mtok="1000", output_per_mtok="1000")
+    _save(engine, tenant, provider="anthropic", model="claude-sonnet-4-5", input_per_mtok="3",
+          output_per_mtok="15")  # the bundled price again, under another id: the price id changes, the cost not
+
+    window = (DAY0 + timedelta(days=1), DAY0 + timedelta(days=4))
+    job = recalculation.recalculate(engine, tenant, *window)
+
+    in_window = {c["span_id"] for c in sent if window[0] <= datetime.fromisoformat(c["started_at"]) < window[1]}
+    expected = _brute_force(engine, tenant, sent)
+    stored = _stored(engine, tenant)
+    for span, before in stored_before.items():
+        assert stored[span] == (expected[span] if span in in_window else before), span
+    changed = [span for span in in_window if stored_before[span] != expected[span]]
+    charged_in_window = [c["span_id"] for c in sent if c["span_id"] in in_window and c["status_code"] < 400]
+    assert changed and 0 < len(in_window) < len(sent)
+    assert (job.status, job.events_seen, job.calls_changed) == ("done", len(in_window), len(changed))
+    assert job.cost_before_nanos == sum(stored_before[s][0] or 0 for s in charged_in_window)
+    assert job.cost_after_nanos == sum(expected[s][0] or 0 for s in charged_in_window)
+    assert job.unpriced_before > job.unpriced_after == sum(not expected[s][1] for s in charged_in_window)
+
+    # every rollup exactly what a rebuild from the events gives
+    recalculated = rollup_snapshot(engine, tenant)
+    with session_scope(engine) as session:
+        rollups.rebuild_tenant(session, tenant)
+    assert recalculated == rollup_snapshot(engine, tenant)
+
+    again = recalculation.recalculate(engine, tenant, *window)  # idempotent
+    assert (again.calls_changed, again.cost_before_nanos) == (0, again.cost_after_nanos)
+    assert _stored(engine, tenant) == stored
+    assert (_stored(engine, other), rollup_snapshot(engine, other)) == other_before
+
+
+def test_a_job_resumes_from_its_cursor_and_keeps_its_audit(engine, make_account, monkeypatch) -> None:
+    monkeypatch.setattr(recalculation, "CHUNK_EVENTS", 4)
+    tenant, _, _ = make_account()
+    sent = _events(random.Random(3), 10)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+    _save(engine, tenant, model="llama3.1:8b", input_per_mtok="0", output_per_mtok="0")
+    with session_scope(engine) as session:
+        job_id = recalculation.start(session, tenant, DAY0, DAY0 + timedelta(days=5)).id
+    assert recalculation.run_chunk(engine, job_id) is False  # 4 of 10 done, then the process "dies"
+    recalculation.run(engine, job_id, pause=0)  # another process takes it up
+    with session_scope(engine) as session:
+        job = session.get(PriceRecalculation, job_id)
+        assert (job.status, job.events_seen, job.finished_at is not None) == ("done", 10, True)
+        assert recalculation.get(session, tenant + 10_000, job_id) is None  # another account: not found
+    expected = _brute_force(engine, tenant, sent)
+    assert _stored(engine, tenant) == expected
+
+
+def test_an_empty_or_inverted_window() -> None:
+    with pytest.raises(UserFacingError) as error:
+        recalculation.start(None, 1, DAY0, DAY0)  # type: ignore[arg-type]
+    assert error.value.field == "from"
+
+
+def test_the_command_line_re_prices_a_window(engine, database_url, make_account, capsys) -> None:
+    tenant, _, _ = make_account()
+    sent = _events(random.Random(5), 12)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+    _save(engine, tenant, model="house-model", input_per_mtok="0", output_per_mtok="0")
+    args = ["--tenant", str(tenant), "--from", DAY0.date().isoformat(), "--database-url", database_url]
+    assert recalculation.main(args) == 0
+    assert "'status': 'done', 'from'" in capsys.readouterr().out
+    assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
+    assert recalculation.main([*args[:3], "2026-13-01", *args[4:]]) == 2
+    assert "from must be an ISO date" in capsys.readouterr().err
