@@ -79,16 +79,42 @@ def add_price_card() -> rx.Component:
     )
 
 
+def recalculate_card() -> rx.Component:
+    """Offered once a price is saved: re-price the calls already recorded since then."""
+    return rx.cond(
+        PricesState.recalc_since != "",
+        rx.card(
+            rx.heading("Re-price past calls", size="4"),
+            rx.text("Calls already recorded keep their price until re-priced. Rollups and per-customer totals are "
+                    "kept exact; running it twice changes nothing.", size="2", color_scheme="gray"),
+            rx.hstack(
+                rx.text("Since (UTC)", size="2"),
+                rx.input(value=PricesState.recalc_since, on_change=PricesState.set_recalc_since,
+                         id="recalc-since", max_length=40),
+                rx.button(rx.icon("refresh-cw", size=14), "Re-price calls", on_click=PricesState.recalculate,
+                          id="recalculate"),
+                rx.cond(PricesState.recalc_job > 0,
+                        rx.button("Refresh", variant="soft", on_click=PricesState.refresh_recalculation,
+                                  id="refresh-recalculation")),
+                align="center", margin_top="0.5em", wrap="wrap",
+            ),
+            rx.text(PricesState.recalc_status, size="2", id="recalc-status", margin_top="0.5em"),
+            width="100%", id="recalculate-card",
+        ),
+    )
+
+
 def prices_page() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Custom prices", size="7"),
             rx.text("Your own prices win over the bundled ones for your account only, for calls that start on or "
-                    "after their date. Calls already recorded keep the price they were stored with.",
+                    "after their date. Calls already recorded keep the price they were stored with until you "
+                    "re-price them.",
                     color_scheme="gray"),
             error_callout(PricesState.error),
             rx.cond(PricesState.loading, rx.skeleton(rx.card(height="200px"), width="100%"),
-                    rx.vstack(add_price_card(), prices_card(), spacing="4", width="100%")),
+                    rx.vstack(add_price_card(), recalculate_card(), prices_card(), spacing="4", width="100%")),
             spacing="4", width="100%",
         )
     )

@@ -5,14 +5,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import reflex as rx
 from sqlmodel import Session
 
-from llmobserve_app.services import custom_prices
+from llmobserve_app.db import get_engine
+from llmobserve_app.services import custom_prices, recalculation
 from llmobserve_app.services.custom_prices import InvalidPrice, PriceInput
+from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.state.session import SessionState, run_db
 
 FORM_FIELDS = ("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
@@ -44,6 +47,26 @@ def _delete(session: Session, user_id: int, price_id: int) -> bool:
     return custom_prices.delete_price(session, user_id, price_id)
 
 
+def _start_recalculation(session: Session, user_id: int, since: datetime) -> int:
+    job_id = recalculation.start(session, user_id, since, datetime.now(UTC)).id
+    assert job_id is not None
+    return job_id
+
+
+def _recalculation_status(session: Session, user_id: int, job_id: int) -> str:
+    job = recalculation.get(session, user_id, job_id)
+    if job is None:
+        return ""
+    shown = recalculation.as_json(job)
+    if job.status == "running":
+        return f"Re-pricing… {job.events_seen:,} calls checked, {job.calls_changed:,} changed so far."
+    if job.status == "failed":
+        return "Re-pricing failed; see the server log. Nothing of an unfinished chunk was changed."
+    return (f"Re-priced: {job.events_seen:,} calls checked, {job.calls_changed:,} changed; total "
+            f"${shown['cost_before_usd']} → ${shown['cost_after_usd']}, unpriced calls "
+            f"{job.unpriced_before:,} → {job.unpriced_after:,}.")
+
+
 def empty_form() -> dict[str, str]:
     return dict.fromkeys(FORM_FIELDS, "")
 
@@ -54,6 +77,9 @@ class PricesState(SessionState):
     prices: list[dict[str, str]] = []
     form: dict[str, str] = empty_form()
     field_errors: dict[str, str] = {}
+    recalc_since: str = ""  # offered after a save: re-price calls since then (the price's start, else 30 days)
+    recalc_job: int = 0
+    recalc_status: str = ""
 
     @rx.event
     def set_field(self, name: str, value: str) -> None:
@@ -97,6 +123,8 @@ class PricesState(SessionState):
         custom_prices.forget(user.id)  # committed: this process prices the next batches with it
         self.form, self.field_errors, self.error = empty_form(), {}, ""
         self.prices = await run_db(_rows, user.id)
+        since = price.effective_from or datetime.now(UTC) - timedelta(days=30)
+        self.recalc_since, self.recalc_status = since.strftime("%Y-%m-%d %H:%M"), ""
         return rx.toast.success(f"Saved: {price.model} calls are priced with it from "
                                 f"{price.effective_from:%Y-%m-%d %H:%M} UTC on." if price.effective_from else
                                 f"Saved: {price.model} calls are priced with it from now on.")
@@ -116,3 +144,33 @@ class PricesState(SessionState):
         custom_prices.forget(user.id)
         self.prices = await run_db(_rows, user.id)
         return rx.toast.success("Price deleted: new calls get the bundled price again.")
+
+    @rx.event
+    async def recalculate(self):
+        """Re-price this account's calls since ``recalc_since`` with the prices now in force, in the background."""
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        try:
+            since = custom_prices.parse_when(self.recalc_since, "from")
+            job_id = await run_db(_start_recalculation, user.id, since)
+        except (UserFacingError, TypeError):
+            self.error = "Give the start as a date (2026-12-01) or a date and time (UTC)."
+            return None
+        recalculation.run_in_background(get_engine(), job_id)
+        self.recalc_job, self.error = job_id, ""
+        self.recalc_status = await run_db(_recalculation_status, user.id, job_id)
+        return None
+
+    @rx.event
+    async def refresh_recalculation(self):
+        user = await self._require_user()
+        if user is None:
+            return self._to_login()
+        if self.recalc_job:
+            self.recalc_status = await run_db(_recalculation_status, user.id, self.recalc_job)
+        return None
+
+    @rx.event
+    def set_recalc_since(self, value: str) -> None:
+        self.recalc_since = value

@@ -1,5 +1,5 @@
 """/settings/prices in a real browser: from the unpriced model on /insights to a pre-filled form, a field error
-shown and cleared, a $0 price saved (and used by ingest), then deleted."""
+shown and cleared, a $0 price saved (and used by ingest), the earlier call re-priced, then the price deleted."""
 
 from __future__ import annotations
 
@@ -67,8 +67,20 @@ def test_add_a_price_from_insights_then_delete_it(app_url: str, browser: Browser
     (saved,) = httpx.get(f"{app_url}/v1/prices", headers={"Authorization": f"Bearer {key}"}).json()["prices"]
     assert (saved["provider"], saved["model"], saved["input_per_mtok"], saved["output_per_mtok"]) == (
         "ollama", MODEL, "0", "0")
-    _send(app_url, key)  # priced at $0 now; the first call stays unpriced (no recalculation)
+    _send(app_url, key)  # priced at $0 now; the first call stays unpriced until re-priced
     assert (_usage(app_url, key)["calls"], _usage(app_url, key)["unpriced_calls"]) == (2, 1)
+
+    page.click("#recalculate")  # offered after the save: calls of the last 30 days
+    status = page.locator("#recalc-status")
+    expect(status).not_to_have_text("", timeout=TIMEOUT_MS)
+    for _ in range(40):
+        if "Re-priced" in status.inner_text():
+            break
+        page.click("#refresh-recalculation")
+        page.wait_for_timeout(250)
+    expect(status).to_contain_text("2 calls checked, 1 changed", timeout=TIMEOUT_MS)
+    expect(status).to_contain_text("unpriced calls 1 → 0")
+    assert _usage(app_url, key)["unpriced_calls"] == 0
 
     page.locator(".delete-price").click()
     expect(page.locator("#no-custom-prices")).to_be_visible(timeout=TIMEOUT_MS)
