@@ -56,7 +56,13 @@ logger = logging.getLogger(__name__)
 CHUNK_EVENTS = 1000
 EVENTS = Event.__table__
 JOBS = PriceRecalculation.__table__
-_SELECTED = (EVENTS.c.id, *(EVENTS.c[name] for name in EVENT_COLUMNS))
+# What pricing and the rollups read of an event (the rest of a row stays None: tags, span ids… are not read)
+_READ = ("started_at", "ended_at", "latency_ms", "provider", "model", "input_tokens", "cached_input_tokens",
+         "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "audio_seconds",
+         "web_searches", "requests", "units", "customer_id", "section_path", "agent", "run_id", "batch",
+         "service_tier", "provider_reported_cost_nanos", "cost_nanos", "priced", "charged", "price_id")
+_SELECTED = (EVENTS.c.id, *(EVENTS.c[name] for name in _READ))
+_POSITIONS = tuple(COLUMN[name] for name in _READ)
 _ENDED, _COST, _PRICED, _PRICE_ID, _CHARGED = (
     COLUMN[name] for name in ("ended_at", "cost_nanos", "priced", "price_id", "charged"))
 _USAGE = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
@@ -90,8 +96,11 @@ def _stored_call(row: dict[str, Any]) -> SimpleNamespace:
 
 
 def _storage_row(row: Any, db_time: Any) -> list[Any]:
-    """An event as ``rows.event_row`` builds it (EVENT_COLUMNS order, times in storage form)."""
-    values = list(row[1:])
+    """An event as ``rows.event_row`` builds it (EVENT_COLUMNS order, times in storage form), as far as the
+    rollups read it."""
+    values: list[Any] = [None] * len(EVENT_COLUMNS)
+    for position, value in zip(_POSITIONS, row[1:], strict=True):
+        values[position] = value
     values[STARTED], values[_ENDED] = db_time(values[STARTED]), db_time(values[_ENDED])
     return values
 
@@ -179,11 +188,12 @@ def _apply(session: Session, tenant_id: int, before: list[list[Any]], after: lis
         target.upsert(repricing_statements(dialect, tenant_id, [tuple(r) for r in before], [tuple(r) for r in after]))
     finally:
         cursor.close()
-    hours = [hour_floor(row[STARTED] if postgres else datetime.fromisoformat(row[STARTED] + "+00:00"))
-             for row in before]
+    first, last = (min(row[STARTED] for row in before), max(row[STARTED] for row in before))
+    if not postgres:  # storage text back to aware datetimes for the query
+        first, last = (datetime.fromisoformat(text + "+00:00") for text in (first, last))
     for table in (UsageHourly.__table__, TenantUsageHourly.__table__):  # a bucket of priced=false emptied
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.calls == 0,
-                                               table.c.hour >= min(hours), table.c.hour <= max(hours)))
+                                               table.c.hour >= hour_floor(first), table.c.hour <= last))
     customer_ranges.invalidate(session, tenant_id)  # closed days' per-customer totals were summed before
 
 
