@@ -12,6 +12,8 @@
   ``DELIVERY_INTERVAL``. A process that has just enqueued calls ``deliver_notifications_soon`` (or
   ``deliver_notifications_after_commit``) to send at once, lease or not: delivery claims each row atomically,
   so any number of processes may deliver together; the lease only keeps the others from polling.
+- ``update_prices`` (only with ``PRICING_URL`` set): fetches the price data daily at 04:41 UTC and at start-up
+  (``services/price_updates.py``); every process then applies what was accepted.
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from llmobserve_app.db import get_engine
 from llmobserve_app.delivery_config import delivery_config
-from llmobserve_app.services import leases, notifications
+from llmobserve_app.services import leases, notifications, price_updates
 from llmobserve_app.services.billing import subscriptions
 from llmobserve_app.services.billing.retention import apply_retention
 from llmobserve_app.services.billing.stripe_client import make_client
@@ -170,6 +172,14 @@ def deliver_notifications_after_commit(session: Session) -> None:
     sa.event.listen(session, "after_commit", lambda _session: deliver_notifications_soon(), once=True)
 
 
+def update_prices() -> None:
+    """Fetch PRICING_URL (set: the job is scheduled only then); every process applies what it accepted."""
+    url = get_settings().pricing_url
+    if url:
+        update = price_updates.update_from_url(get_engine(), url)
+        logger.info("PRICING_URL %s: %s", update.status, update.problems.split("\n", 1)[0] or "all entries valid")
+
+
 def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(lease.renew, "interval", seconds=lease.ttl.total_seconds() / 4, id="renew_job_lease",
@@ -188,6 +198,9 @@ def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler.add_job(lease.run_if_held, "interval", args=[deliver_notifications],
                       seconds=DELIVERY_INTERVAL.total_seconds(), id="deliver_notifications", coalesce=True,
                       max_instances=1)
+    if settings.pricing_url:
+        scheduler.add_job(lease.run, "cron", args=[update_prices], hour=4, minute=41, id="update_prices",
+                          coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))  # daily, and at start
     return scheduler
 
 

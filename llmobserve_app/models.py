@@ -502,3 +502,18 @@ class PriceRecalculation(SQLModel, table=True):
     updated_at: datetime = _ts(default_factory=utcnow)
     finished_at: datetime | None = _ts(default=None)
     error: str | None = Field(default=None, max_length=300)
+
+
+class PriceDataUpdate(SQLModel, table=True):
+    """One fetch of ``PRICING_URL`` (``services/price_updates.py``): accepted (its valid entries kept, the
+    others named in ``problems``) or rejected whole with the reason. The newest accepted one is in force."""
+
+    __tablename__ = "price_data_updates"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=500)
+    fetched_at: datetime = _ts(default_factory=utcnow)
+    status: str = Field(max_length=16)  # accepted | rejected
+    version: str | None = Field(default=None, max_length=60)
+    accepted_entries: int = Field(default=0)
+    problems: str = Field(default="", sa_type=sa.Text)
+    document: str | None = Field(default=None, sa_type=sa.Text)  # the accepted entries, JSON

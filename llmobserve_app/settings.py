@@ -165,6 +165,8 @@ class Settings(WebSettings):
     sendgrid_api_key: str | None = Field(None, validation_alias="SENDGRID_API_KEY", repr=False)
     sendgrid_from: str = Field("", validation_alias="SENDGRID_FROM")  # the verified sender; required with a key
     sendgrid_api_url: str = Field("https://api.sendgrid.com", validation_alias="SENDGRID_API_URL")  # its API host
+    # PRICING_URL: price data in our format, fetched daily (services/price_updates.py); unset: bundled data only.
+    pricing_url: str | None = Field(None, validation_alias="PRICING_URL")
 
     @field_validator("env", "sqlite_synchronous", mode="before")
     @classmethod

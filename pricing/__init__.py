@@ -36,10 +36,12 @@ __all__ = [
     "flat_prices",
     "register_price",
     "reload",
+    "set_remote",
     "unknown_model",
 ]
 
 _registry: Registry | None = None
+_remote: tuple[Any, str, str] | None = None  # the validated PRICING_URL document, its origin and version
 _lock = threading.Lock()
 
 
@@ -49,16 +51,25 @@ def default_registry() -> Registry:
     if _registry is None:
         with _lock:
             if _registry is None:
-                _registry = build_default()
+                _registry = build_default(_remote)
     return _registry
 
 
 def reload() -> Registry:
-    """Re-read the bundled data and PRICING_OVERRIDES; drops runtime registrations."""
+    """Re-read the bundled data and PRICING_OVERRIDES (over the remote data, if set); drops runtime
+    registrations."""
     global _registry
     with _lock:
-        _registry = build_default()
+        _registry = build_default(_remote)
     return _registry
+
+
+def set_remote(doc: Mapping[str, Any] | None, origin: str = "PRICING_URL", version: str = "remote") -> Registry:
+    """Lay a validated ``PRICING_URL`` document (``pricing.remote.validate_entries``) over the bundled data in
+    this process, or take it away (None); the registry is rebuilt."""
+    global _remote
+    _remote = None if doc is None else (doc, origin, version)
+    return reload()
 
 
 def compute_cost(

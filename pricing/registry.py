@@ -362,11 +362,15 @@ def overrides_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
-def build_default() -> Registry:
-    """Bundled data, then our additions, then the PRICING_OVERRIDES file if set."""
+def build_default(remote: tuple[Any, str, str] | None = None) -> Registry:
+    """Bundled data, then our additions, then ``remote`` (a validated ``PRICING_URL`` document, its origin and
+    version: ``pricing.remote``), then the PRICING_OVERRIDES file if set."""
     registry = Registry()
     for source, filename in BUNDLED_FILES:
         registry.load_file(DATA_DIR / filename, source=source, default_version=PRICE_DATA_VERSION)
+    if remote is not None:
+        doc, origin, version = remote
+        registry.load_document({**doc, "version": version}, source="remote", origin=origin, default_version=version)
     override = os.environ.get("PRICING_OVERRIDES", "").strip()
     if override:
         path = Path(override)

@@ -30,6 +30,7 @@ def account_card() -> rx.Component:
                         rx.link("Manage subscription", href=routes.SUBSCRIPTION, size="2", id="subscription-link")),
                 spacing="3"))),
             _info("Member since", SettingsState.member_since, "account-since"),
+            _info("Prices", SettingsState.price_data, "price-data"),
         ),
         width="100%",
     )

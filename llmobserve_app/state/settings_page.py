@@ -7,7 +7,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from llmobserve_app.delivery_config import delivery_config
-from llmobserve_app.services import api_keys
+from llmobserve_app.services import api_keys, price_updates
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.notifications import email_configured
 from llmobserve_app.services.notifications.signing_secrets import rotate_signing_secret, signing_secret_created_at
@@ -39,6 +39,18 @@ def _signing_secret_created(session: Session, user_id: int) -> str:
     return created.strftime("%Y-%m-%d %H:%M UTC") if created else ""
 
 
+def _price_data(session: Session) -> str:
+    """Which prices are in force: "Bundled data 2026-11-23.1", or "… as of <date> from <source>"."""
+    found = price_updates.status(session)
+    if found.as_of is None:
+        text = f"Bundled price data {found.version}"
+    else:
+        text = f"Prices as of {found.as_of:%Y-%m-%d %H:%M} UTC from {found.source} (version {found.version})"
+    if found.last_problem:
+        text += f" — last fetch: {found.last_problem[:200]}"
+    return text
+
+
 CREATED_KEY_ID = "created-api-key"
 SIGNING_SECRET_ID = "webhook-signing-secret"
 
@@ -54,6 +66,7 @@ class SettingsState(SessionState):
     email_configured: bool = False
     signing_secret_created: str = ""  # when the current webhook signing secret was made ("" = none yet)
     signing_secret_shown: bool = False  # the secret itself is written into the page, never kept in State
+    price_data: str = ""
 
     @rx.event
     def set_new_key_name(self, value: str) -> None:
@@ -73,6 +86,7 @@ class SettingsState(SessionState):
         self.email_configured = email_configured(delivery_config())
         await self._refresh(user.id)
         self.signing_secret_created = await run_db(_signing_secret_created, user.id)
+        self.price_data = await run_db(_price_data)
         self.loading = False
         return None
 

@@ -1,7 +1,8 @@
-"""custom prices and price recalculations
+"""custom prices, price recalculations and price data updates
 
 One account's own prices per model (``custom_prices``), used at ingest over the bundled ones, and the
-progress and audit record of each re-pricing of past calls (``price_recalculations``).
+progress and audit record of each re-pricing of past calls (``price_recalculations``), and each fetch of
+``PRICING_URL`` (``price_data_updates``).
 
 Revision ID: 0010
 Revises: 0009
@@ -64,7 +65,22 @@ def upgrade() -> None:
     op.create_index('ix_price_recalculations_tenant', 'price_recalculations', ['tenant_id', 'id'], unique=False)
 
 
+    op.create_table(
+        'price_data_updates',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column('fetched_at', llmobserve_app.models.UTCDateTime(), nullable=False),
+        sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+        sa.Column('accepted_entries', sa.Integer(), nullable=False),
+        sa.Column('problems', sa.Text(), nullable=False),
+        sa.Column('document', sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint('id'),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('price_data_updates')
     op.drop_index('ix_price_recalculations_tenant', table_name='price_recalculations')
     op.drop_table('price_recalculations')
     op.drop_index('ix_custom_prices_tenant', table_name='custom_prices')
