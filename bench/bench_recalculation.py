@@ -6,7 +6,7 @@
    ``ingest_events``) into a fresh SQLite database, then saves a custom price for gpt-4o-mini (about a third
    of the calls);
 2. recalculates the whole window with no pause (its full speed: events/s, and the time 1M events would take);
-3. measures in-process ingest of fresh batches alone, then while a second recalculation (``--pause``, as the
+3. measures in-process ingest of fresh batches alone, then while a second recalculation (``--pause``, 4 as the
    API runs it) re-prices the window in a thread, and prints the ingest rate ratio (same run).
 """
 
@@ -32,7 +32,7 @@ from bench_ingest import BATCH, make_events  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--pause", type=float, default=1.0)
+    parser.add_argument("--pause", type=float, default=4.0)  # recalculation.BACKGROUND_PAUSE
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmo-bench-") as workdir:
         os.environ.setdefault("LLMOBSERVE_DATA_DIR", workdir)

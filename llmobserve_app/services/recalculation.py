@@ -14,10 +14,10 @@ order, ``CHUNK_EVENTS`` at a time, each chunk in one transaction:
 
 So a chunk is all-or-nothing, a job interrupted anywhere resumes from its cursor, and running the same window
 again changes nothing (idempotent). An event ingested meanwhile is priced by ingest with the same prices. A
-pause after each chunk (``run``'s ``pause``, as long as the chunk took by default) leaves the database to
-ingest at least half the time.
+pause after each chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took) leaves the
+database to ingest 80 % of the time (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
 
-    python -m llmobserve_app.services.recalculation --tenant ID --from 2026-11-01 [--to 2026-12-01]
+    python -m llmobserve_app.services.recalculation --tenant ID --from 2026-11-01 [--to 2026-12-01] [--pause 4]
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from llmobserve_app.services.time_range import hour_floor
 
 logger = logging.getLogger(__name__)
 CHUNK_EVENTS = 1000
+BACKGROUND_PAUSE = 4.0  # after each chunk, pause this many times as long as it took
 EVENTS = Event.__table__
 JOBS = PriceRecalculation.__table__
 # What pricing and the rollups read of an event (the rest of a row stays None: tags, span ids… are not read)
@@ -197,7 +198,7 @@ def _apply(session: Session, tenant_id: int, before: list[list[Any]], after: lis
     customer_ranges.invalidate(session, tenant_id)  # closed days' per-customer totals were summed before
 
 
-def run(engine: sa.Engine, job_id: int, pause: float = 1.0, sleep: Any = time.sleep) -> None:
+def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep) -> None:
     """Run a job to its end; after each chunk, pause ``pause`` times as long as the chunk took (ingest gets
     the database meanwhile). A failure marks the job failed with the reason."""
     try:
@@ -274,12 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="start", required=True, help="ISO date or datetime (UTC unless given)")
     parser.add_argument("--to", dest="end", help="ISO date or datetime, exclusive (default: now)")
     parser.add_argument("--database-url", help="default: DATABASE_URL")
+    parser.add_argument("--pause", type=float, default=BACKGROUND_PAUSE,
+                        help="after each chunk, pause this many times as long as it took "
+                        f"(default {BACKGROUND_PAUSE:g}; 0: full speed, for a database nothing else writes)")
     args = parser.parse_args(argv)
     try:
         window_start = custom_prices.parse_when(args.start, "from")
         window_end = custom_prices.parse_when(args.end, "to") or utcnow()
         assert window_start is not None
-        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end)
+        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause)
     except UserFacingError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

@@ -151,9 +151,10 @@ def test_the_command_line_re_prices_a_window(engine, database_url, make_account,
     with session_scope(engine) as session:
         ingest_events(session, tenant, sent)
     _save(engine, tenant, model="house-model", input_per_mtok="0", output_per_mtok="0")
-    args = ["--tenant", str(tenant), "--from", DAY0.date().isoformat(), "--database-url", database_url]
+    args = ["--tenant", str(tenant), "--from", DAY0.date().isoformat(), "--database-url", database_url,
+            "--pause", "0"]
     assert recalculation.main(args) == 0
     assert "'status': 'done', 'from'" in capsys.readouterr().out
     assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
-    assert recalculation.main([*args[:3], "2026-13-01", *args[4:]]) == 2
+    assert recalculation.main([*args[:3], "2026-13-01", *args[4:]]) == 2  # --from 2026-13-01
     assert "from must be an ISO date" in capsys.readouterr().err
