@@ -13,6 +13,7 @@ batch (and that query every ``CACHE_SECONDS``).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -31,6 +32,7 @@ from llmobserve_app.services.ingest.rows import SHARED_PRICES, Prices
 from pricing.aliases import canonical_provider
 from pricing.custom import CustomPricing, CustomRate
 
+logger = logging.getLogger(__name__)
 CACHE_SECONDS = 2.0
 _CACHE_MAX_TENANTS = 10_000
 MAX_USD = Decimal(1_000_000)  # per million tokens or per request: far above any real price
@@ -239,9 +241,16 @@ def prices_for(engine: sa.Engine, tenant_id: int, clock: Callable[[], float] = t
     hit = _cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[2]
-    with engine.connect() as connection:
-        rows = tuple(tuple(row) for row in connection.execute(
-            sa.select(*_COLUMNS).where(CustomPrice.tenant_id == tenant_id).order_by(CustomPrice.id)))
+    try:
+        with engine.connect() as connection:
+            rows = tuple(tuple(row) for row in connection.execute(
+                sa.select(*_COLUMNS).where(CustomPrice.tenant_id == tenant_id).order_by(CustomPrice.id)))
+    except sa.exc.SQLAlchemyError:
+        # The database cannot be read: the batch will most likely not be stored either (the store says so
+        # itself: 503, the SDK retries). Price with what was last known meanwhile; ask again next batch.
+        logger.warning("could not read tenant %s's custom prices; using the last known ones", tenant_id,
+                       exc_info=True)
+        return hit[2] if hit is not None else SHARED_PRICES
     if hit is not None and hit[1] == rows:
         prices = hit[2]  # unchanged: keep the built prices (and their caches)
     elif not rows:

@@ -124,7 +124,7 @@ def refresh(engine: sa.Engine, clock: Callable[[], float] = time.monotonic) -> N
     try:
         apply_latest(engine)
     except (sa.exc.SQLAlchemyError, ValueError, PricingDataError):
-        logger.exception("could not apply the fetched price data; the current prices stay in force")
+        logger.warning("could not apply the fetched price data; the current prices stay in force", exc_info=True)
 
 
 def status(session: Session) -> PriceDataStatus:

@@ -205,3 +205,8 @@ def test_another_process_change_is_seen_after_the_cache_time_and_this_process_ch
         (row,) = custom_prices.list_prices(session, tenant)
         assert custom_prices.delete_price(session, tenant, row.id)  # this process: forgotten at once
     assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is SHARED_PRICES
+
+
+def test_an_unreadable_database_prices_with_what_was_last_known(tmp_path) -> None:
+    unreadable = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite'}")
+    assert custom_prices.prices_for(unreadable, 1) is SHARED_PRICES  # the store reports the failure itself
