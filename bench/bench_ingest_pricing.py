@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,26 +30,36 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_ingest import BATCH, make_events  # noqa: E402
 
 
+def sqlite_with_accounts(workdir: str, *names: str) -> tuple[Any, list[int]]:
+    """A fresh migrated SQLite database in ``workdir`` (the app's settings pointed there) and one account per
+    name: (engine, account ids)."""
+    os.environ.setdefault("LLMOBSERVE_DATA_DIR", workdir)
+    os.environ.setdefault("JWT_SECRET", "bench-secret-" + "x" * 32)
+    from llmobserve_app.db import get_engine, migrate, session_scope
+    from llmobserve_app.services import accounts
+
+    url = f"sqlite:///{workdir}/bench.db"
+    migrate(url)
+    engine = get_engine(url)
+    with session_scope(engine) as session:
+        ids = [accounts.signup(session, f"{name}@example.com", "correct horse", name.title()).id for name in names]
+    return engine, ids
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="llmo-bench-") as workdir:
-        os.environ.setdefault("LLMOBSERVE_DATA_DIR", workdir)
-        os.environ.setdefault("JWT_SECRET", "bench-secret-" + "x" * 32)
+        engine, (plain, custom) = sqlite_with_accounts(workdir, "plain", "custom")
         from ingest_api.batches import events_from_body, freeze_startup_heap
-        from llmobserve_app.db import get_engine, migrate, session_scope
-        from llmobserve_app.services import accounts, custom_prices
+        from llmobserve_app.db import session_scope
+        from llmobserve_app.services import custom_prices
         from llmobserve_app.services.ingest.batch import prepare_events
         from llmobserve_app.services.ingest.rows import SHARED_PRICES
 
-        url = f"sqlite:///{workdir}/bench.db"
-        migrate(url)
-        engine = get_engine(url)
         with session_scope(engine) as session:
-            plain = accounts.signup(session, "plain@example.com", "correct horse", "Plain").id
-            custom = accounts.signup(session, "custom@example.com", "correct horse", "Custom").id
             custom_prices.put_price(session, custom, custom_prices.parse_price(
                 {"provider": "openai", "model": "gpt-4o-mini", "input_per_mtok": "0.1", "output_per_mtok": "0.4"}))
         events = make_events(BATCH)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_ingest import BATCH, make_events  # noqa: E402
+from bench_ingest_pricing import sqlite_with_accounts  # noqa: E402
 
 
 def main() -> int:
@@ -35,17 +35,11 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=4.0)  # recalculation.BACKGROUND_PAUSE
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmo-bench-") as workdir:
-        os.environ.setdefault("LLMOBSERVE_DATA_DIR", workdir)
-        os.environ.setdefault("JWT_SECRET", "bench-secret-" + "x" * 32)
-        from llmobserve_app.db import get_engine, migrate, session_scope
-        from llmobserve_app.services import accounts, custom_prices, recalculation
+        engine, (tenant,) = sqlite_with_accounts(workdir, "recalc")
+        from llmobserve_app.db import session_scope
+        from llmobserve_app.services import custom_prices, recalculation
         from llmobserve_app.services.ingest.store import ingest_events
 
-        url = f"sqlite:///{workdir}/bench.db"
-        migrate(url)
-        engine = get_engine(url)
-        with session_scope(engine) as session:
-            tenant = accounts.signup(session, "recalc@example.com", "correct horse", "Recalc").id
         events = make_events(args.events, span=timedelta(days=20))
         t0 = time.perf_counter()
         for i in range(0, len(events), BATCH):
