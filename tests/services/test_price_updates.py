@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 import pricing
 from llmobserve_app.db import session_scope
-from llmobserve_app.models import Event
+from llmobserve_app.models import Event, PriceDataUpdate
 from llmobserve_app.services import price_updates
 from llmobserve_app.services.ingest.store import ingest_events
 from tests.factories import event
@@ -53,11 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def files() -> Iterator[_Files]:
+def files(engine: sa.Engine) -> Iterator[_Files]:
     server = _Files()
     yield server
     server.shutdown()
     server.server_close()
+    # The database is shared by the session: without this, ingest in later tests would apply these prices
+    with session_scope(engine) as session:
+        session.execute(sa.delete(PriceDataUpdate))
     price_updates.forget_applied_for_tests()
 
 
