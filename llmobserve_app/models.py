@@ -454,8 +454,7 @@ class WebhookSigningSecret(SQLModel, table=True):
     __tablename__ = "webhook_signing_secrets"
     tenant_id: int = Field(foreign_key="users.id", primary_key=True)
     secret: str = Field(max_length=100)
-
-
+    created_at: datetime = _ts(default_factory=utcnow)
 
 
 class CustomPrice(SQLModel, table=True):
