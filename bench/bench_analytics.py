@@ -22,6 +22,7 @@ import random
 import resource
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -236,7 +237,9 @@ def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
     """Serve the app on the database and time navigation → dashboard fully rendered in Chromium."""
     from playwright.sync_api import sync_playwright
 
-    port = 8731
+    with socket.socket() as probe:  # a free loopback port, chosen now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "PORT": str(port), "DATABASE_URL": database_url, "LLMOBSERVE_DATA_DIR": str(data_dir),
            "JWT_SECRET": secrets.token_urlsafe(40), "REFLEX_USE_SYSTEM_BUN": "1",
            "PATH": f"{REPO / '.tools/node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"}

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_ingest.py [--events 300000] [--clients 8] [--workers 1] [--raw-rows 300000]
     .venv/bin/python bench/bench_ingest.py --database postgres --workers 1 4 [--events 100000]
+    .venv/bin/python bench/bench_ingest.py --full-app [--cold-events 200000] [--events 200000] [--rounds 3]
 
 With ``--database postgres`` every measurement uses a fresh database on the local server (``BENCH_POSTGRES_URL``,
 default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; dropped after), each round runs (b),
@@ -15,6 +16,11 @@ clients; bodies are encoded before the clock starts, as the SDK does (compact JS
 checks that every event and its rollups were stored. (b) inserts equivalent rows into the same ``events``
 table with plain ``sqlite3.executemany``: half in one transaction, then the other half in one transaction per 500 rows.
 Bounded in time (about a minute).
+
+With ``--full-app`` each round measures (b), (a), then (c): the whole app exactly as ``make run`` serves it
+(``reflex run --env prod --single-port``, pages, jobs and the ingest API in one backend, built from this
+checkout) on a fresh database: its first ``--cold-events`` right after it starts serving (no warm-up), then
+``--events`` more (warm). Each rate is reported as a ratio to (b)'s rate of the same round.
 """
 
 from __future__ import annotations
@@ -161,7 +167,7 @@ POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://
 def _new_database(workdir: Path, database: str, name: str) -> str:
     """The URL of a new empty database: a SQLite file, or a PostgreSQL database (``_drop_database`` drops it)."""
     if database == "sqlite":
-        return f"sqlite:///{workdir / f'{name}.db'}"
+        return f"sqlite:///{workdir / f'{name}-{uuid.uuid4().hex[:8]}.db'}"  # new each time (rounds)
     import sqlalchemy as sa
 
     db_name = f"llmo_bench_{name}_{uuid.uuid4().hex[:8]}"
@@ -283,10 +289,10 @@ def _peak_memory(session_id: int) -> dict[str, float]:
 
 
 def _post_all(
-    base: str, key: str, bodies: list[bytes], clients: int, max_seconds: float
+    base: str, key: str, bodies: list[bytes], clients: int, max_seconds: float, finished: list[float] | None = None
 ) -> tuple[int, float, float, list[float]]:
     """POST every body from ``clients`` threads; returns (events accepted, seconds, client CPU seconds,
-    per-request latencies)."""
+    per-request latencies). ``finished`` collects when each request was answered (``time.perf_counter``)."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
     host, port = base.removeprefix("http://").rsplit(":", 1)
     queue = iter(bodies)
@@ -311,6 +317,8 @@ def _post_all(
                 response = connection.getresponse()
                 payload = response.read()
                 latencies.append(time.perf_counter() - began)
+                if finished is not None:
+                    finished.append(time.perf_counter())
                 if response.status != 200:
                     failures.append(f"HTTP {response.status}: {payload[:300]!r}")
                     return
@@ -372,6 +380,102 @@ def bench_http(workdir: Path, events: int, clients: int, workers: int, max_secon
             "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
 
 
+# --------------------------------------------------------------------------------------- (c) the whole app
+def _start_full_app(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``reflex run --env prod --single-port`` as `make run` starts it; returns (process, base URL, seconds until
+    it served both the API and the pages)."""
+    port = _free_port()
+    tools = ROOT / ".tools/node_modules/.bin"
+    env = {**os.environ, "PORT": str(port), "DATABASE_URL": url, "LLMOBSERVE_DATA_DIR": str(workdir),
+           "JWT_SECRET": "bench-" + uuid.uuid4().hex, "REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false",
+           "REFLEX_STATES_WORKDIR": str(workdir / "states"),
+           "PATH": f"{tools}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    command = [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--single-port",
+               "--frontend-port", str(port), "--backend-port", str(port)]
+    log = (workdir / "full-app.log").open("w")
+    began = time.monotonic()
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    while time.monotonic() < began + 900:  # the first start builds the frontend
+        try:
+            if (httpx.get(base + "/v1/healthz", timeout=2).status_code == 200
+                    and httpx.get(base + "/login/", timeout=5).status_code == 200):
+                return server, base, time.monotonic() - began
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            tail = (workdir / "full-app.log").read_text()[-3000:]
+            raise SystemExit(f"the app exited with {server.returncode}: {tail}")
+        time.sleep(0.5)
+    _stop(server)
+    raise SystemExit("the app did not serve within 900 s")
+
+
+def _phase(server: subprocess.Popen[bytes], base: str, key: str, bodies: list[bytes], clients: int,
+           max_seconds: float) -> dict[str, Any]:
+    cpu_before, finished = _process_cpu(server.pid), []
+    began = time.perf_counter()
+    sent, seconds, _client_cpu, latencies = _post_all(base, key, bodies, clients, max_seconds, finished)
+    cpu_after = _process_cpu(server.pid)
+    latencies.sort()
+    finished.sort()
+    quarter = len(finished) // 4  # events/s in each quarter of the phase's requests, in the order they finished
+    marks = [began] + [finished[min(len(finished) - 1, quarter * n - 1)] for n in (1, 2, 3, 4)]
+    quarters = [quarter * BATCH / (marks[n + 1] - marks[n]) for n in range(4)] if quarter else []
+    return {"events": sent, "seconds": seconds, "rate": sent / seconds, "quarters": quarters,
+            "cpu": {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1e6 / sent for name in sorted(cpu_after)},
+            "p50_ms": 1000 * latencies[len(latencies) // 2], "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)]}
+
+
+def bench_full_app(workdir: Path, cold_events: int, warm_events: int, clients: int,
+                   max_seconds: float) -> dict[str, Any]:
+    """(c): the first ``cold_events`` right after the app serves, then ``warm_events``; every event checked."""
+    url, key = _setup_database(workdir)
+    try:
+        cold_batches = cold_events // BATCH
+        bodies = make_bodies(cold_batches + warm_events // BATCH, seed=3)
+        server, base, started = _start_full_app(url, workdir)
+        try:
+            cold = _phase(server, base, key, bodies[:cold_batches], clients, max_seconds)
+            warm = _phase(server, base, key, bodies[cold_batches:], clients, max_seconds)
+            memory = _peak_memory(server.pid)
+        finally:
+            _stop(server)
+        _check_stored(url, cold["events"] + warm["events"])
+    finally:
+        _drop_database(url)
+    return {"started": started, "cold": cold, "warm": warm, "memory": memory}
+
+
+def main_full_app(args: argparse.Namespace, workdir: Path) -> int:
+    """Rounds of (b), (a) and (c) on SQLite: each rate as a ratio to (b)'s of the same round."""
+    ratios: dict[str, list[float]] = {"bare app": [], "full app, cold": [], "full app, warm": []}
+    for round_number in range(1, args.rounds + 1):
+        raw = bench_raw(workdir, args.raw_rows)
+        bare = bench_http(workdir, args.events, args.clients, 1, args.max_seconds)
+        full = bench_full_app(workdir, args.cold_events, args.events, args.clients, args.max_seconds)
+        print(f"round {round_number}:")
+        print(f"(b) raw sqlite3 executemany, one transaction: {raw['rate']:,.0f} rows/s ({raw['rows']:,} rows)")
+        _print_http(bare, "SQLite (bare ingest app)", args.clients, 1)
+        print(f"(c) the whole app (reflex run --env prod --single-port), serving {full['started']:.0f} s after start:")
+        for phase in ("cold", "warm"):
+            result = full[phase]
+            print(f"    {phase}: {result['rate']:,.0f} events/s ({result['events']:,} events in "
+                  f"{result['seconds']:.1f} s; by quarter "
+                  + " / ".join(f"{rate:,.0f}" for rate in result["quarters"])
+                  + f"; request p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms); "
+                  "server CPU per event: " + ", ".join(f"{name} {us:.1f} µs" for name, us in result["cpu"].items()))
+        print("    peak memory: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in full["memory"].items()))
+        for name, rate in (("bare app", bare["rate"]), ("full app, cold", full["cold"]["rate"]),
+                           ("full app, warm", full["warm"]["rate"])):
+            ratios[name].append(rate / raw["rate"])
+            print(f"    {name} / raw = {rate / raw['rate']:.0%}")
+    for name, values in ratios.items():
+        print(f"{name} / raw one-transaction rate: " + ", ".join(f"{value:.0%}" for value in values)
+              + f" (median {statistics.median(values):.0%})")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ (b) raw
 def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows for the events table equivalent to what ingest writes (priced values precomputed)."""
@@ -415,7 +519,7 @@ def bench_raw(workdir: Path, count: int) -> dict[str, float]:
     """Plain sqlite3 executemany into the migrated ``events`` table, with the app's PRAGMAs."""
     from llmobserve_app.db import SQLITE_PRAGMAS, migrate
 
-    path = workdir / "raw.db"
+    path = workdir / f"raw-{uuid.uuid4().hex[:8]}.db"  # new each round
     migrate(f"sqlite:///{path}")
     columns, rows = _raw_rows(count)
     connection = sqlite3.connect(path, isolation_level=None)
@@ -513,9 +617,13 @@ def main() -> int:
                         help="Granian worker processes (reflex run uses WORKERS, 1 by default); several values "
                              "with --database postgres")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--rounds", type=int, default=1, help="with --database postgres: rounds of (b) and (a)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --database postgres or --full-app: rounds of (b), (a) (and (c))")
     parser.add_argument("--max-seconds", type=float, default=60, help="stop posting after this long")
     parser.add_argument("--raw-rows", type=int, default=300_000, help="rows for the raw SQLite insert")
+    parser.add_argument("--full-app", action="store_true",
+                        help="also measure the whole app as `make run` serves it, cold and warm (SQLite)")
+    parser.add_argument("--cold-events", type=int, default=200_000, help="with --full-app: events right after start")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmo-bench-ingest-") as tmp:
         workdir = Path(tmp)
@@ -523,6 +631,8 @@ def main() -> int:
         os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
         if args.database == "postgres":
             return main_postgres(args, workdir)
+        if args.full_app:
+            return main_full_app(args, workdir)
         http = bench_http(workdir, args.events, args.clients, args.workers[0], args.max_seconds)
         raw = bench_raw(workdir, args.raw_rows)
     _print_http(http, "SQLite", args.clients, args.workers[0])

@@ -6,8 +6,8 @@ a private socket; it writes every batch waiting at that moment in one transactio
 ``sqlite_writer``) and answers each with its own result after the commit. Parsing the next requests
 and writing the previous ones then run on two cores (docs/BENCHMARKS.md).
 
-The child is started when the server starts (``start``, from the ingest app's lifespan), else on first use, as a
-fresh interpreter (not multiprocessing: the web server's main module
+The child is started when the server starts (``start``, from the ingest app's lifespan, which waits until it
+answers), else on first use, as a fresh interpreter (not multiprocessing: the web server's main module
 must not be re-imported) and ends when its socket closes, i.e. with the web
 process. If it dies, the batches it had not answered fail (the SDK retries them; span ids make that
 idempotent) and the next write starts a new one.
@@ -88,11 +88,17 @@ class WriterProcess:
         self._child: _Child | None = None
         self._no_start_until = 0.0  # time.monotonic(): a child that died young is not restarted at once
 
-    def start(self) -> int:
-        """Start the child now if none is running, so that the first batches do not wait for a fresh
-        interpreter to import the app (seconds); its process id. IngestWriteError when it cannot start."""
+    def start(self, timeout: float = WRITE_TIMEOUT_SECONDS) -> int:
+        """Start the child now if none is running and wait until it answers (an empty batch, after it has
+        imported what it needs and opened the database), so that the first batches do not wait for a fresh
+        interpreter (1–4 s on a busy machine); its process id. IngestWriteError when it cannot start."""
         with self._lock:
-            return self._running_child().process.pid
+            pid = self._running_child().process.pid
+        try:
+            self.submit(PreparedBatch(tenant_id=0, dialect="sqlite", rows=[])).result(timeout)
+        except TimeoutError:
+            raise self.gave_up(timeout) from None
+        return pid
 
     def submit(self, batch: PreparedBatch) -> Future[IngestResult]:
         """Send ``batch`` to the writer; the future completes once its transaction has committed, or with

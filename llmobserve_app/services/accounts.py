@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
 
 import bcrypt
 import jwt
@@ -32,8 +33,14 @@ FORM_ERRORS = {
     "invalid_name": "Enter your name (up to 200 characters).",
     "email_taken": "An account with this email already exists. Log in instead.",
 }
-# Compared against when the email is unknown, so a login takes as long either way.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt()).decode()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Compared against when the email is unknown, so a login takes as long either way. Made on first use, not
+    at import: a bcrypt hash costs ~0.3 s of CPU, which every process importing this module (the ingest writer
+    included) paid at start-up."""
+    return bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt()).decode()
 
 
 def normalize_email(email: str) -> str:
@@ -74,7 +81,7 @@ def authenticate(session: Session, email: str, password: str, client_address: st
     encoded = password.encode("utf-8")
     if len(encoded) > MAX_PASSWORD_BYTES:
         raise UserFacingError(FORM_ERRORS["password_too_long"], "password", "password_too_long")
-    stored = user.password_hash if user else _DUMMY_HASH
+    stored = user.password_hash if user else _dummy_hash()
     if not bcrypt.checkpw(encoded, stored.encode()) or user is None:
         raise UserFacingError(FORM_ERRORS["invalid"], code="invalid")
     return user

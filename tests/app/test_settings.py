@@ -1,4 +1,5 @@
-"""Configuration: the JWT secret is never a constant, and production refuses to start without one."""
+"""Configuration: every variable parsed and checked in one place, a bad value named in the error; the JWT secret
+is never a constant, and production refuses to start without one."""
 
 from __future__ import annotations
 

@@ -243,6 +243,24 @@ def test_a_writer_that_cannot_start_fails_batches_and_is_not_respawned_per_reque
         writer_process_for(path).close()
 
 
+def test_start_returns_once_the_writer_has_opened_the_database(tmp_path: Path) -> None:
+    """The server starts the writer as it starts and waits for its answer: the first batches find it ready."""
+    path, tenant = _database(tmp_path, "start")
+    assert not Path(path + "-wal").exists()
+    writer = writer_process_for(path)
+    try:
+        pid = writer.start()
+        child = writer._child
+        assert child is not None and child.process.pid == pid and child.process.poll() is None
+        assert Path(path + "-wal").exists()  # the child has the database open (WAL mode)
+        assert writer.start() == pid  # already running: the same child
+        assert _ingest(path, tenant, [event("first")]).accepted == 1 and writer._child is child
+    finally:
+        writer.close()
+    with pytest.raises(IngestWriteError, match="ended before storing"):
+        writer_process_for(str(tmp_path / "no-such-folder" / "db.sqlite")).start()
+
+
 def test_one_writer_process_per_database_file_and_in_memory_databases_write_in_process(tmp_path: Path) -> None:
     path, _ = _database(tmp_path, "shared")
     assert writer_process_for(path) is writer_process_for(path)
