@@ -20,10 +20,8 @@ from ingest_api.schemas import ApiError, CapAlertList, CapAlertOut, CapChanges, 
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap
-from llmobserve_app.services.caps import checks, crud
+from llmobserve_app.services.caps import changes, crud
 from llmobserve_app.services.caps.overview import CapOverview, overviews
-from llmobserve_app.services.caps.registry import enabled_caps
-from llmobserve_app.services.caps.rules import rule_of
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.money import nanos_to_usd
 
@@ -68,20 +66,13 @@ def _fields(body: CapCreate | CapChanges) -> dict[str, Any]:
 
 
 def _change(engine: sa.Engine, now: datetime, work: Callable[[Any], Cap]) -> dict[str, Any]:
-    """Run a create/update in a transaction, then fire what the new cap already reached (a lowered limit
-    alerts at once, not at the next batch) and answer the cap as the list shows it."""
+    """``changes.save_and_check``, its errors as API problems."""
     try:
-        with session_scope(engine) as session:
-            cap = work(session)
+        return _cap_out(changes.save_and_check(engine, now, work))
     except UserFacingError as error:
         raise ApiProblem(422, "invalid_cap", f"{error.field}: {error.message}") from None
     except crud.CapNotFound:
         raise ApiProblem(404, "not_found", "no cap with this id") from None
-    enabled_caps.forget(engine, cap.tenant_id)  # again, now that it is committed
-    if cap.enabled:
-        checks.check(engine, [rule_of(cap)], now)
-    with session_scope(engine) as session:
-        return _cap_out(overviews(session, [cap], now)[0])
 
 
 @router.get(routes.API_CAPS, response_model=CapList, responses=ERRORS, summary="Your caps with spend and status")
@@ -131,13 +122,8 @@ async def update_cap(cap_id: CapId, body: CapChanges, engine: EngineDep, tenant_
 @router.delete(routes.API_CAP, status_code=204, responses={**ERRORS, **_NOT_FOUND},
                summary="Delete a cap (and its alert history)")
 async def delete_cap(cap_id: CapId, engine: EngineDep, tenant_id: TenantDep) -> JSONResponse:
-    def delete() -> None:
-        with session_scope(engine) as session:
-            crud.delete_cap(session, tenant_id, cap_id)
-
     try:
-        await run_in_threadpool(delete)
+        await run_in_threadpool(changes.delete, engine, tenant_id, cap_id)
     except crud.CapNotFound:
         raise ApiProblem(404, "not_found", "no cap with this id") from None
-    enabled_caps.forget(engine, tenant_id)  # again, now that it is committed
     return Response(status_code=204)
