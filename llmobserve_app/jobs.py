@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
 
+from llmobserve_app.clock import app_clock
 from llmobserve_app.db import get_engine
 from llmobserve_app.delivery_config import delivery_config
 from llmobserve_app.services import leases, notifications, price_updates
@@ -115,7 +116,7 @@ def apply_data_retention() -> None:
 
 
 def evaluate_caps() -> None:
-    fired = catch_up(get_engine(), datetime.now(UTC))
+    fired = catch_up(get_engine(), app_clock()())
     if fired:
         logger.info("caps: %d alert(s) fired by the catch-up", len(fired))
 

@@ -167,6 +167,9 @@ class Settings(WebSettings):
     sendgrid_api_url: str = Field("https://api.sendgrid.com", validation_alias="SENDGRID_API_URL")  # its API host
     # PRICING_URL: price data in our format, fetched daily (services/price_updates.py); unset: bundled data only.
     pricing_url: str | None = Field(None, validation_alias="PRICING_URL")
+    # TEST ONLY (llmobserve_app/clock.py): a file holding a number of seconds added to the caps' "now", so an
+    # end-to-end test can move the whole app to the next UTC day. Refused in production.
+    test_clock_offset_file: str = Field("", validation_alias="LLMOBSERVE_TEST_CLOCK_OFFSET_FILE")
 
     @field_validator("env", "sqlite_synchronous", mode="before")
     @classmethod
@@ -281,6 +284,12 @@ class Settings(WebSettings):
         if self.sendgrid_api_key and "@" not in self.sendgrid_from:
             raise ConfigError("SENDGRID_FROM must be the verified sender address alerts are sent from "
                               "(e.g. alerts@example.com) when SENDGRID_API_KEY is set.")
+        return self
+
+    @model_validator(mode="after")
+    def _no_test_clock_in_production(self) -> Settings:
+        if self.is_production and self.test_clock_offset_file:
+            raise ConfigError("LLMOBSERVE_TEST_CLOCK_OFFSET_FILE is for tests only: unset it in production.")
         return self
 
     @model_validator(mode="after")
