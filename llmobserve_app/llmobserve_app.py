@@ -10,9 +10,11 @@ from starlette.types import ASGIApp
 
 from ingest_api import create_ingest_app, sdk_files, start_writer
 from llmobserve_app import routes
+from llmobserve_app.clock import app_clock
 from llmobserve_app.jobs import scheduler_lifespan
 from llmobserve_app.pages.auth import login_page, signup_page
 from llmobserve_app.pages.breakdowns import agents_page, costs_page, infrastructure_page, insights_page, llms_page
+from llmobserve_app.pages.caps import caps_page
 from llmobserve_app.pages.customers import customer_detail_page, customers_page
 from llmobserve_app.pages.dashboard import dashboard_page
 from llmobserve_app.pages.docs import docs_page
@@ -27,6 +29,7 @@ from llmobserve_app.settings import api_url, get_settings, trusted_proxies
 from llmobserve_app.state import pickling
 from llmobserve_app.state.auth import AuthFormState, OnboardingState
 from llmobserve_app.state.breakdowns import AgentsState, CostsState, InfrastructureState, InsightsState, LlmsState
+from llmobserve_app.state.caps import CapsState
 from llmobserve_app.state.customers import CustomerDetailState, CustomersState
 from llmobserve_app.state.dashboard import DashboardState
 from llmobserve_app.state.prices_page import PricesState
@@ -53,7 +56,7 @@ class App(rx.App):
                                          form_targets=stripe_page_origins(stripe_config) if stripe_config else ())
 
 
-ingest_app = create_ingest_app()
+ingest_app = create_ingest_app(clock=app_clock())
 app = App(api_transformer=ingest_app)
 app.register_lifespan_task(scheduler_lifespan)
 
@@ -82,6 +85,7 @@ app.add_page(dashboard_page, route=routes.DASHBOARD, title="LLM Observe · what 
                          "priced per provider, model, customer and agent.", on_load=DashboardState.load)
 app.add_page(docs_page, route=routes.DOCS, title="Docs · LLM Observe")
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · LLM Observe", on_load=SettingsState.load)
+app.add_page(caps_page, route=routes.CAPS, title="Spending caps · LLM Observe", on_load=CapsState.load)
 app.add_page(subscription_page, route=routes.SUBSCRIPTION, title="Subscription · LLM Observe",
              on_load=SubscriptionState.load)
 app.add_page(subscribe_prompt_page, route=routes.SUBSCRIBE, title="Choose your plan · LLM Observe",

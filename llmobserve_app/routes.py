@@ -19,6 +19,7 @@ COSTS = "/costs"
 INSIGHTS = "/insights"
 DOCS = "/docs"
 SUBSCRIPTION = "/settings/subscription"
+CAPS = "/settings/caps"
 SUBSCRIBE = "/onboarding/subscribe"  # hosted mode: the prompt to subscribe after onboarding
 PRICING = "/pricing"
 

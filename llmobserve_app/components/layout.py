@@ -34,6 +34,7 @@ def user_menu() -> rx.Component:
         ),
         rx.menu.content(
             rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
+            rx.menu.item("Spending caps", on_click=rx.redirect(routes.CAPS)),
             rx.cond(BillingModeState.billing_enabled,
                     rx.menu.item("Subscription", on_click=rx.redirect(routes.SUBSCRIPTION), id="menu-subscription")),
             rx.menu.separator(),
@@ -57,6 +58,7 @@ def navbar() -> rx.Component:
         rx.hstack(*[rx.link(label, href=href + FilterState.query_string, weight="medium", size="2")
                     for label, href in NAV_LINKS], spacing="4", wrap="wrap"),
         rx.spacer(),
+        rx.link("Caps", href=routes.CAPS, size="2", weight="medium", id="nav-caps"),
         rx.link("Settings", href=routes.SETTINGS, size="2", weight="medium"),
         user_menu(),
         align="center", spacing="5", width="100%", padding_x="1.5em", padding_y="0.75em",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from llmobserve_app import routes
 from llmobserve_app.components.blocks import data_table, empty_state, kpi_card, kpi_grid, page_skeleton, table_card
 from llmobserve_app.components.columns import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame, error_callout
+from llmobserve_app.pages.caps import status_badge
 from llmobserve_app.pages.landing import landing
 from llmobserve_app.state.dashboard import DashboardState as S
 
@@ -35,11 +37,29 @@ def _with_data() -> rx.Component:
     )
 
 
+def _caps_callout() -> rx.Component:
+    """The caps at warning or beyond, each a line of text, with a link to the caps page."""
+    return rx.cond(S.caps_alerting.length() > 0, rx.callout(
+        rx.vstack(
+            rx.text("Spending caps need attention:", weight="medium"),
+            rx.foreach(S.caps_alerting, lambda cap: rx.hstack(
+                status_badge(cap["status"]), rx.text(cap["name"], weight="medium"),
+                rx.text(cap["spend"], " of ", cap["limit"], " (", cap["percent"], ") · ", cap["scope"], " · per ",
+                        cap["period"], color_scheme="gray"),
+                align="center", spacing="2", wrap="wrap", class_name="dashboard-cap")),
+            rx.link("Manage spending caps", href=routes.CAPS, id="dashboard-caps-link"),
+            spacing="1",
+        ),
+        icon="gauge", color_scheme="amber", size="1", id="dashboard-caps", width="100%",
+    ))
+
+
 def _dashboard() -> rx.Component:
     return app_frame(
         rx.vstack(
             rx.heading("Dashboard", size="7"),
             error_callout(S.error),
+            _caps_callout(),
             rx.cond(S.loading, page_skeleton(), rx.cond(S.has_data, _with_data(), empty_state(
                 "No calls recorded yet",
                 "Add the SDK to your app with your API key (Settings) and your costs appear here."))),

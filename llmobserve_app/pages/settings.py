@@ -142,7 +142,10 @@ def _signing_secret() -> rx.Component:
 def delivery_card() -> rx.Component:
     return rx.card(
         rx.heading("Alert delivery", size="4", margin_bottom="0.5em"),
-        rx.vstack(_email_status(), _signing_secret(), spacing="4", width="100%"),
+        rx.vstack(_email_status(),
+                  rx.text("Alerts come from your ", rx.link("spending caps", href=routes.CAPS, id="settings-caps-link"),
+                          ": each says when spend nears or reaches a limit, and can block calls in the SDK.", size="2"),
+                  _signing_secret(), spacing="4", width="100%"),
         width="100%", id="alert-delivery",
     )
 

@@ -8,8 +8,10 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlmodel import Session
 
+from llmobserve_app.clock import app_clock
 from llmobserve_app.services import analytics
 from llmobserve_app.state import formatting as fmt
+from llmobserve_app.state.caps import caps_at_warning_or_beyond
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import cost_rows, run_rows
 from llmobserve_app.state.page import AnalyticsPageState
@@ -25,6 +27,7 @@ class _DashboardData:
     agents: list[analytics.CostRow]
     customers: list[analytics.CostRow]
     runs: list
+    caps: list[dict[str, str]]
 
 
 def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
@@ -36,6 +39,7 @@ def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
         agents=analytics.cost_by(session, scope, "agent", limit=6),
         customers=[row for row in analytics.cost_by(session, scope, "customer", limit=6) if row.name][:5],
         runs=analytics.recent_runs(session, scope.tenant_id, customer_id=scope.customer_id),
+        caps=caps_at_warning_or_beyond(session, scope.tenant_id, app_clock()()),
     )
 
 
@@ -58,6 +62,7 @@ class DashboardState(AnalyticsPageState, FilterState):
     top_agents: list[dict[str, str]] = []
     top_customers: list[dict[str, str]] = []
     recent_runs: list[dict[str, str]] = []
+    caps_alerting: list[dict[str, str]] = []  # caps at warning or beyond, whatever the filter
 
     async def _fetch(self, _user: CurrentUser, scope: analytics.Scope) -> None:
         data = await run_db(_load, scope)
@@ -77,6 +82,7 @@ class DashboardState(AnalyticsPageState, FilterState):
         self.top_agents = cost_rows(data.agents)
         self.top_customers = cost_rows(data.customers)
         self.recent_runs = run_rows(data.runs)
+        self.caps_alerting = data.caps
 
     @rx.event
     async def load(self):
