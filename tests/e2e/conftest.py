@@ -90,6 +90,19 @@ def stop_app(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         process.wait(timeout=15)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests marked ``own_app`` (their module builds and serves its own app) run before the other
+    end-to-end tests, before the package's app is started: the frontend is built in this checkout with the app's
+    address in it, so two apps built here must never serve pages at the same time."""
+    e2e = [item for item in items if Path(__file__).parent in item.path.parents]
+    first = [item for item in e2e if item.get_closest_marker("own_app")]
+    if not first:
+        return
+    start = items.index(e2e[0])
+    rest = [item for item in items if item not in first]
+    items[:] = rest[:start] + first + rest[start:]
+
+
 @pytest.fixture(scope="package")
 def app_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e-data")

@@ -106,7 +106,8 @@ class ProviderHandler(BaseHTTPRequestHandler):
                 model = json.dumps(req["model"]).encode()
                 self._send(200, wire.OPENAI_CHAT.replace(b'"gpt-4o-mini-2024-07-18"', model))
             else:
-                self._send(200, wire.OPENROUTER_CHAT if self.server.flavour == "openrouter" else wire.OPENAI_CHAT)
+                self._send(200, self.server.chat_body or (
+                    wire.OPENROUTER_CHAT if self.server.flavour == "openrouter" else wire.OPENAI_CHAT))
         elif path.endswith("/responses"):
             self._send(200, wire.OPENAI_RESPONSES)
         elif path.endswith("/embeddings"):
@@ -137,9 +138,11 @@ class ProviderHandler(BaseHTTPRequestHandler):
 
 
 class ProviderServer(_Server):
-    def __init__(self, flavour: str = "openai", stream_tokens: int = 3, echo_model: bool = False) -> None:
+    def __init__(self, flavour: str = "openai", stream_tokens: int = 3, echo_model: bool = False,
+                 chat_body: bytes | None = None) -> None:
         self.flavour = flavour
         self.echo_model = echo_model
+        self.chat_body = chat_body  # the non-streamed chat reply, instead of the flavour's canned one
         self.stream_tokens = stream_tokens
         self.requests: list[tuple[str, str, bytes]] = []
         super().__init__(ProviderHandler)
