@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from ingest_api.deps import ERRORS, ApiProblem, EngineDep, SignedInDep
+from ingest_api.deps import ERRORS, ApiProblem, ClockDep, EngineDep, SignedInDep
+from ingest_api.plan_range import PLAN_RANGE_ERROR, range_limit
 from ingest_api.schemas import ApiError
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
@@ -26,11 +27,13 @@ router = APIRouter()
 
 
 @router.get(routes.API_EXPORT, summary="Download runs or costs for the signed-in user (CSV or JSON)",
-            responses={**ERRORS, 404: {"model": ApiError, "description": "No such export."}},
+            responses={**ERRORS, **PLAN_RANGE_ERROR, 404: {"model": ApiError, "description": "No such export."}},
             response_class=StreamingResponse)
 async def export(
+    request: Request,
     engine: EngineDep,
     tenant_id: SignedInDep,
+    clock: ClockDep,
     dataset: Annotated[str, Path(description="runs | costs", json_schema_extra={"enum": ["runs", "costs"]})],
     file_format: Annotated[str, Path(description="csv | json", json_schema_extra={"enum": list(MEDIA_TYPES)})],
     range_: Annotated[str | None, Query(alias="range", description="24h | 7d | 30d | custom",
@@ -47,11 +50,16 @@ async def export(
 ) -> StreamingResponse:
     if dataset not in ("runs", "costs") or file_format not in MEDIA_TYPES:
         raise ApiProblem(404, "not_found", "exports are runs|costs as .csv or .json")
-    try:  # from/to without a range mean a custom one
-        window = parse_range(range_ or ("custom" if from_ or to else None), from_, to)
+    now = clock()
+    key = range_ or ("custom" if from_ or to else None)  # from/to without a range mean a custom one
+    try:
+        window = parse_range(key, from_, to, now)
     except UserFacingError as error:
         raise ApiProblem(422, "invalid_range", f"{error.field}: {error.message}") from None
-    scope = analytics.Scope(tenant_id, window.start, window.end, customer or None)
+    limit = await range_limit(request, engine, tenant_id, now)
+    start = limit.clamp(window.start) if key is None else window.start  # the default range always works
+    limit.check(start)
+    scope = analytics.Scope(tenant_id, start, window.end, customer or None)
     fields = exports.RUN_FIELDS if dataset == "runs" else exports.COST_FIELDS
     if dataset == "costs" and group_by not in analytics.GROUP_BY:
         raise ApiProblem(422, "invalid_group_by", f"group_by must be one of {', '.join(analytics.GROUP_BY)}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from ingest_api.deps import ERRORS, ApiProblem, EngineDep, TenantDep
+from ingest_api.deps import ERRORS, ApiProblem, ClockDep, EngineDep, TenantDep
+from ingest_api.plan_range import PLAN_RANGE_ERROR, RangeLimit, range_limit
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.services import analytics, exports
@@ -63,15 +64,23 @@ def _moment(value: str | None, name: str, *, end_of_day: bool) -> datetime | Non
         raise UserFacingError(f"expected YYYY-MM-DD or an ISO-8601 datetime, got {value!r}", name) from None
 
 
-def _window(from_: str | None, to: str | None) -> tuple[datetime, datetime]:
-    """The window of whole hours the parameters ask for; ApiProblem(422) naming the parameter otherwise."""
+def _window(from_: str | None, to: str | None, now: datetime, limit: RangeLimit) -> tuple[datetime, datetime]:
+    """The window of whole hours the parameters ask for; ApiProblem(422) naming the parameter otherwise.
+
+    Without ``from`` the window starts ``DEFAULT_DAYS`` before its end, or (Free plan) where the plan's range
+    starts; an explicit ``from`` before that is refused (403 ``plan_range_limit``)."""
     try:
-        end = _moment(to, "to", end_of_day=True) or datetime.now(UTC)
-        start = _moment(from_, "from", end_of_day=False) or end - timedelta(days=DEFAULT_DAYS)
+        end = _moment(to, "to", end_of_day=True) or now
+        asked = _moment(from_, "from", end_of_day=False)
     except UserFacingError as error:
         raise ApiProblem(422, "invalid_date", f"{error.field}: {error.message}") from None
+    default_start = end - timedelta(days=DEFAULT_DAYS)
+    start = asked or limit.clamp(default_start)
+    if asked is None and start >= end:  # ``to`` lies before anything the plan covers
+        limit.check(default_start)
     if start >= end:
         raise ApiProblem(422, "invalid_range", "from must be before to")
+    limit.check(start)
     # Rollups are hourly: align the window outward to whole hours.
     start = start.replace(minute=0, second=0, microsecond=0)
     if end != end.replace(minute=0, second=0, microsecond=0):
@@ -79,14 +88,17 @@ def _window(from_: str | None, to: str | None) -> tuple[datetime, datetime]:
     return start, end
 
 
-@router.get(routes.API_USAGE, response_model=UsageReport, responses=ERRORS,
+@router.get(routes.API_USAGE, response_model=UsageReport, responses={**ERRORS, **PLAN_RANGE_ERROR},
             summary="Cost and usage grouped by one dimension")
 async def usage(
+    request: Request,
     engine: EngineDep,
     tenant_id: TenantDep,
+    clock: ClockDep,
     group_by: Annotated[str, Query(description="customer | model | provider | agent | day",
                                    json_schema_extra={"enum": list(analytics.GROUP_BY)})] = "customer",
-    from_: Annotated[str | None, Query(alias="from", description="Start: YYYY-MM-DD or ISO datetime (inclusive)",
+    from_: Annotated[str | None, Query(alias="from", description="Start: YYYY-MM-DD or ISO datetime (inclusive); "
+                                       f"default: {DEFAULT_DAYS} days before the end (Free plan: its range's start)",
                                        json_schema_extra={"pattern": MOMENT_PATTERN})] = None,
     to: Annotated[str | None, Query(description="End: YYYY-MM-DD (inclusive day) or ISO datetime (exclusive)",
                                     json_schema_extra={"pattern": MOMENT_PATTERN})] = None,
@@ -94,7 +106,8 @@ async def usage(
 ) -> UsageReport:
     if group_by not in analytics.GROUP_BY:
         raise ApiProblem(422, "invalid_group_by", f"group_by must be one of {', '.join(analytics.GROUP_BY)}")
-    start, end = _window(from_, to)
+    now = clock()
+    start, end = _window(from_, to, now, await range_limit(request, engine, tenant_id, now))
     scope = analytics.Scope(tenant_id, start, end, customer_id)
 
     def fetch() -> list[UsageRow]:
