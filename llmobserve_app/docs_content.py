@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from llmobserve_app.services.billing.plans import FREE
 from llmobserve_app.services.sdk_package import install_command, requirement_line
 from llmobserve_app.settings import SDK_DIR
 from pricing import PRICE_DATA_VERSION, default_registry
@@ -152,6 +153,10 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
             "days) or ISO datetimes with a timezone (default: the last 30 days); `customer_id` narrows to one "
             "customer. Costs are decimal strings in US dollars. The whole API is described at "
             "[/api/docs](/api/docs).",
+            f"On the hosted Free plan the read API and the exports cover the last {FREE.max_range_days} days, as "
+            "the pages do: without `from` the window starts there, and an earlier start is refused (403 "
+            "`plan_range_limit`, naming the earliest allowed start). Pro and self-hosted installations read any "
+            "range.",
         )),
         DocSection("self-hosting", "Self-hosting and configuration", (
             "Requirements: Python 3.11+ and Node.js 20+ with npm. From a clone of the repository:",
