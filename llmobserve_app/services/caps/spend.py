@@ -173,7 +173,7 @@ def top_customer(session: Session, tenant_id: int, start: datetime, end: datetim
     return None if row is None else (row[0], Spend(int(row[1] or 0), int(row[2] or 0)))
 
 
-# -- the closed hours of a period, cached ---------------------------------------------------------------------
+# -- the closed days and hours of a period, cached -------------------------------------------------------------
 LATE_VERSIONS = TenantLateVersion.__table__
 _GRACE = timedelta(hours=1)  # a batch still being written at the turn of the hour lands in an hour kept open
 
@@ -185,35 +185,57 @@ def closed_until(now: datetime) -> datetime:
     return (min(now, datetime.now(UTC)) - _GRACE).replace(minute=0, second=0, microsecond=0)
 
 
+def closed_days_until(now: datetime) -> datetime:
+    """Days before this are closed for caching (the day holding ``closed_until``): a batch for an earlier day
+    also bumps ``late_day_version``, while events of the previous hour — every batch for a while after each
+    hour turns, or a client sending a little late — bump only ``late_hour_version``."""
+    return closed_until(now).replace(hour=0)
+
+
 class ClosedHoursCache:
-    """``scope_spends`` of the closed hours of periods, per tenant and late version: after each batch only the
-    open hours are summed, so a month cap costs the same on day 30 as on day 1. Still derived: a late event
-    changes the version, a new hour the boundary, and either makes a new entry."""
+    """``scope_spends`` of the closed part of periods, per tenant: after each batch only the open hours are
+    summed, so a month cap costs the same on day 30 as on day 1. Two segments: the closed days, keyed by
+    ``late_day_version``, and today's closed hours, keyed by ``late_hour_version`` — so a batch holding events
+    of an earlier hour makes at most a day of rollups be summed again, not the month. Still derived: a late
+    event changes a version, a new hour or day a boundary, and either makes a new entry."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._entries: dict[tuple[Any, ...], dict[str, ScopeSpends]] = {}
         self._lock = threading.Lock()
 
-    def spends(self, session: Session, tenant_id: int, bounds: Bounds, now: datetime, *, providers: bool = False,
-               models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
-        boundary = closed_until(now)
-        closed = {period: (start, max(start, min(end, boundary))) for period, (start, end) in bounds.items()}
-        open_ = {period: (max(start, min(end, boundary)), end) for period, (start, end) in bounds.items()}
-        flags = {"providers": providers, "models": models, "agents": agents}
-        version = session.execute(sa.select(LATE_VERSIONS.c.late_hour_version)
-                                  .where(LATE_VERSIONS.c.tenant_id == tenant_id)).scalar() or 0
-        key = (str(session.get_bind().url), tenant_id, version, tuple(sorted(closed.items())), providers, models,
-               agents)
+    def _cached(self, session: Session, key: tuple[Any, ...], tenant_id: int, bounds: Bounds,
+                flags: dict[str, bool]) -> dict[str, ScopeSpends]:
+        key = (str(session.get_bind().url), tenant_id, *key, tuple(sorted(bounds.items())),
+               *(flags[name] for name in ("providers", "models", "agents")))
         cached = self._entries.get(key)
         if cached is None:
-            cached = scope_spends(session, tenant_id, closed, **flags)
+            cached = scope_spends(session, tenant_id, bounds, **flags)
             with self._lock:
                 if len(self._entries) >= self.size:
                     self._entries.clear()
                 self._entries[key] = cached
+        return cached
+
+    def spends(self, session: Session, tenant_id: int, bounds: Bounds, now: datetime, *, providers: bool = False,
+               models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
+        days_end, hours_end = closed_days_until(now), closed_until(now)
+
+        def cut(start: datetime, end: datetime, moment: datetime) -> datetime:
+            return max(start, min(end, moment))
+
+        days = {period: (start, cut(start, end, days_end)) for period, (start, end) in bounds.items()}
+        hours = {period: (cut(start, end, days_end), cut(start, end, hours_end))
+                 for period, (start, end) in bounds.items()}
+        open_ = {period: (cut(start, end, hours_end), end) for period, (start, end) in bounds.items()}
+        flags = {"providers": providers, "models": models, "agents": agents}
+        versions = session.execute(sa.select(LATE_VERSIONS.c.late_day_version, LATE_VERSIONS.c.late_hour_version)
+                                   .where(LATE_VERSIONS.c.tenant_id == tenant_id)).first() or (0, 0)
+        closed_days = self._cached(session, ("days", versions[0]), tenant_id, days, flags)
+        closed_hours_today = self._cached(session, ("hours", versions[1]), tenant_id, hours, flags)
         recent = scope_spends(session, tenant_id, open_, **flags)
-        return {period: cached[period].plus(recent[period]) for period in bounds}
+        return {period: closed_days[period].plus(closed_hours_today[period]).plus(recent[period])
+                for period in bounds}
 
 
 closed_hours = ClosedHoursCache()
