@@ -109,8 +109,8 @@ def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
     With ``touched`` (after an ingest batch): only the caps on scopes the batch touched, plus every ``block``
     cap (the reply carries the full blocked list); a ``customer:*`` cap is evaluated for the batch's customers
     and, if it blocks, for those it already fired ``exceeded`` for. Without it (catch-up job, status poll):
-    everything, a ``customer:*`` cap for every customer at or over its threshold. A ``customer:*`` cap yields
-    one status per such customer (none when no customer is near).
+    everything. A ``customer:*`` cap yields one status per customer at or over its threshold (none when no
+    customer is near): below it there is nothing to fire or block.
     """
     rules = [rule for rule in rules if touched is None or rule.action == "block" or touched.touches(rule)]
     if not rules:
@@ -150,7 +150,7 @@ def _customer_statuses(session: Session, rules: list[CapRule], bounds: Bounds, n
         if not rule.every_customer:
             statuses.append(status_at(rule, "", period_spends.get(rule.value, Spend()), bounds[rule.period], now))
             continue
-        reach = max(rule.threshold_nanos if touched is None else 0, 1)
+        reach = max(rule.threshold_nanos, 1)  # below it a customer has no level to fire and no block
         wanted = None if touched is None else touched.customers | candidates.get(rule.id, set())
         statuses += [status_at(rule, customer, spend, bounds[rule.period], now)
                      for customer, spend in sorted(period_spends.items())

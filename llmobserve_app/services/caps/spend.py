@@ -103,21 +103,34 @@ def _scope_query(providers: bool, models: bool, agents: bool) -> sa.Select[Any]:
 
 def scope_spends(session: Session, tenant_id: int, bounds: Bounds, *, providers: bool = False,
                  models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
-    """Spend per period of ``bounds``, from one grouped query on ``tenant_usage_hourly``."""
-    if not bounds:
-        return {}
+    """Spend per period of ``bounds``, from one grouped query on ``tenant_usage_hourly``. Periods with the same
+    window (the open hours usually are the same for a day, a week and a month) share one result, summed once;
+    an empty window costs nothing."""
+    spends: dict[str, ScopeSpends] = {}
+    summed: list[tuple[int, ScopeSpends]] = []  # (index of the period's sums in a row, its result)
+    by_window: dict[tuple[datetime, datetime], ScopeSpends] = {}
+    for index, period in enumerate(PERIODS):
+        if period not in bounds:
+            continue
+        window = bounds[period]
+        if window[0] >= window[1]:
+            spends[period] = ScopeSpends()
+            continue
+        if window not in by_window:
+            by_window[window] = ScopeSpends()
+            summed.append((index, by_window[window]))
+        spends[period] = by_window[window]
+    if not summed:
+        return spends
     keys = [name for name, wanted in (("provider", providers), ("model", models), ("section_path", agents))
             if wanted]
-    spends = {period: ScopeSpends() for period in bounds}
-    for row in session.execute(_scope_query(providers, models, agents), _params(tenant_id, bounds)):
+    asked = {PERIODS[index]: bounds[PERIODS[index]] for index, _ in summed}
+    for row in session.execute(_scope_query(providers, models, agents), _params(tenant_id, asked)):
         named = dict(zip(keys, row, strict=False))
         priced = row[len(keys)]
         sums = row[len(keys) + 1:]
         row_agents = agents_in(named["section_path"]) if agents else ()
-        for index, period in enumerate(PERIODS):
-            spend = spends.get(period)
-            if spend is None:
-                continue
+        for index, spend in summed:
             cost, calls = int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0)
             cost, unpriced = (cost, 0) if priced else (0, calls)
             if not cost and not unpriced:
@@ -132,12 +145,19 @@ def scope_spends(session: Session, tenant_id: int, bounds: Bounds, *, providers:
     return spends
 
 
+# On SQLite, ``+day`` (a unary plus: the term cannot use an index) makes the planner seek the (tenant,
+# customer, day) key once per named customer instead of scanning the day index over every customer of the
+# period: the after-batch query then costs per customer of the batch, not per customer of the tenant.
+_SQLITE_SEEK_DAY = sa.literal_column(f"+{DAILY.name}.{DAILY.c.day.name}", type_=UTCDateTime())
+
+
 @cache
-def _customer_query(over_thresholds: bool) -> sa.Select[Any]:
+def _customer_query(over_thresholds: bool, sqlite: bool = False) -> sa.Select[Any]:
     costs = {period: _sum_in(DAILY.c.day, DAILY.c.cost_nanos, period) for period in PERIODS}
+    window_column = _SQLITE_SEEK_DAY if sqlite and not over_thresholds else DAILY.c.day
     query = (sa.select(DAILY.c.customer_id, *(column for period in PERIODS for column in (
                  costs[period], _sum_in(DAILY.c.day, DAILY.c.unpriced_calls, period))))
-             .where(DAILY.c.tenant_id == sa.bindparam("tenant"), *_window(DAILY.c.day))
+             .where(DAILY.c.tenant_id == sa.bindparam("tenant"), *_window(window_column))
              .group_by(DAILY.c.customer_id))
     named = DAILY.c.customer_id.in_(sa.bindparam("customers", expanding=True))
     if not over_thresholds:
@@ -156,7 +176,8 @@ def customer_spends(session: Session, tenant_id: int, bounds: Bounds, *, custome
     params = {**_params(tenant_id, bounds), "customers": sorted(customers)}
     for period in PERIODS:
         params[f"{period}_at_least"] = (at_least or {}).get(period, _UNREACHABLE)
-    for customer, *sums in session.execute(_customer_query(bool(at_least)), params):
+    query = _customer_query(bool(at_least), session.get_bind().dialect.name == "sqlite")
+    for customer, *sums in session.execute(query, params):
         for index, period in enumerate(PERIODS):
             if period in result:
                 result[period][customer] = Spend(int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0))
@@ -173,7 +194,7 @@ def top_customer(session: Session, tenant_id: int, start: datetime, end: datetim
     return None if row is None else (row[0], Spend(int(row[1] or 0), int(row[2] or 0)))
 
 
-# -- the closed hours of a period, cached ---------------------------------------------------------------------
+# -- the closed days and hours of a period, cached -------------------------------------------------------------
 LATE_VERSIONS = TenantLateVersion.__table__
 _GRACE = timedelta(hours=1)  # a batch still being written at the turn of the hour lands in an hour kept open
 
@@ -185,35 +206,57 @@ def closed_until(now: datetime) -> datetime:
     return (min(now, datetime.now(UTC)) - _GRACE).replace(minute=0, second=0, microsecond=0)
 
 
+def closed_days_until(now: datetime) -> datetime:
+    """Days before this are closed for caching (the day holding ``closed_until``): a batch for an earlier day
+    also bumps ``late_day_version``, while events of the previous hour — every batch for a while after each
+    hour turns, or a client sending a little late — bump only ``late_hour_version``."""
+    return closed_until(now).replace(hour=0)
+
+
 class ClosedHoursCache:
-    """``scope_spends`` of the closed hours of periods, per tenant and late version: after each batch only the
-    open hours are summed, so a month cap costs the same on day 30 as on day 1. Still derived: a late event
-    changes the version, a new hour the boundary, and either makes a new entry."""
+    """``scope_spends`` of the closed part of periods, per tenant: after each batch only the open hours are
+    summed, so a month cap costs the same on day 30 as on day 1. Two segments: the closed days, keyed by
+    ``late_day_version``, and today's closed hours, keyed by ``late_hour_version`` — so a batch holding events
+    of an earlier hour makes at most a day of rollups be summed again, not the month. Still derived: a late
+    event changes a version, a new hour or day a boundary, and either makes a new entry."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._entries: dict[tuple[Any, ...], dict[str, ScopeSpends]] = {}
         self._lock = threading.Lock()
 
-    def spends(self, session: Session, tenant_id: int, bounds: Bounds, now: datetime, *, providers: bool = False,
-               models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
-        boundary = closed_until(now)
-        closed = {period: (start, max(start, min(end, boundary))) for period, (start, end) in bounds.items()}
-        open_ = {period: (max(start, min(end, boundary)), end) for period, (start, end) in bounds.items()}
-        flags = {"providers": providers, "models": models, "agents": agents}
-        version = session.execute(sa.select(LATE_VERSIONS.c.late_hour_version)
-                                  .where(LATE_VERSIONS.c.tenant_id == tenant_id)).scalar() or 0
-        key = (str(session.get_bind().url), tenant_id, version, tuple(sorted(closed.items())), providers, models,
-               agents)
+    def _cached(self, session: Session, key: tuple[Any, ...], tenant_id: int, bounds: Bounds,
+                flags: dict[str, bool]) -> dict[str, ScopeSpends]:
+        key = (str(session.get_bind().url), tenant_id, *key, tuple(sorted(bounds.items())),
+               *(flags[name] for name in ("providers", "models", "agents")))
         cached = self._entries.get(key)
         if cached is None:
-            cached = scope_spends(session, tenant_id, closed, **flags)
+            cached = scope_spends(session, tenant_id, bounds, **flags)
             with self._lock:
                 if len(self._entries) >= self.size:
                     self._entries.clear()
                 self._entries[key] = cached
+        return cached
+
+    def spends(self, session: Session, tenant_id: int, bounds: Bounds, now: datetime, *, providers: bool = False,
+               models: bool = False, agents: bool = False) -> dict[str, ScopeSpends]:
+        days_end, hours_end = closed_days_until(now), closed_until(now)
+
+        def cut(start: datetime, end: datetime, moment: datetime) -> datetime:
+            return max(start, min(end, moment))
+
+        days = {period: (start, cut(start, end, days_end)) for period, (start, end) in bounds.items()}
+        hours = {period: (cut(start, end, days_end), cut(start, end, hours_end))
+                 for period, (start, end) in bounds.items()}
+        open_ = {period: (cut(start, end, hours_end), end) for period, (start, end) in bounds.items()}
+        flags = {"providers": providers, "models": models, "agents": agents}
+        versions = session.execute(sa.select(LATE_VERSIONS.c.late_day_version, LATE_VERSIONS.c.late_hour_version)
+                                   .where(LATE_VERSIONS.c.tenant_id == tenant_id)).first() or (0, 0)
+        closed_days = self._cached(session, ("days", versions[0]), tenant_id, days, flags)
+        closed_hours_today = self._cached(session, ("hours", versions[1]), tenant_id, hours, flags)
         recent = scope_spends(session, tenant_id, open_, **flags)
-        return {period: cached[period].plus(recent[period]) for period in bounds}
+        return {period: closed_days[period].plus(closed_hours_today[period]).plus(recent[period])
+                for period in bounds}
 
 
 closed_hours = ClosedHoursCache()

@@ -208,3 +208,24 @@ def test_each_new_alert_has_one_outbox_message_per_channel(engine, make_account)
         "scope": "customer", "value": "acme", "spend_usd": "0.3", "limit_usd": "0.2",
         "period_end": "2026-11-26T00:00:00Z", "blocked": True, "percent": 150.0}
     assert checks.check(engine, [cap], NOW, memo=None).messages == []  # fired once: said once
+
+
+def test_late_events_in_closed_days_and_in_todays_closed_hours_are_counted(engine, make_account) -> None:
+    """The closed part of a period is cached in two segments (earlier days; today's closed hours): a late
+    event in either is summed at the next evaluation."""
+    tenant, _, _ = make_account()
+    cap = _cap(engine, tenant, scope="global", period="month", limit_usd="100")
+
+    def spend() -> int:
+        with session_scope(engine) as session:
+            return evaluate(session, [cap], NOW)[0].spend_nanos
+
+    store(engine, tenant, [spend_event(NOW - timedelta(days=5)), spend_event(NOW - timedelta(hours=3)),
+                           spend_event(NOW - timedelta(minutes=10))])
+    assert spend() == 450_000_000
+    store(engine, tenant, [spend_event(NOW - timedelta(days=5, hours=2))])  # an earlier day, cached
+    assert spend() == 600_000_000
+    store(engine, tenant, [spend_event(NOW - timedelta(hours=4))])  # today, an hour already closed
+    assert spend() == 750_000_000
+    store(engine, tenant, [spend_event(NOW - timedelta(minutes=1))])
+    assert spend() == 900_000_000
