@@ -79,6 +79,83 @@ def registry_providers() -> tuple[Provider, ...]:
                         key=lambda provider: provider.name.lower()))
 
 
+def _caps_section(public_url: str) -> DocSection:
+    """Spending caps as services/caps, services/notifications and ingest_api/caps.py implement them."""
+    create_caps = (
+        f'import requests\n\nLLMOBSERVE_URL = "{public_url}"\nAPI_KEY = "llmo_sk_..."\n\n\n'
+        'def cap_customer(customer_id: str, daily_limit_usd: str) -> dict:\n'
+        '    """Hold one of your customers to a daily budget: warn at 80 %, block once exceeded."""\n'
+        '    reply = requests.post(\n        f"{LLMOBSERVE_URL}/v1/caps",\n'
+        '        headers={"Authorization": f"Bearer {API_KEY}"},\n'
+        '        json={"scope": "customer", "value": customer_id, "period": "day",\n'
+        '              "limit_usd": daily_limit_usd, "threshold_pct": 80, "action": "block",\n'
+        '              "notify": {"email": True}},\n'
+        '        timeout=10,\n    )\n'
+        '    reply.raise_for_status()  # 422 names the bad field, e.g. "limit_usd: must be a positive amount"\n'
+        '    return reply.json()  # the cap: id, status ("ok"), spend_usd, period_end, ...\n\n\n'
+        'cap = cap_customer("acme", "5.00")')
+    verify = (
+        'import hashlib\nimport hmac\nimport time\n\n\n'
+        'def signed_by_llmobserve(secret: str, header: str, raw_body: bytes, max_age_s: int = 300) -> bool:\n'
+        '    """Check X-LLMObserve-Signature on the raw body, before parsing it."""\n'
+        '    parts = dict(part.strip().split("=", 1) for part in header.split(",") if "=" in part)\n'
+        '    if not parts.get("t", "").isdigit() or abs(time.time() - int(parts["t"])) > max_age_s:\n'
+        '        return False  # missing, or an old delivery replayed\n'
+        '    mac = hmac.new(secret.encode(), parts["t"].encode() + b"." + raw_body, hashlib.sha256)\n'
+        '    return hmac.compare_digest(mac.hexdigest(), parts.get("v1", ""))')
+    return DocSection("caps", "Spending caps and alerts", (
+        "A cap limits the **priced** cost of one scope per UTC period, warns you before the limit and can stop "
+        "spend at it. Each cap has:",
+        "- a **scope**: `global`, `provider`, `model`, `agent` or `customer`, with its value (`openai`, "
+        "`gpt-4o`, `research`, `acme`). A `customer` cap with the value `*` holds **every customer to the limit "
+        "separately**; an `agent` cap counts every call made inside that agent, nested or not.\n"
+        "- a **period**: `day`, `week` (ISO, from Monday 00:00 UTC) or `month` (calendar, UTC), and a limit in "
+        "US dollars (more than 0).\n"
+        "- a **threshold**: an early warning at `threshold_pct` of the limit (1 to 99, default 80).\n"
+        "- an **action**: `alert` only warns; `block` also stops calls in the scope once the limit is reached, "
+        "until the period ends.",
+        "Spend is **derived** from your stored calls each time a cap is evaluated, never kept in a counter: "
+        "nothing is reset, a changed limit applies at once, and a new period starts from zero by itself. Calls "
+        "whose price is unknown are not spend; each cap reports how many there were (`unpriced_calls`). Caps "
+        "are evaluated right after each batch of calls is stored and by a job every minute. A cap's status is "
+        "`ok`, `warning` (past the threshold), `exceeded`, `blocked` (exceeded, with `block`) or `disabled`.",
+        "**Alerts.** Each level — `threshold`, then `exceeded` — fires **at most once per cap and period** (per "
+        "customer for `customer:*`), however many server processes evaluate it. An alert goes by **email** to "
+        "your account's address (when the server has SendGrid configured: `SENDGRID_API_KEY` and "
+        "`SENDGRID_FROM`; otherwise it is recorded as skipped and still shows in the app), to a **Slack** "
+        "incoming webhook, and to your own **webhook**: a signed JSON POST of `{\"id\", \"type\", "
+        "\"source_id\", \"subject\", \"created_at\", \"data\"}` where `data` is the alert (cap, scope, "
+        "level, spend, limit, period). Failed deliveries (429, 5xx, timeouts) are retried for up to 24 hours; "
+        "delivery is at least once, and the `X-LLMObserve-Delivery` header is the same on every attempt, so "
+        "you can drop repeats.",
+        "**Checking a webhook's signature.** Create the signing secret in [Settings](/settings) under *Alert "
+        "delivery* (it is shown once). Each webhook carries `X-LLMObserve-Signature: t=<unix seconds>,v1=<hex>`, "
+        "where `<hex>` is the HMAC-SHA256 of `<t>.<raw body>` keyed with the secret:",
+        Code(verify),
+        "**Blocking in the SDK.** With a `block` cap exceeded, every reply to the SDK's uploads (and its "
+        "`GET /v1/caps/status` poll, every 30 s) carries the blocked scopes, each with `until` = the end of the "
+        "period. A call in a blocked scope raises `llmobserve.BudgetExceededError` **before any network I/O** — "
+        "the provider is never called, so it costs nothing:",
+        Code('try:\n    with llmobserve.customer("acme"):\n        client.chat.completions.create(model="gpt-4o-mini"'
+             ', messages=messages)\nexcept llmobserve.BudgetExceededError as error:\n    '
+             'print(error.scope, error.value, error.until)  # customer acme 2026-12-02T00:00:00Z'),
+        "It is the SDK's one deliberate exception, and also an `openai.OpenAIError` / `anthropic.AnthropicError` "
+        "when those libraries are loaded, so their clients do not retry it. Overshoot is **bounded, not zero**: "
+        "a call that starts after the SDK received the reply to the batch that crossed the limit is blocked; "
+        "calls already in flight (or started before that reply) complete and count — a lower `flush_interval` "
+        "narrows that window. If the server cannot be reached, calls go through (blocks already received still "
+        "apply until their `until`); `observe(..., caps_fail_open=False)` blocks instead, and "
+        "`enforce_caps=False` turns blocking off.",
+        "**Caps from code.** Create a cap per customer when you sign one up, with your API key:",
+        Code(create_caps),
+        "`GET /v1/caps` lists your caps with `spend_usd`, `percent`, `status`, `period_end`, `unpriced_calls` and "
+        "`projected_at` (when the period's run-rate reaches the limit, if before the period ends). "
+        "`PATCH /v1/caps/{id}` changes only the fields given (`{\"enabled\": false}` disables), "
+        "`DELETE /v1/caps/{id}` deletes a cap with its alert history, and `GET /v1/caps/alerts` is the history, "
+        "newest first. All of it is described at [/api/docs](/api/docs).",
+    ))
+
+
 def _sections(public_url: str) -> tuple[DocSection, ...]:
     snippet = (f'import llmobserve\n\nllmobserve.observe(collector_url="{public_url}", api_key="llmo_sk_...")')
     install = install_command(public_url, SDK_DIR)
@@ -158,6 +235,7 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
             "`plan_range_limit`, naming the earliest allowed start). Pro and self-hosted installations read any "
             "range.",
         )),
+        _caps_section(public_url),
         DocSection("self-hosting", "Self-hosting and configuration", (
             "Requirements: Python 3.11+ and Node.js 20+ with npm. From a clone of the repository:",
             Code("make run            # installs, migrates, serves UI + API on http://localhost:8000\n"
@@ -225,6 +303,13 @@ def _faq(public_url: str) -> tuple[Faq, ...]:
             "Call `llmobserve.set_customer_id(\"acme\")` when you know who a request is for (or wrap the work in "
             "`with llmobserve.customer(\"acme\"):`). Each customer then has a page, and the customer filter and "
             "the read API's `group_by=customer` give you what to bill."),
+        Faq("faq-caps", "Can I cap what an LLM costs me?",
+            "Yes. A spending cap limits the priced cost of everything, a provider, a model, an agent, one "
+            "customer or every customer separately (`customer` `*`) per UTC day, week or month. It alerts at a "
+            "threshold (80 % by default) and when exceeded, once per period each, by email, Slack or a signed "
+            "webhook; with `action: block` the SDK then raises `llmobserve.BudgetExceededError` before calling "
+            "the provider, until the period ends. Create caps with `POST /v1/caps` and your API key; see "
+            "Spending caps and alerts above."),
         Faq("faq-export", "Can I export my data?",
             "Yes: CSV or JSON from /runs and /costs (the file follows the page's filter), and the read API "
             "`GET /v1/usage` with your API key. CSV cells that a spreadsheet would run as a formula are escaped."),

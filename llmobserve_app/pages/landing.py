@@ -41,7 +41,8 @@ def _hero() -> rx.Component:
         rx.heading("Know what every LLM call costs you", size="9", id="landing-title"),
         rx.text("Add two lines to your Python app. LLM Observe captures every call to OpenAI, Anthropic, Google, "
                 "Mistral, Pinecone and more, prices it exactly and shows the cost per provider, model, customer "
-                "and agent.", size="5", color_scheme="gray", max_width="720px"),
+                "and agent, with caps that stop spend at your limit.",
+                size="5", color_scheme="gray", max_width="720px"),
         rx.hstack(
             rx.link(rx.button("Sign up free", rx.icon("arrow-right", size=16), size="3"), href=routes.SIGNUP,
                     id="cta-signup"),
@@ -81,6 +82,9 @@ def landing() -> rx.Component:
                  "the read API gives you what to bill them."),
         _feature("bot", "Per agent and run", "@agent, tools and runs: see which agent, tool and step spends, "
                  "with a timeline of every run."),
+        _feature("octagon-x", "Caps that stop spend", "A daily, weekly or monthly limit per provider, model, agent "
+                 "or customer: alerts by email, Slack or webhook, and a block that makes the SDK refuse the call "
+                 "before it reaches the provider."),
         _feature("download", "Exports and API", "CSV and JSON exports of runs and costs, and GET /v1/usage with "
                  "your API key."),
         _feature("shield-check", "Never in your way", "The SDK never raises into your app, never blocks a call on "

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import time
 from pathlib import Path
 
-from llmobserve_app.docs_content import PROVIDERS_ID, Code, docs
+from fastapi.testclient import TestClient
+
+from ingest_api import create_ingest_app
+from ingest_api.schemas import CapCreate
+from llmobserve_app import routes
+from llmobserve_app.docs_content import PROVIDERS_ID, Code, DocSection, docs
+from llmobserve_app.services.notifications.webhook import signature_header
 from llmobserve_app.services.sdk_package import sdk_version, wheel_filename
 from llmobserve_app.settings import SDK_DIR
 from pricing import default_registry
@@ -50,3 +58,62 @@ def test_every_framework_the_docs_name_as_tested_has_a_test() -> None:
     assert named == ["LangChain", "AutoGen"]
     for name in named:
         assert (TESTS_SDK / f"test_{name.lower()}.py").exists(), name
+
+
+def _caps(public_url: str = URL) -> DocSection:
+    return next(section for section in docs(public_url).sections if section.id == "caps")
+
+
+def _code_with(section: DocSection, text: str) -> str:
+    (code,) = [block.code for block in section.blocks if isinstance(block, Code) and text in block.code]
+    return code
+
+
+def test_caps_section_covers_what_the_caps_code_does() -> None:
+    section = _caps()
+    text = " ".join(block.code if isinstance(block, Code) else block for block in section.blocks)
+    for fact in ("`global`", "`provider`", "`model`", "`agent`", "`customer`", "`*`", "`day`", "`week`", "`month`",
+                 "`threshold_pct`", "`alert`", "`block`", "**derived**", "at most once per cap and period",
+                 "**email**", "**Slack**", "**webhook**", "X-LLMObserve-Signature", "BudgetExceededError",
+                 "before any network I/O", "bounded, not zero", "POST", "/v1/caps"):
+        assert fact in text, fact
+    faq = {entry.id: entry for entry in docs(URL).faq}
+    assert "BudgetExceededError" in faq["faq-caps"].answer and "POST /v1/caps" in faq["faq-caps"].answer
+    assert docs(URL).matching("BudgetExceededError")[:1] == ["caps"]
+
+
+def _example_body(code: str, **arguments: str) -> dict:
+    """The ``json=`` argument of the example's ``requests.post`` call, evaluated with the function's arguments."""
+    call = next(node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "requests.post")
+    url = ast.unparse(call.args[0])
+    assert url == "f'{LLMOBSERVE_URL}" + routes.API_CAPS + "'", url
+    body = next(keyword.value for keyword in call.keywords if keyword.arg == "json")
+    return eval(compile(ast.Expression(body), "<docs>", "eval"), {}, arguments)  # noqa: S307 - our own docs
+
+
+def test_caps_api_example_is_accepted_by_the_real_api(database_url: str, make_account) -> None:
+    code = _code_with(_caps(), "requests.post")
+    assert f'LLMOBSERVE_URL = "{URL}"' in code
+    compile(code, "<docs>", "exec")
+    body = _example_body(code, customer_id="acme", daily_limit_usd="5.00")
+    CapCreate.model_validate(body)  # the API's own schema (extra fields are refused)
+    _, _, key = make_account("docs")
+    client = TestClient(create_ingest_app(database_url))
+    reply = client.post(routes.API_CAPS, json=body, headers={"Authorization": f"Bearer {key}"})
+    assert reply.status_code == 201, reply.text
+    cap = reply.json()
+    assert (cap["name"], cap["limit_usd"], cap["action"], cap["status"]) == ("customer:acme per day", "5", "block",
+                                                                           "ok")
+
+
+def test_caps_signature_check_accepts_our_signature_only() -> None:
+    namespace: dict = {}
+    exec(_code_with(_caps(), "X-LLMObserve-Signature"), namespace)  # noqa: S102 - our own docs
+    check = namespace["signed_by_llmobserve"]
+    body, secret, now = b'{"id":"d1","data":{"level":"exceeded"}}', "whsec_docs", int(time.time())
+    assert check(secret, signature_header(secret, body, now), body)
+    assert not check(secret, signature_header(secret, body, now), body + b" ")
+    assert not check("another secret", signature_header(secret, body, now), body)
+    assert not check(secret, signature_header(secret, body, now - 3600), body)  # replayed
+    assert not check(secret, "v1=abc", body) and not check(secret, "", body)
