@@ -1,6 +1,7 @@
-"""``make demo``: a demo account with 30 days of realistic usage, ingested through the normal ingest path.
+"""``make demo``: a demo account with 30 days of realistic usage, ingested through the normal ingest path,
+and two spending caps with the alerts they fired (through services/caps, like the app's own checks).
 
-Run it again and it prints a fresh password for the same account (data is seeded only once).
+Run it again and it prints a fresh password for the same account (data and caps are seeded only once).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ import bcrypt
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from llmobserve_app.db import session_scope
-from llmobserve_app.models import Event, User, utcnow
-from llmobserve_app.services import accounts, api_keys
+from llmobserve_app.db import get_engine, session_scope
+from llmobserve_app.delivery_config import delivery_config
+from llmobserve_app.models import Cap, Event, User, utcnow
+from llmobserve_app.services import accounts, api_keys, notifications
+from llmobserve_app.services.caps import checks, crud
+from llmobserve_app.services.caps.periods import period_bounds
+from llmobserve_app.services.caps.rules import rule_of
+from llmobserve_app.services.caps.spend import customer_spends, scope_spends
 from llmobserve_app.services.ingest.store import ingest_events
+from llmobserve_app.services.money import nanos_to_usd
 from llmobserve_app.settings import api_url
 
 DEMO_EMAIL = "demo@llmobserve.local"
@@ -97,6 +104,63 @@ def _infra_events(rng: random.Random, run_id: str | None, customer: str | None, 
     return [_infra_event(rng, call, run_id, customer, section, started) for call in calls]
 
 
+# The caps' limits are set from today's spend so that they show: one near its limit, one over it.
+NEAR_LIMIT_PCT = 85  # a customer cap at 85 % of its daily limit: past its 80 % threshold (warning)
+OVER_LIMIT_PCT = 120  # a model cap at 120 %: exceeded (alert only, so the demo's own calls are never blocked)
+
+
+def _limit_usd(spend_nanos: int, percent_of_limit: int) -> str:
+    """The limit at which ``spend_nanos`` is ``percent_of_limit`` % of it."""
+    return f"{nanos_to_usd(spend_nanos * 100 // percent_of_limit).normalize():f}"
+
+
+def _spend_today(engine: sa.Engine, tenant_id: int, now: datetime) -> tuple[tuple[str, int], tuple[str, int]]:
+    """(customer, spend) and (model, spend) that spent the most so far in today's UTC day."""
+    today = {"day": period_bounds("day", now)}
+    with session_scope(engine) as session:
+        customers = customer_spends(session, tenant_id, today, customers=CUSTOMERS)["day"]
+        models = scope_spends(session, tenant_id, today, models=True)["day"].models
+    top_customer = max(((name, spend.cost_nanos) for name, spend in customers.items()), key=lambda item: item[1],
+                       default=(CUSTOMERS[0], 0))
+    top_model = max(((name, spend.cost_nanos) for name, spend in models.items()), key=lambda item: item[1],
+                    default=(CALL_MIX[0][1], 0))
+    return top_customer, top_model
+
+
+def _call_just_now(now: datetime) -> dict:
+    """One priced call in today's UTC day, for a demo run in its first minutes (no spend today yet)."""
+    started = max(now - timedelta(seconds=2), period_bounds("day", now)[0])
+    return {"span_id": uuid.uuid4().hex, "run_id": uuid.uuid4().hex, "started_at": started.isoformat(),
+            "ended_at": started.isoformat(), "provider": "openai", "model": "gpt-4o", "endpoint": "chat",
+            "status_code": 200, "usage": {"input_tokens": 4_000, "output_tokens": 800},
+            "customer_id": CUSTOMERS[0], "section_path": "agent:support", "sdk_version": "demo"}
+
+
+def seed_caps(engine: sa.Engine, tenant_id: int, now: datetime) -> list[Cap]:
+    """A daily cap on today's top customer at ~85 % (its threshold alert fired) and a daily alert cap on today's
+    top model, exceeded (both levels fired); each alert's email goes through the outbox and is delivered as the
+    app's job would (without SendGrid configured, the usual demo set-up, it is recorded as skipped). Does nothing
+    when the account already has caps."""
+    with session_scope(engine) as session:
+        if crud.list_caps(session, tenant_id):
+            return []
+    (customer, customer_spend), (model, model_spend) = _spend_today(engine, tenant_id, now)
+    if not customer_spend or not model_spend:
+        with session_scope(engine) as session:
+            ingest_events(session, tenant_id, [_call_just_now(now)])
+        (customer, customer_spend), (model, model_spend) = _spend_today(engine, tenant_id, now)
+    with session_scope(engine) as session:
+        caps = [
+            crud.create_cap(session, tenant_id, scope="customer", value=customer, period="day",
+                            limit_usd=_limit_usd(customer_spend, NEAR_LIMIT_PCT), threshold_pct=80, action="block"),
+            crud.create_cap(session, tenant_id, scope="model", value=model, period="day",
+                            limit_usd=_limit_usd(model_spend, OVER_LIMIT_PCT), threshold_pct=75, action="alert"),
+        ]
+    checks.check(engine, [rule_of(cap) for cap in caps], now, memo=None)
+    notifications.deliver_due(engine, delivery_config(), utcnow())  # the outbox stamps messages with the clock
+    return caps
+
+
 def _demo_user(session: Session, password: str) -> User:
     user = session.exec(select(User).where(User.email == DEMO_EMAIL)).first()
     if user is None:
@@ -120,6 +184,9 @@ def main() -> None:
             with session_scope() as session:
                 ingest_events(session, tenant_id, events[offset:offset + 500])
         print(f"Seeded {len(events):,} calls over {DAYS} days.")
+    caps = seed_caps(get_engine(), tenant_id, utcnow())
+    if caps:
+        print("Seeded caps: " + ", ".join(cap.name for cap in caps) + " (with their alerts).")
     print(f"Demo account ready. Log in at {api_url().rstrip('/')}/login")
     print(f"  email:    {DEMO_EMAIL}\n  password: {password}")
 
