@@ -74,10 +74,12 @@ def test_docs_are_public_searchable_and_generated(app_url: str, browser: Browser
     expect(page.locator(".provider-item")).to_have_count(providers)
     faq_count = page.locator(".faq-item").count()
     assert faq_count >= 11
-    for section in ("quick-start", "install", "customers", "agents", "streaming", "exports", "self-hosting",
+    for section in ("quick-start", "install", "customers", "agents", "streaming", "exports", "caps", "self-hosting",
                     "frameworks", "troubleshooting"):
         expect(page.locator(f"#{section}")).to_be_visible()
     expect(page.locator("#install")).to_contain_text(_install_command(app_url))
+    expect(page.locator("#caps")).to_contain_text(f'LLMOBSERVE_URL = "{app_url}"')  # the example: this server
+    expect(page.locator("#caps")).to_contain_text("BudgetExceededError")
     _copy_buttons_match_code_blocks(page)
     page.screenshot(path=ARTIFACTS / "site-docs.png", full_page=True)
 
