@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from llmobserve_app import routes
 from llmobserve_app.services.billing.plans import FREE
 from llmobserve_app.services.sdk_package import install_command, requirement_line
 from llmobserve_app.settings import SDK_DIR
@@ -114,6 +115,10 @@ def _caps_section(public_url: str) -> DocSection:
         "- a **threshold**: an early warning at `threshold_pct` of the limit (1 to 99, default 80).\n"
         "- an **action**: `alert` only warns; `block` also stops calls in the scope once the limit is reached, "
         "until the period ends.",
+        f"Signed in, create and edit caps in **Settings → Caps** ([{routes.CAPS}]({routes.CAPS})): each cap "
+        "shows a spend/limit bar, its status, when its period ends, when the run-rate is projected to reach the "
+        "limit, and its unpriced calls; below them, the alert history with each channel's delivery status. The "
+        "dashboard lists the caps at warning or beyond. From code, use the API (below).",
         "Spend is **derived** from your stored calls each time a cap is evaluated, never kept in a counter: "
         "nothing is reset, a changed limit applies at once, and a new period starts from zero by itself. Calls "
         "whose price is unknown are not spend; each cap reports how many there were (`unpriced_calls`). Caps "
@@ -308,8 +313,8 @@ def _faq(public_url: str) -> tuple[Faq, ...]:
             "customer or every customer separately (`customer` `*`) per UTC day, week or month. It alerts at a "
             "threshold (80 % by default) and when exceeded, once per period each, by email, Slack or a signed "
             "webhook; with `action: block` the SDK then raises `llmobserve.BudgetExceededError` before calling "
-            "the provider, until the period ends. Create caps with `POST /v1/caps` and your API key; see "
-            "Spending caps and alerts above."),
+            f"the provider, until the period ends. Create caps in Settings → Caps ({routes.CAPS}), or from code "
+            "with `POST /v1/caps` and your API key; see Spending caps and alerts above."),
         Faq("faq-export", "Can I export my data?",
             "Yes: CSV or JSON from /runs and /costs (the file follows the page's filter), and the read API "
             "`GET /v1/usage` with your API key. CSV cells that a spreadsheet would run as a formula are escaped."),

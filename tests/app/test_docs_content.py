@@ -75,7 +75,8 @@ def test_caps_section_covers_what_the_caps_code_does() -> None:
     for fact in ("`global`", "`provider`", "`model`", "`agent`", "`customer`", "`*`", "`day`", "`week`", "`month`",
                  "`threshold_pct`", "`alert`", "`block`", "**derived**", "at most once per cap and period",
                  "**email**", "**Slack**", "**webhook**", "X-LLMObserve-Signature", "BudgetExceededError",
-                 "before any network I/O", "bounded, not zero", "POST", "/v1/caps"):
+                 "before any network I/O", "bounded, not zero", "POST", "/v1/caps",
+                 f"Settings → Caps** ([{routes.CAPS}]({routes.CAPS}))"):
         assert fact in text, fact
     faq = {entry.id: entry for entry in docs(URL).faq}
     assert "BudgetExceededError" in faq["faq-caps"].answer and "POST /v1/caps" in faq["faq-caps"].answer
