@@ -22,7 +22,7 @@ from tests.e2e.conftest import ARTIFACTS, REPO, _free_port, app_env, start_app, 
 from tests.e2e.test_journey import signup
 from tests.fakes.stripe_server import FakeStripe
 
-pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
+pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
 
 
