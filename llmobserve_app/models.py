@@ -200,6 +200,10 @@ class UsageHourly(UsageMeasures, table=True):
     priced: bool = True
 
 
+TENANT_HOURLY_INSIGHTS_COVER = ("tenant_id", "hour", "model", "agent", "priced", "provider", "cost_nanos", "calls",
+                                "failed_calls", "input_tokens", "output_tokens")
+
+
 class TenantUsageHourly(UsageMeasures, table=True):
     """Hourly rollup over all customers: what every unfiltered page aggregates (a few rows per hour)."""
 
@@ -208,6 +212,9 @@ class TenantUsageHourly(UsageMeasures, table=True):
         sa.UniqueConstraint("tenant_id", "hour", "provider", "model", "section_path", "priced",
                             name="uq_tenant_usage_hourly_key"),
         sa.Index("ix_tenant_usage_hourly_tenant_hour", "tenant_id", "hour"),
+        # Covering for the insights page's models-and-agents passes over two weeks (~12k rows at 1M events):
+        # read from the index alone, without one table lookup per row.
+        sa.Index("ix_tenant_usage_hourly_insights_cover", *TENANT_HOURLY_INSIGHTS_COVER),
     )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")

@@ -245,11 +245,14 @@ def _check_customers(session, events: list[dict], scope: analytics.Scope, now: d
         assert set(row.providers) == mine["providers"]
 
 
-def _check_insights(session, events: list[dict], tenant: int, now: datetime) -> None:
+def _check_insights(session, events: list[dict], tenant: int, now: datetime, customer: str | None = None) -> None:
+    """Insights equal brute force: all customers, or one (``customer``) as the global customer filter asks."""
+    if customer is not None:
+        events = [event for event in events if event["customer_id"] == customer]
     week_start = day_floor(now) - timedelta(days=6)
     week = analytics.Scope(tenant, week_start, hour_floor(now) + timedelta(hours=1))
     previous = analytics.Scope(tenant, week_start - timedelta(days=7), week_start)
-    result = analytics.insights(session, tenant, now)
+    result = analytics.insights(session, tenant, now, customer_id=customer)
     names = {"customer": lambda r: r["customer_id"] or "", "model": lambda r: r["model"], "agent": lambda r: r["agent"]}
     movers = []
     for dimension, name_of in names.items():
@@ -314,6 +317,7 @@ def test_customer_dimension_through_range_bases(engine, make_account, monkeypatc
                 _check_customers(session, events, scope, clock, dialect, query)
         with session_scope(engine) as session:
             _check_insights(session, events, tenant, clock)
+            _check_insights(session, events, tenant, clock, events[0]["customer_id"] or "c1")
             through_bases = analytics.insights(session, tenant, clock)
             with monkeypatch.context() as patch:  # the same from the rollups alone
                 patch.setattr(per_customer, "_customer_base", lambda *args: None)
