@@ -118,3 +118,51 @@ def test_block_cap_stops_the_customer_in_the_sdk(stack) -> None:
     with llmobserve.customer("acme"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(provider.requests) == before + 2
+
+
+def test_streamed_calls_count_toward_a_cap_like_plain_ones(stack) -> None:
+    """A streamed call is spend exactly as a non-streamed one: the caps' spend for a customer who only streams
+    and one who never does equals what the read API reports for each (both > 0), and a streamed-only customer
+    is blocked once over the limit."""
+    base, key, _, provider = stack
+    headers = {"Authorization": f"Bearer {key}"}
+    for customer, limit in (("streamer", "1"), ("plain", "1"), ("stream-blocked", LIMIT_USD)):
+        created = httpx.post(base + "/v1/caps", headers=headers, json={
+            "scope": "customer", "value": customer, "period": "day", "limit_usd": limit, "action": "block"})
+        assert created.status_code == 201, created.text
+    llmobserve.observe(base, api_key=key, flush_interval=0.02, caps_poll_interval=0.2,
+                       provider_hosts={provider.netloc: "openai"})
+    client = openai.OpenAI(base_url=provider.url + "/v1", api_key="k", max_retries=0)
+
+    def streamed() -> None:
+        chunks = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                                stream_options={"include_usage": True})
+        for _ in chunks:
+            pass
+
+    with llmobserve.customer("streamer"):
+        for _ in range(3):
+            streamed()
+    with llmobserve.customer("plain"):
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert llmobserve.flush(5.0)
+
+    usage = httpx.get(base + "/v1/usage", headers=headers, params={"group_by": "customer"}).json()
+    cost = {row["key"]: row["cost_usd"] for row in usage["rows"]}
+    spend = {cap["value"]: cap["spend_usd"] for cap in httpx.get(base + "/v1/caps", headers=headers).json()["caps"]}
+    for customer in ("streamer", "plain"):
+        assert float(cost[customer]) > 0, usage
+        assert spend[customer] == cost[customer], (customer, spend, cost)
+
+    # Streamed calls alone cross a block cap, and the next streamed call stops before any network I/O.
+    with llmobserve.customer("stream-blocked"):
+        deadline = time.monotonic() + 30
+        while not _blocked_seen() and time.monotonic() < deadline:
+            streamed()
+            llmobserve.flush(5.0)
+        assert _blocked_seen(), "streamed calls never crossed the cap"
+        before = len(provider.requests)
+        with pytest.raises(llmobserve.BudgetExceededError):
+            streamed()
+        assert len(provider.requests) == before
