@@ -23,6 +23,7 @@ NOTICES = {
     ("checkout", "canceled"): "Checkout was canceled: nothing was charged.",
     ("promo", "redeemed"): "Promo code applied: your account now has Pro.",
 }
+WELCOME_TO_PRO = "Your subscription is active: welcome to Pro!"
 WAIT_FOR_STRIPE_SECONDS = 30
 STATUS_LABELS = {"active": "Active", "trialing": "Trialing", "past_due": "Past due (Stripe is retrying the payment)",
                  "canceled": "Canceled", "unpaid": "Unpaid", "incomplete": "Incomplete",
@@ -85,7 +86,10 @@ class SubscriptionState(SessionState):
         self.error = MESSAGES.get(query.get("error", ""), "") if self.hosted else ""
         self.notice = next((text for (name, value), text in NOTICES.items() if query.get(name) == value), "")
         self.loading = False
-        if self.hosted and query.get("checkout") == "success" and not self._is_pro:
+        if self.hosted and query.get("checkout") == "success":
+            if self._is_pro:  # Stripe's webhooks arrived before the page: nothing left to confirm
+                self.notice = WELCOME_TO_PRO
+                return None
             self.waiting_for_stripe = True
             return SubscriptionState.wait_for_stripe
         return None
@@ -103,7 +107,7 @@ class SubscriptionState(SessionState):
                 self._show(await run_db(current_view, user.id))
                 if self._is_pro:
                     self.waiting_for_stripe = False
-                    self.notice = "Your subscription is active: welcome to Pro!"
+                    self.notice = WELCOME_TO_PRO
                     return
         async with self:
             self.waiting_for_stripe = False

@@ -92,6 +92,8 @@ def test_sign_up_skip_upgrade_manage_cancel(hosted_app: HostedApp, browser: Brow
     expect(page.locator("#subscription-plan")).to_have_text("Pro", timeout=TIMEOUT_MS)
     expect(page.locator("#subscription-status")).to_have_text("Active")
     expect(page.locator("#subscription-period")).to_contain_text("Renews on")
+    # Whether the webhooks came before the page or while it waited, it no longer says "confirming".
+    expect(page.locator("#subscription-notice")).to_contain_text("welcome to Pro", timeout=TIMEOUT_MS)
     deadline = time.monotonic() + 20  # Pro shows after the first of the three webhooks: wait for the others
     while len(stripe.deliveries) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
