@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -17,6 +17,7 @@ from ingest_api.deps import install_error_handlers, no_nul_in_query
 from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine
+from llmobserve_app.models import utcnow
 
 DOCS_ASSETS = routes.API_DOCS + "/assets"
 logger = logging.getLogger(__name__)
@@ -39,11 +40,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def create_ingest_app(database_url: str | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_ingest_app(database_url: str | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     """Build the API. ``database_url`` defaults to the settings' (tests pass their own); routes reach it
     through ``app.state`` (``deps.db_engine``). ``clock`` is what "now" is for spending caps (their periods):
     tests pass one they can move to the next day."""

@@ -8,7 +8,7 @@ from functools import lru_cache
 import stripe
 from fastapi import Request
 
-from llmobserve_app.services.billing.promo_codes import PromoCode
+from llmobserve_app.services.billing.promo_code_list import PromoCode
 from llmobserve_app.services.billing.stripe_client import StripeConfig, make_client
 from llmobserve_app.settings import get_settings
 

@@ -24,7 +24,7 @@ from llmobserve_app.models import User
 from llmobserve_app.services import accounts
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.rate_limit import LoginLimiter
-from llmobserve_app.settings import cors_origins, get_settings
+from llmobserve_app.settings import get_settings
 
 router = APIRouter(include_in_schema=False)
 _MAX_FORM_BYTES = 16 * 1024
@@ -43,7 +43,7 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-    if origin in cors_origins():
+    if origin in get_settings().allowed_origins:  # cached; cors_origins() re-reads the environment
         return True
     netloc = urlsplit(origin).netloc
     return bool(netloc) and netloc == request.headers.get("host", "")

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from llmobserve_app.services.billing.promo_codes import PromoCode, parse_promo_codes
+from llmobserve_app.services.billing.promo_code_list import PromoCode, parse_promo_codes
 from llmobserve_app.services.billing.stripe_client import DEFAULT_API_BASE, StripeConfig
 from llmobserve_app.services.ingest.fast_schema import MAX_BATCH_EVENTS
 

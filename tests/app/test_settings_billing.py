@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llmobserve_app.jobs import JobLeaseHolder, create_scheduler
-from llmobserve_app.services.billing.promo_codes import PromoCode
+from llmobserve_app.services.billing.promo_code_list import PromoCode
 from llmobserve_app.services.billing.stripe_client import DEFAULT_API_BASE
 from llmobserve_app.settings import ConfigError, get_settings
 

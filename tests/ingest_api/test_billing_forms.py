@@ -14,7 +14,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts
 from llmobserve_app.services.billing import subscriptions
-from llmobserve_app.services.billing.promo_codes import parse_promo_codes
+from llmobserve_app.services.billing.promo_code_list import parse_promo_codes
 from tests.factories import session_token
 from tests.fakes.stripe_server import FakeStripe
 

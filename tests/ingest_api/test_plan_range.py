@@ -17,7 +17,7 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
 from llmobserve_app.services import accounts
 from llmobserve_app.services.billing.plans import FREE, earliest_visible
-from llmobserve_app.services.billing.promo_codes import parse_promo_codes
+from llmobserve_app.services.billing.promo_code_list import parse_promo_codes
 from llmobserve_app.services.ingest.store import ingest_events
 from llmobserve_app.settings import get_settings
 from tests.factories import event, session_token

@@ -7,8 +7,10 @@ stripe-python 16 takes it as ``StripeClient(base_addresses={"api": ...})``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import stripe
+if TYPE_CHECKING:
+    import stripe
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 NETWORK_RETRIES = 2  # Stripe's idempotency keys make POST retries safe
@@ -35,5 +37,7 @@ def stripe_page_origins(config: StripeConfig) -> tuple[str, ...]:
 
 
 def make_client(config: StripeConfig) -> stripe.StripeClient:
+    import stripe  # here, not at import: the settings module imports this one for StripeConfig
+
     return stripe.StripeClient(config.secret_key, base_addresses={"api": config.api_base.rstrip("/")},
                                max_network_retries=NETWORK_RETRIES)

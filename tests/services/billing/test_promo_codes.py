@@ -10,7 +10,8 @@ from sqlmodel import select
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import PromoRedemption
 from llmobserve_app.services.billing import subscriptions
-from llmobserve_app.services.billing.promo_codes import PromoCode, parse_promo_codes, redeem
+from llmobserve_app.services.billing.promo_code_list import PromoCode, parse_promo_codes
+from llmobserve_app.services.billing.promo_codes import redeem
 from llmobserve_app.services.errors import UserFacingError
 
 TODAY = date(2026, 12, 1)
