@@ -23,7 +23,7 @@ from llmobserve_app.models import Cap
 from llmobserve_app.services.caps import changes, crud
 from llmobserve_app.services.caps.overview import CapOverview, overviews
 from llmobserve_app.services.errors import UserFacingError
-from llmobserve_app.services.money import nanos_to_usd
+from llmobserve_app.services.money import usd_plain
 
 router = APIRouter(tags=["caps"])
 # Cap ids are INTEGER columns: a larger id cannot exist (PostgreSQL would refuse to compare with it).
@@ -32,18 +32,15 @@ CapId = Annotated[int, Path(ge=1, le=MAX_CAP_ID, description="The id of one of y
 _NOT_FOUND = {404: {"model": ApiError, "description": "No cap with this id for your account."}}
 
 
-def _usd(nanos: int) -> str:
-    return f"{nanos_to_usd(nanos).normalize():f}"
-
 
 def _cap_out(view: CapOverview) -> dict[str, Any]:
     cap = view.cap
     return CapOut(
         id=cap.id, name=cap.name, scope=cap.scope, value=cap.value, period=cap.period,
-        limit_usd=_usd(cap.limit_nanos), threshold_pct=cap.threshold_pct, action=cap.action,
+        limit_usd=usd_plain(cap.limit_nanos), threshold_pct=cap.threshold_pct, action=cap.action,
         notify={"email": cap.notify_email, "slack_webhook_url": cap.slack_webhook_url,
                 "webhook_url": cap.webhook_url},
-        enabled=cap.enabled, spend_usd=_usd(view.spend_nanos), percent=round(view.percent, 2), status=view.status,
+        enabled=cap.enabled, spend_usd=usd_plain(view.spend_nanos), percent=round(view.percent, 2), status=view.status,
         unpriced_calls=view.unpriced_calls, scope_value=view.scope_value, period_start=view.period_start,
         period_end=view.period_end, projected_at=view.projected_at, created_at=cap.created_at,
         updated_at=cap.updated_at,
@@ -104,7 +101,8 @@ async def alert_history(engine: EngineDep, tenant_id: TenantDep,
             alerts = crud.alert_history(session, tenant_id, cap_id=cap_id, limit=limit)
             return {"alerts": [CapAlertOut(
                 id=alert.id, cap_id=alert.cap_id, level=alert.level, period_start=alert.period_start,
-                scope_value=alert.scope_value, spend_usd=_usd(alert.spend_nanos), limit_usd=_usd(alert.limit_nanos),
+                scope_value=alert.scope_value, spend_usd=usd_plain(alert.spend_nanos),
+                limit_usd=usd_plain(alert.limit_nanos),
                 created_at=alert.created_at).model_dump(mode="json") for alert in alerts]}
 
     return json_reply(200, await run_in_threadpool(fetch))

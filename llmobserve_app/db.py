@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -107,3 +108,8 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main(sys.argv[1:]))
+
+
+def insert_for(dialect_name: str) -> Callable:
+    """``INSERT … ON CONFLICT`` for the database at hand (SQLite and PostgreSQL spell it the same)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert

@@ -24,7 +24,7 @@ from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import rule_of
 from llmobserve_app.services.caps.spend import customer_spends, scope_spends
 from llmobserve_app.services.ingest.store import ingest_events
-from llmobserve_app.services.money import nanos_to_usd
+from llmobserve_app.services.money import usd_plain
 from llmobserve_app.settings import api_url
 
 DEMO_EMAIL = "demo@llmobserve.local"
@@ -111,7 +111,7 @@ OVER_LIMIT_PCT = 120  # a model cap at 120 %: exceeded (alert only, so the demo'
 
 def _limit_usd(spend_nanos: int, percent_of_limit: int) -> str:
     """The limit at which ``spend_nanos`` is ``percent_of_limit`` % of it."""
-    return f"{nanos_to_usd(spend_nanos * 100 // percent_of_limit).normalize():f}"
+    return usd_plain(spend_nanos * 100 // percent_of_limit)
 
 
 def _spend_today(engine: sa.Engine, tenant_id: int, now: datetime) -> tuple[tuple[str, int], tuple[str, int]]:

@@ -20,6 +20,11 @@ def nanos_to_usd(nanos: int | None) -> Decimal:
 SIGNIFICANT_DIGITS_BELOW_A_DOLLAR = 3
 
 
+def usd_plain(nanos: int | None) -> str:
+    """Exact dollars as a plain decimal string ("0.1", "12.5", "0.000001"): what the API and forms exchange."""
+    return f"{nanos_to_usd(nanos).normalize():f}"
+
+
 def format_usd(nanos: int | None) -> str:
     """The one way money is shown (tables, cards, chart axes and hovers): two decimals from $1 ("$1,234.57"),
     three significant digits below, never fewer than two decimals ("$0.50", "$0.123", "$0.00477") and never

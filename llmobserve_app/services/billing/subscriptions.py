@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from llmobserve_app.db import insert_for
 from llmobserve_app.models import BillingAccount, User, utcnow
 from llmobserve_app.services.billing.plans import FREE, PRO, Plan, self_hosted_plan
 from llmobserve_app.services.billing.stripe_subscriptions import PRO_STATUSES, SubscriptionSnapshot
@@ -70,8 +70,7 @@ def ensure_row(session: Session, user_id: int) -> BillingAccount:
     row = billing_row(session, user_id)
     if row is not None:
         return row
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(session.get_bind().dialect.name)
     session.execute(insert(BillingAccount.__table__).values(
         user_id=user_id, cancel_at_period_end=False, updated_at=utcnow()).on_conflict_do_nothing())
     row = session.get(BillingAccount, user_id, populate_existing=True)

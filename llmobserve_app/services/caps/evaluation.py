@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from llmobserve_app.db import insert_for
 from llmobserve_app.models import CapAlert
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import CapRule
@@ -166,7 +166,7 @@ def fire(session: Session, statuses: Iterable[CapStatus], now: datetime,
     ``already_fired`` is an optional memo of keys known to be in the table (a process keeps one so a cap over
     its limit does not cost an INSERT per batch; add ``alert_keys`` to it after the commit); the database's
     unique key is what guarantees once."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session.get_bind().dialect.name)
     fired: list[CapAlert] = []
     for status in statuses:
         if not status.rule.enabled:

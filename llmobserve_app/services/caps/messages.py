@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from llmobserve_app.models import CapAlert, User
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import CapRule
-from llmobserve_app.services.money import format_usd, nanos_to_usd
+from llmobserve_app.services.money import format_usd, usd_plain
 
 SOURCE_KIND = "cap_alert"
 
@@ -27,8 +27,8 @@ def alert_payload(alert: CapAlert, rule: CapRule) -> dict[str, Any]:
         "alert_id": alert.id, "cap_id": rule.id, "cap_name": rule.name, "level": alert.level,
         "scope": rule.scope, "value": alert.scope_value or rule.value, "period": rule.period,
         "period_start": _iso(alert.period_start), "period_end": _iso(period_end),
-        "spend_usd": f"{nanos_to_usd(alert.spend_nanos).normalize():f}",
-        "limit_usd": f"{nanos_to_usd(alert.limit_nanos).normalize():f}",
+        "spend_usd": usd_plain(alert.spend_nanos),
+        "limit_usd": usd_plain(alert.limit_nanos),
         "percent": round(100 * alert.spend_nanos / alert.limit_nanos, 1), "threshold_pct": rule.threshold_pct,
         "action": rule.action, "blocked": alert.level == "exceeded" and rule.action == "block",
         "fired_at": _iso(alert.created_at),

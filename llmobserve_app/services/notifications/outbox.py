@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from llmobserve_app.db import insert_for
 from llmobserve_app.models import Notification, utcnow
-from llmobserve_app.services.notifications.dialect import insert_for
 
 NOTIFICATIONS = Notification.__table__
 CHANNELS = ("email", "slack", "webhook")

@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from llmobserve_app.db import insert_for
 from llmobserve_app.models import WebhookSigningSecret, utcnow
-from llmobserve_app.services.notifications.dialect import insert_for
 
 SECRET_PREFIX = "whsec_"
 SECRETS = WebhookSigningSecret.__table__

@@ -15,19 +15,13 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Notification, utcnow
 from llmobserve_app.services.caps import checks, crud
 from llmobserve_app.services.caps.rules import rule_of
-from llmobserve_app.services.notifications import DeliveryConfig, deliver_due
+from llmobserve_app.services.notifications import deliver_due
 from llmobserve_app.services.notifications.signing_secrets import rotate_signing_secret
 from llmobserve_app.services.notifications.webhook import verify_signature
 from tests.services.caps.helpers import spend_event, store
 from tests.services.notifications.fakes import FakeReceiver, FakeSendGrid
 
 NOTIFICATIONS = Notification.__table__
-
-
-@pytest.fixture
-def sendgrid_fake() -> Iterator[FakeSendGrid]:
-    with FakeSendGrid() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -43,16 +37,8 @@ def hook() -> Iterator[FakeReceiver]:
 
 
 @pytest.fixture
-def config(sendgrid_fake: FakeSendGrid) -> DeliveryConfig:
-    return DeliveryConfig(sendgrid_api_key="SG.test-key", sendgrid_from="alerts@llmobserve.test",
-                          sendgrid_api_url=sendgrid_fake.url, timeout_seconds=2.0)
-
-
-@pytest.fixture
-def account(engine: sa.Engine, make_account) -> tuple[int, str]:
+def account(make_account, empty_outbox: None) -> tuple[int, str]:
     """A new account, in an empty outbox (``deliver_due`` sends every due row of the database)."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(NOTIFICATIONS))
     tenant, email, _ = make_account("capdelivery")
     return tenant, email
 
