@@ -21,10 +21,9 @@ from llmobserve_app.db import get_engine
 from llmobserve_app.delivery_config import delivery_config
 from llmobserve_app.services import notifications
 from llmobserve_app.services.caps import changes, crud
-from llmobserve_app.services.caps.overview import CapOverview, overviews
-from llmobserve_app.services.caps.rules import EVERY_CUSTOMER
+from llmobserve_app.services.caps.overview import overviews
 from llmobserve_app.services.errors import UserFacingError
-from llmobserve_app.services.money import nanos_to_usd
+from llmobserve_app.services.money import usd_plain
 from llmobserve_app.state import formatting as fmt
 from llmobserve_app.state.session import SessionState, run_db
 
@@ -32,54 +31,13 @@ SCOPE_OPTIONS = [("global", "Everything (global)"), ("provider", "One provider")
                  ("agent", "One agent"), ("customer", "One customer, or * for each customer")]
 PERIOD_OPTIONS = [("day", "Day (UTC)"), ("week", "Week (ISO, from Monday 00:00 UTC)"), ("month", "Month (UTC)")]
 ACTION_OPTIONS = [("alert", "Alert only"), ("block", "Alert and block calls in the SDK")]
-AT_WARNING_OR_BEYOND = ("warning", "exceeded", "blocked")
 # The service names fields as the API spells them; the form's inputs are named without the "notify." prefix.
 _FORM_FIELD = {"notify.email": "notify_email", "notify.slack_webhook_url": "slack_webhook_url",
                "notify.webhook_url": "webhook_url"}
 
 
-def _scope_label(cap_scope: str, value: str, shown_customer: str) -> str:
-    if cap_scope == "global":
-        return "all spend"
-    if value == EVERY_CUSTOMER:
-        return "each customer" + (f" (nearest the limit: {shown_customer})" if shown_customer else "")
-    return f"{cap_scope} {value}"
-
-
-def _projection(view: CapOverview) -> str:
-    if view.projected_at is None or view.status not in ("ok", "warning"):
-        return ""
-    return f"Projected to reach the limit on {view.projected_at.strftime('%Y-%m-%d %H:%M UTC')}"
-
-
-def cap_row(view: CapOverview) -> dict[str, str]:
-    """A cap as the page shows it: every value a display string (rendered as text, never HTML)."""
-    cap = view.cap
-    percent = view.percent
-    return {
-        "id": str(cap.id), "name": cap.name, "scope": _scope_label(cap.scope, cap.value, view.scope_value),
-        "period": cap.period, "action": cap.action, "status": view.status,
-        "spend": fmt.usd(view.spend_nanos), "limit": fmt.usd(cap.limit_nanos),
-        "percent": f"{percent:.0f}%" if percent >= 1 or percent == 0 else "<1%",
-        "bar": f"{min(percent, 100.0):.1f}%",
-        "threshold": f"{cap.threshold_pct}%",
-        "period_end": "Period ends " + fmt.moment(view.period_end),
-        "projection": _projection(view),
-        "unpriced": (f"{fmt.count(view.unpriced_calls)} unpriced call{'s' if view.unpriced_calls != 1 else ''} in "
-                     "scope this period (not counted as spend)") if view.unpriced_calls else "",
-        "enabled": "yes" if cap.enabled else "",
-        "channels": ", ".join(name for name, on in (("email", cap.notify_email), ("Slack", cap.slack_webhook_url),
-                                                     ("webhook", cap.webhook_url)) if on) or "in the app only",
-    }
-
-
 def _caps(session: Session, tenant_id: int, now: datetime) -> list[dict[str, str]]:
-    return [cap_row(view) for view in overviews(session, crud.list_caps(session, tenant_id), now)]
-
-
-def caps_at_warning_or_beyond(session: Session, tenant_id: int, now: datetime) -> list[dict[str, str]]:
-    """For the dashboard's callout: the enabled caps at warning, exceeded or blocked."""
-    return [row for row in _caps(session, tenant_id, now) if row["status"] in AT_WARNING_OR_BEYOND]
+    return [fmt.cap_row(view) for view in overviews(session, crud.list_caps(session, tenant_id), now)]
 
 
 def _deliveries(found: list[notifications.Delivery]) -> str:
@@ -95,7 +53,7 @@ def _alerts(session: Session, tenant_id: int) -> list[dict[str, str]]:
     return [{
         "time": fmt.moment(alert.created_at), "cap": caps[alert.cap_id].name,
         "scope": (f"customer {alert.scope_value}" if alert.scope_value
-                  else _scope_label(caps[alert.cap_id].scope, caps[alert.cap_id].value, "")),
+                  else fmt.cap_scope_label(caps[alert.cap_id].scope, caps[alert.cap_id].value, "")),
         "level": alert.level, "spend": fmt.usd(alert.spend_nanos),
         "limit": fmt.usd(alert.limit_nanos), "deliveries": _deliveries(deliveries.get(alert.id, [])),
     } for alert in alerts if alert.cap_id in caps]  # (a cap deleted meanwhile takes its alerts with it)
@@ -119,7 +77,7 @@ class _Editable:
 
 def _editable(session: Session, tenant_id: int, cap_id: int) -> _Editable:
     cap = crud.get_cap(session, tenant_id, cap_id)
-    return _Editable(cap.name, cap.scope, cap.value, cap.period, f"{nanos_to_usd(cap.limit_nanos).normalize():f}",
+    return _Editable(cap.name, cap.scope, cap.value, cap.period, usd_plain(cap.limit_nanos),
                      str(cap.threshold_pct), cap.action, cap.notify_email, bool(cap.slack_webhook_url),
                      bool(cap.webhook_url))
 

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from llmobserve_app.clock import app_clock
 from llmobserve_app.services import analytics
+from llmobserve_app.services.caps.overview import alerting
 from llmobserve_app.state import formatting as fmt
-from llmobserve_app.state.caps import caps_at_warning_or_beyond
 from llmobserve_app.state.filters import FilterState
 from llmobserve_app.state.formatting import cost_rows, run_rows
 from llmobserve_app.state.page import AnalyticsPageState
@@ -39,7 +39,7 @@ def _load(session: Session, scope: analytics.Scope) -> _DashboardData:
         agents=analytics.cost_by(session, scope, "agent", limit=6),
         customers=[row for row in analytics.cost_by(session, scope, "customer", limit=6) if row.name][:5],
         runs=analytics.recent_runs(session, scope.tenant_id, customer_id=scope.customer_id),
-        caps=caps_at_warning_or_beyond(session, scope.tenant_id, app_clock()()),
+        caps=[fmt.cap_row(view) for view in alerting(session, scope.tenant_id, app_clock()())],
     )
 
 

@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 
 from llmobserve_app.models import NANOS_PER_USD
 from llmobserve_app.services.analytics import UNTRACKED, CostRow
+from llmobserve_app.services.caps.overview import CapOverview
+from llmobserve_app.services.caps.rules import EVERY_CUSTOMER
 from llmobserve_app.services.money import format_usd, nanos_to_usd
 
 ACCENT = "#6e56cf"
@@ -132,3 +134,38 @@ def cost_lines(series: dict[str, list[tuple[datetime, int]]]) -> go.Figure:
             hovertemplate="%{fullData.name} %{x}: %{customdata}<extra></extra>",
         ))
     return _money_axis(_layout(figure), [cost for points in series.values() for _, cost in points])
+
+
+def cap_scope_label(cap_scope: str, value: str, shown_customer: str) -> str:
+    if cap_scope == "global":
+        return "all spend"
+    if value == EVERY_CUSTOMER:
+        return "each customer" + (f" (nearest the limit: {shown_customer})" if shown_customer else "")
+    return f"{cap_scope} {value}"
+
+
+def _cap_projection(view: CapOverview) -> str:
+    if view.projected_at is None or view.status not in ("ok", "warning"):
+        return ""
+    return f"Projected to reach the limit on {view.projected_at.strftime('%Y-%m-%d %H:%M UTC')}"
+
+
+def cap_row(view: CapOverview) -> dict[str, str]:
+    """A cap as the page shows it: every value a display string (rendered as text, never HTML)."""
+    cap = view.cap
+    percent = view.percent
+    return {
+        "id": str(cap.id), "name": cap.name, "scope": cap_scope_label(cap.scope, cap.value, view.scope_value),
+        "period": cap.period, "action": cap.action, "status": view.status,
+        "spend": usd(view.spend_nanos), "limit": usd(cap.limit_nanos),
+        "percent": f"{percent:.0f}%" if percent >= 1 or percent == 0 else "<1%",
+        "bar": f"{min(percent, 100.0):.1f}%",
+        "threshold": f"{cap.threshold_pct}%",
+        "period_end": "Period ends " + moment(view.period_end),
+        "projection": _cap_projection(view),
+        "unpriced": (f"{count(view.unpriced_calls)} unpriced call{'s' if view.unpriced_calls != 1 else ''} in "
+                     "scope this period (not counted as spend)") if view.unpriced_calls else "",
+        "enabled": "yes" if cap.enabled else "",
+        "channels": ", ".join(name for name, on in (("email", cap.notify_email), ("Slack", cap.slack_webhook_url),
+                                                     ("webhook", cap.webhook_url)) if on) or "in the app only",
+    }

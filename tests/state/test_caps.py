@@ -9,8 +9,9 @@ import pytest
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.caps import changes, crud
+from llmobserve_app.services.caps.overview import alerting
 from llmobserve_app.services.errors import UserFacingError
-from llmobserve_app.state.caps import _alerts, _caps, caps_at_warning_or_beyond, form_fields
+from llmobserve_app.state.caps import _alerts, _caps, form_fields
 
 FORM = {"name": "n", "scope": "customer", "value": "acme", "period": "day", "limit_usd": "0.10",
         "threshold_pct": "80", "action": "block", "notify_email": "on"}
@@ -50,7 +51,7 @@ def test_rows_and_the_dashboards_caps_at_warning_or_beyond(engine, make_account)
         session, other_id, scope="global", period="month", limit_usd="5"))
     with session_scope(engine) as session:
         rows = _caps(session, tenant_id, now)
-        assert caps_at_warning_or_beyond(session, tenant_id, now) == []  # nothing spent
+        assert alerting(session, tenant_id, now) == []  # nothing spent
         assert _alerts(session, tenant_id) == []
     assert len(rows) == 1  # the other account's cap is not listed
     row = rows[0]

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from llmobserve_app.models import Cap
+from llmobserve_app.services.caps.crud import list_caps
 from llmobserve_app.services.caps.evaluation import CapStatus, evaluate, status_at
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import rule_of
@@ -32,6 +33,15 @@ class CapOverview:
     @property
     def percent(self) -> float:
         return 100.0 * self.spend_nanos / self.cap.limit_nanos
+
+
+AT_WARNING_OR_BEYOND = ("warning", "exceeded", "blocked")
+
+
+def alerting(session: Session, tenant_id: int, now: datetime) -> list[CapOverview]:
+    """The tenant's enabled caps at warning or beyond (the dashboard's callout); disabled caps are not evaluated."""
+    enabled = [cap for cap in list_caps(session, tenant_id) if cap.enabled]
+    return [view for view in overviews(session, enabled, now) if view.status in AT_WARNING_OR_BEYOND]
 
 
 def overviews(session: Session, caps: Sequence[Cap], now: datetime) -> list[CapOverview]:
