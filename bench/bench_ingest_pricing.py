@@ -62,6 +62,7 @@ def main() -> int:
         with session_scope(engine) as session:
             custom_prices.put_price(session, custom, custom_prices.parse_price(
                 {"provider": "openai", "model": "gpt-4o-mini", "input_per_mtok": "0.1", "output_per_mtok": "0.4"}))
+        custom_prices.forget(custom)
         events = make_events(BATCH)
         raw = json.dumps({"events": events}, separators=(",", ":")).encode()
         generic = [dict(e, provider="openai-compatible") for e in events]

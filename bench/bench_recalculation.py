@@ -76,6 +76,7 @@ def main() -> int:
         with session_scope(engine) as session:  # undo the first price change so the second job has work
             for price in custom_prices.list_prices(session, tenant):
                 custom_prices.delete_price(session, tenant, price.id)
+        custom_prices.forget(tenant)
         with session_scope(engine) as session:
             job_id = recalculation.start(session, tenant, *window).id
         worker = threading.Thread(target=recalculation.run, args=(engine, job_id, args.pause))

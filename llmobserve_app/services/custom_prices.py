@@ -29,6 +29,8 @@ from sqlmodel import Session, select
 from llmobserve_app.models import NANOS_PER_USD, CustomPrice, utcnow
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.ingest.rows import SHARED_PRICES, Prices
+from llmobserve_app.services.money import usd_plain
+from llmobserve_app.services.time_range import within_bounds
 from pricing.aliases import canonical_provider
 from pricing.custom import CustomPricing, CustomRate
 
@@ -102,9 +104,11 @@ def parse_when(value: Any, field: str = "effective_from") -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(UTC)
+        return within_bounds(parsed.astimezone(UTC), field)  # the span every other date input accepts
     except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
         raise InvalidPrice(f"{field} is out of range.", field) from None
+    except UserFacingError as error:
+        raise InvalidPrice(f"{field}: {error.message}", field) from None
 
 
 def _name(value: Any, field: str, max_length: int, *, required: bool) -> str | None:
@@ -138,7 +142,7 @@ def usd_text(nanos: int | None) -> str | None:
     """Nano-dollars as the shortest exact decimal string of USD ("2.5", "0", "0.000000001")."""
     if nanos is None:
         return None
-    return f"{(Decimal(nanos) / NANOS_PER_USD).normalize():f}"
+    return usd_plain(nanos)
 
 
 def as_json(price: CustomPrice) -> dict[str, Any]:
@@ -177,8 +181,8 @@ def _same_key(price: PriceInput) -> list[Any]:
 
 
 def put_price(session: Session, tenant_id: int, price: PriceInput) -> CustomPrice:
-    """Save a price: the one of the same provider, model and effective_from is replaced (the caller commits;
-    ``forget`` runs once it is committed)."""
+    """Save a price: the one of the same provider, model and effective_from is replaced (the caller commits,
+    then calls ``forget``: before the commit another thread could cache the old rows again)."""
     row = session.exec(select(CustomPrice).where(CustomPrice.tenant_id == tenant_id, *_same_key(price))).first()
     if row is None:
         row = CustomPrice(tenant_id=tenant_id, provider=price.provider, model=price.model,
@@ -188,18 +192,17 @@ def put_price(session: Session, tenant_id: int, price: PriceInput) -> CustomPric
     row.created_at = utcnow()
     session.add(row)
     session.flush()
-    forget(tenant_id)
     return row
 
 
 def delete_price(session: Session, tenant_id: int, price_id: int) -> bool:
-    """Delete one of the tenant's prices; False when there is none of that id for this tenant."""
+    """Delete one of the tenant's prices; False when there is none of that id for this tenant (the caller
+    commits, then calls ``forget``)."""
     row = session.get(CustomPrice, price_id)
     if row is None or row.tenant_id != tenant_id:
         return False
     session.delete(row)
     session.flush()
-    forget(tenant_id)
     return True
 
 
@@ -233,6 +236,23 @@ def forget(tenant_id: int) -> None:
             del _cache[key]
 
 
+def _price_rows(engine: sa.Engine, tenant_id: int) -> tuple[tuple[Any, ...], ...]:
+    with engine.connect() as connection:
+        return tuple(tuple(row) for row in connection.execute(
+            sa.select(*_COLUMNS).where(CustomPrice.tenant_id == tenant_id).order_by(CustomPrice.id)))
+
+
+def _built(rows: tuple[tuple[Any, ...], ...]) -> Prices:
+    if not rows:
+        return SHARED_PRICES
+    return CustomPricing([custom_rate(dict(zip(_COLUMN_NAMES, row, strict=True))) for row in rows])
+
+
+def load_prices(engine: sa.Engine, tenant_id: int) -> Prices:
+    """The tenant's prices read afresh, leaving this process's cache alone (recalculation)."""
+    return _built(_price_rows(engine, tenant_id))
+
+
 def prices_for(engine: sa.Engine, tenant_id: int, clock: Callable[[], float] = time.monotonic) -> Prices:
     """The prices ingest applies to ``tenant_id``'s calls: ``SHARED_PRICES`` for a tenant without custom
     prices, else its ``CustomPricing``."""
@@ -242,21 +262,15 @@ def prices_for(engine: sa.Engine, tenant_id: int, clock: Callable[[], float] = t
     if hit is not None and hit[0] > now:
         return hit[2]
     try:
-        with engine.connect() as connection:
-            rows = tuple(tuple(row) for row in connection.execute(
-                sa.select(*_COLUMNS).where(CustomPrice.tenant_id == tenant_id).order_by(CustomPrice.id)))
+        rows = _price_rows(engine, tenant_id)
     except sa.exc.SQLAlchemyError:
         # The database cannot be read: the batch will most likely not be stored either (the store says so
         # itself: 503, the SDK retries). Price with what was last known meanwhile; ask again next batch.
         logger.warning("could not read tenant %s's custom prices; using the last known ones", tenant_id,
                        exc_info=True)
         return hit[2] if hit is not None else SHARED_PRICES
-    if hit is not None and hit[1] == rows:
-        prices = hit[2]  # unchanged: keep the built prices (and their caches)
-    elif not rows:
-        prices = SHARED_PRICES
-    else:
-        prices = CustomPricing([custom_rate(dict(zip(_COLUMN_NAMES, row, strict=True))) for row in rows])
+    # unchanged rows: keep the built prices (and their caches)
+    prices = hit[2] if hit is not None and hit[1] == rows else _built(rows)
     with _cache_lock:
         if len(_cache) >= _CACHE_MAX_TENANTS:
             _cache.clear()

@@ -12,8 +12,9 @@ order, ``CHUNK_EVENTS`` at a time, each chunk in one transaction:
    hourly buckets left at zero calls deleted), and invalidates the per-customer range totals;
 4. advances the job's cursor and its audit counters (calls changed, cost and unpriced calls before → after).
 
-So a chunk is all-or-nothing, a job interrupted anywhere resumes from its cursor, and running the same window
-again changes nothing (idempotent). An event ingested meanwhile is priced by ingest with the same prices. A
+So a chunk is all-or-nothing, and running the same window again changes nothing (idempotent). A job whose
+process stopped (a restart) keeps ``status='running'`` and is not picked up by itself: start the same window
+again (the finished chunks then change nothing). An event ingested meanwhile is priced by ingest with the same prices. A
 pause after each chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took) leaves the
 database to ingest 80 % of the time (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
 
@@ -116,8 +117,7 @@ def run_chunk(engine: sa.Engine, job_id: int) -> bool:
     """Re-price the job's next chunk in one transaction; True when the job is over."""
     with Session(engine) as session:
         tenant_id = session.execute(sa.select(JOBS.c.tenant_id).where(JOBS.c.id == job_id)).scalar_one()
-    custom_prices.forget(tenant_id)
-    prices: Prices = custom_prices.prices_for(engine, tenant_id)  # as ingest prices now, read afresh
+    prices: Prices = custom_prices.load_prices(engine, tenant_id)  # as ingest prices now, read afresh
     postgres = sql_dialect(engine.dialect.name) is POSTGRES
     db_time = aware_time if postgres else sqlite_time
     with Session(engine) as session, session.begin():

@@ -16,6 +16,7 @@ from llmobserve_app.db import get_engine
 from llmobserve_app.services import custom_prices, recalculation
 from llmobserve_app.services.custom_prices import InvalidPrice, PriceInput
 from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.money import format_usd
 from llmobserve_app.state.session import SessionState, run_db
 
 FORM_FIELDS = ("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
@@ -57,13 +58,12 @@ def _recalculation_status(session: Session, user_id: int, job_id: int) -> str:
     job = recalculation.get(session, user_id, job_id)
     if job is None:
         return ""
-    shown = recalculation.as_json(job)
     if job.status == "running":
         return f"Re-pricing… {job.events_seen:,} calls checked, {job.calls_changed:,} changed so far."
     if job.status == "failed":
         return "Re-pricing failed; see the server log. Nothing of an unfinished chunk was changed."
     return (f"Re-priced: {job.events_seen:,} calls checked, {job.calls_changed:,} changed; total "
-            f"${shown['cost_before_usd']} → ${shown['cost_after_usd']}, unpriced calls "
+            f"{format_usd(job.cost_before_nanos)} → {format_usd(job.cost_after_nanos)}, unpriced calls "
             f"{job.unpriced_before:,} → {job.unpriced_after:,}.")
 
 

@@ -203,7 +203,8 @@ def test_another_process_change_is_seen_after_the_cache_time_and_this_process_ch
     assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is seen  # unchanged rows: not rebuilt
     with session_scope(engine) as session:
         (row,) = custom_prices.list_prices(session, tenant)
-        assert custom_prices.delete_price(session, tenant, row.id)  # this process: forgotten at once
+        assert custom_prices.delete_price(session, tenant, row.id)
+    custom_prices.forget(tenant)  # committed: this process forgets at once, as the API and the page do
     assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is SHARED_PRICES
 
 
