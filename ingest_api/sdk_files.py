@@ -41,7 +41,12 @@ def build_in_background() -> None:
 
 @router.get(sdk_package.FILES_PATH + "{filename}")
 async def wheel_file(filename: str) -> FileResponse:
-    wheel = await run_in_threadpool(sdk_package.sdk_wheel, SDK_DIR, _cache_dir())
-    if filename != wheel.filename:
-        raise ApiProblem(404, "not_found", f"no such file; the SDK's wheel is {wheel.filename}")
+    expected = sdk_package.wheel_filename(sdk_package.sdk_version(SDK_DIR))
+    if filename != expected:  # before any build: a wrong name costs nothing
+        raise ApiProblem(404, "not_found", f"no such file; the SDK's wheel is {expected}")
+    try:
+        wheel = await run_in_threadpool(sdk_package.sdk_wheel, SDK_DIR, _cache_dir())
+    except sdk_package.SdkBuildError:
+        logger.exception("building the SDK wheel failed")
+        raise ApiProblem(503, "sdk_unavailable", "the SDK's wheel could not be built; see the server log") from None
     return FileResponse(wheel.path, media_type="application/octet-stream", filename=wheel.filename)

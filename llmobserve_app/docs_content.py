@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from llmobserve_app import routes
-from llmobserve_app.services.billing.plans import FREE
+from llmobserve_app.services.billing.plans import FREE, PRO
 from llmobserve_app.services.sdk_package import install_command, requirement_line
 from llmobserve_app.settings import SDK_DIR
 from pricing import PRICE_DATA_VERSION, default_registry
@@ -332,7 +332,8 @@ def _faq(public_url: str) -> tuple[Faq, ...]:
             "customer, agent path and tags you set; never the prompt or the response text."),
         Faq("faq-self-hosting", "Can I host it myself?",
             "Yes, for free: `make run` serves everything on one port with SQLite; use PostgreSQL (`DATABASE_URL`) "
-            "and Redis (`REDIS_URL`) to run several processes. The hosted service is $8 a month."),
+            "and Redis (`REDIS_URL`) to run several processes. "
+            f"The hosted service is ${PRO.monthly_price_usd} a month."),
         Faq("faq-server-down", "What happens when the server is down?",
             "Your app is not affected: the SDK never raises into your code and never waits on the network. Calls "
             "are queued in memory (up to 10,000 calls and 16 MiB) and each batch is retried 6 times over 15 to 30 "

@@ -9,7 +9,9 @@ from llmobserve_app.components.code import code_snippet
 from llmobserve_app.components.public_frame import public_frame
 from llmobserve_app.components.setup_guide import INSTALL, observe_snippet
 from llmobserve_app.docs_content import registry_providers
+from llmobserve_app.services.billing.plans import PRO
 
+HOSTED_PRICE = f"${PRO.monthly_price_usd} a month"
 SCREENSHOT = "/dashboard-demo.png"  # assets/: the real dashboard with `make demo` data (tests/e2e/test_site.py)
 
 
@@ -98,7 +100,7 @@ def landing() -> rx.Component:
               ["Every feature", "SQLite or PostgreSQL", "make run and it is up"],
               rx.link(rx.button("Read the self-hosting guide", variant="outline", width="100%"),
                       href=routes.DOCS + "#self-hosting", width="100%")),
-        _plan("Hosted", "$8 a month", "We run it for you.",
+        _plan("Hosted", HOSTED_PRICE, "We run it for you.",
               ["Every feature", "Nothing to operate", "Your data stays yours: export any time"],
               rx.link(rx.button("Sign up", width="100%"), href=routes.SIGNUP, width="100%")),
         columns=rx.breakpoints(initial="1", sm="2"), spacing="4", width="100%", id="landing-pricing",
@@ -110,7 +112,7 @@ def landing() -> rx.Component:
             rx.heading("See where the money goes", size="6", padding_top="1em"),
             features,
             _snippet(),
-            rx.heading("Self-host free, or hosted for $8 a month", size="6", padding_top="1em"),
+            rx.heading(f"Self-host free, or hosted for {HOSTED_PRICE}", size="6", padding_top="1em"),
             pricing,
             spacing="5", width="100%", padding_bottom="2em",
         ),
