@@ -1,6 +1,6 @@
 """The HTTP API the SDK talks to (FastAPI), mounted into the Reflex backend on the same port.
 
-``create_ingest_app`` and ``start_writer`` are loaded on first use: the SQLite writer process imports
+``create_ingest_app`` and ``background_work`` are loaded on first use: the SQLite writer process imports
 ``ingest_api.writer_process`` and should not pay for FastAPI and the routes (seconds of a fresh server's start).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_ingest_app", "start_writer"]
+__all__ = ["background_work", "create_ingest_app"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,7 @@ from ingest_api.writer_process import IngestWriteError
 from llmobserve_app import routes
 from llmobserve_app.db import get_engine
 from llmobserve_app.models import utcnow
+from llmobserve_app.services import price_updates
 
 DOCS_ASSETS = routes.API_DOCS + "/assets"
 logger = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ def start_writer(api: FastAPI) -> None:
 
 
 @asynccontextmanager
-async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
-    """Run when this app is served on its own (granian, TestClient); mounted in Reflex, whose top app runs
-    only its own lifespan, ``llmobserve_app.py`` calls ``start_writer`` from a Reflex lifespan task."""
+async def background_work(api: FastAPI) -> AsyncIterator[None]:
+    """What runs beside the API in each server process while it serves: the SQLite writer process, and the
+    thread that applies newly accepted PRICING_URL data (``price_updates.refreshing``), off the request path.
+    The app's own lifespan when it is served on its own (granian, TestClient); mounted in Reflex, whose top app
+    runs only its own lifespan, ``llmobserve_app.py`` registers it as a Reflex lifespan task."""
     start_writer(api)
-    yield
+    with price_updates.refreshing(get_engine(api.state.database_url)):
+        yield
 
 
 def create_ingest_app(database_url: str | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
@@ -53,7 +57,7 @@ def create_ingest_app(database_url: str | None = None, clock: Callable[[], datet
         openapi_url=routes.API_OPENAPI,
         static_url=DOCS_ASSETS,
         dependencies=[Depends(no_nul_in_query)],
-        lifespan=_lifespan,
+        lifespan=background_work,
     )
     api.state.database_url = database_url
     api.state.clock = clock

@@ -27,7 +27,7 @@ from ingest_api.body import BodyError, parse_json
 from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, WriterProcess
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import utcnow
-from llmobserve_app.services import custom_prices, price_updates
+from llmobserve_app.services import custom_prices
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, prepare_events
 from llmobserve_app.services.ingest.fast_schema import FastEvent
 from llmobserve_app.services.ingest.schema import EventIn, Rejection, parse_valid_batch, validate_events
@@ -143,7 +143,6 @@ class BatchWriter:
         with self._preparing:
             events, rejected = events_from_body(raw, max_events)
             engine = self._engine()
-            price_updates.refresh(engine)  # the newest accepted PRICING_URL data (a query every few minutes)
             prices = custom_prices.prices_for(engine, tenant_id)
             batch = prepare_events(tenant_id, events, rejected, engine.dialect.name, prices)
             path = _sqlite_file(engine)

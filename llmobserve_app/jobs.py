@@ -13,7 +13,8 @@
   ``deliver_notifications_after_commit``) to send at once, lease or not: delivery claims each row atomically,
   so any number of processes may deliver together; the lease only keeps the others from polling.
 - ``update_prices`` (only with ``PRICING_URL`` set): fetches the price data daily at 04:41 UTC and at start-up
-  (``services/price_updates.py``); every process then applies what was accepted.
+  (``services/price_updates.py``); every server process applies what was accepted within
+  ``price_updates.REFRESH_SECONDS`` (its own refresh thread, ``ingest_api.background_work``, not a leased job).
 
 Every backend worker (Reflex runs the lifespan tasks in each) on every machine starts a scheduler, but the
 jobs run in one process per installation: the one holding the ``scheduler`` database lease
@@ -174,7 +175,8 @@ def deliver_notifications_after_commit(session: Session) -> None:
 
 
 def update_prices() -> None:
-    """Fetch PRICING_URL (set: the job is scheduled only then); every process applies what it accepted."""
+    """Fetch PRICING_URL (set: the job is scheduled only then); applied here at once, in the other processes by
+    their refresh threads."""
     url = get_settings().pricing_url
     if url:
         update = price_updates.update_from_url(get_engine(), url)

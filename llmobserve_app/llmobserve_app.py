@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 import reflex as rx
 from reflex.utils import prerequisites
 from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
-from ingest_api import create_ingest_app, sdk_files, start_writer
+from ingest_api import background_work, create_ingest_app, sdk_files
 from llmobserve_app import routes
 from llmobserve_app.clock import app_clock
 from llmobserve_app.jobs import scheduler_lifespan
@@ -62,9 +64,10 @@ app.register_lifespan_task(scheduler_lifespan)
 
 
 @app.register_lifespan_task
-def start_ingest_writer() -> None:
-    """The SQLite writer process starts with each backend worker, not on its first batch."""
-    start_writer(ingest_app)
+def ingest_background_work() -> AbstractAsyncContextManager[None]:
+    """Each backend worker starts the SQLite writer process (not on its first batch) and follows newly accepted
+    PRICING_URL data with a thread of its own (the jobs above run in one worker only)."""
+    return background_work(ingest_app)
 
 
 @app.register_lifespan_task

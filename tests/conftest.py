@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,8 @@ os.environ.setdefault("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
 
 from ingest_api.browser_auth import login_limiter  # noqa: E402
 from llmobserve_app.db import get_engine, migrate, session_scope  # noqa: E402
-from llmobserve_app.services import accounts, api_keys  # noqa: E402
+from llmobserve_app.models import PriceDataUpdate  # noqa: E402
+from llmobserve_app.services import accounts, api_keys, price_updates  # noqa: E402
 from llmobserve_app.services.billing.stripe_client import StripeConfig  # noqa: E402
 from llmobserve_app.settings import get_settings  # noqa: E402
 from tests.factories import unique_email  # noqa: E402
@@ -91,3 +93,22 @@ def stripe_config(fake_stripe: FakeStripe) -> StripeConfig:
     """Hosted-mode billing configuration whose real ``stripe`` client talks to ``fake_stripe``."""
     return StripeConfig(fake_stripe.secret_key, fake_stripe.webhook_secret, fake_stripe.price_id,
                         "http://testserver", fake_stripe.url)
+
+
+@pytest.fixture
+def fetched_prices(engine: sa.Engine) -> Iterator[Callable[[str, str], None]]:
+    """Records an accepted PRICING_URL document as the job of another server process does (this process's
+    registry untouched): ``record(version, gpt-4o's input $/Mtok)``. Afterwards the records are deleted (the
+    database is shared by the session) and this process prices with the bundled data again."""
+
+    def record(version: str, input_mtok: str) -> None:
+        document = {"format": 1, "version": version, "providers": [{"id": "openai", "models": [
+            {"id": "gpt-4o", "prices": {"input_mtok": input_mtok, "output_mtok": "8"}}]}]}
+        with session_scope(engine) as session:
+            session.add(PriceDataUpdate(source="https://prices.example/p.json", status=price_updates.ACCEPTED,
+                                        version=version, accepted_entries=1, document=json.dumps(document)))
+
+    yield record
+    with session_scope(engine) as session:
+        session.execute(sa.delete(PriceDataUpdate))
+    price_updates.forget_applied_for_tests()

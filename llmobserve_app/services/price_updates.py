@@ -3,9 +3,11 @@
 ``update_from_url`` (the daily job, in the one process holding the job lease) fetches the document, validates
 it entry by entry (``pricing.remote``) and records the fetch in ``price_data_updates``: accepted (the valid
 entries kept, the others named) or rejected whole with the reason — then the last accepted data stays in
-force. Every server process applies the newest accepted document to its own registry (``refresh``: at most a
-query every ``REFRESH_SECONDS``, from ingest, and at start-up), so all of them price with the same data.
-``status`` says what settings shows: prices as of when, from where.
+force. Every server process applies the newest accepted document to its own registry with a background thread
+(``refreshing``, started with the server, never on a request): at start-up and then every ``REFRESH_SECONDS``,
+so a document accepted by any process prices this one's calls within ``REFRESH_SECONDS`` (a minute). A check
+reads one id; the document is loaded only when it is newer. ``status`` says what settings shows: prices as of
+when, from where.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,11 +33,10 @@ from pricing.remote import document_version, parse_remote, validate_entries
 logger = logging.getLogger(__name__)
 MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_SECONDS = 30.0
-REFRESH_SECONDS = 300.0
+REFRESH_SECONDS = 60.0
 ACCEPTED, REJECTED = "accepted", "rejected"
 _applied: dict[str, int | None] = {"id": None}  # the update this process's registry holds
-_next_check = [0.0]
-_lock = threading.Lock()
+_lock = threading.Lock()  # one apply at a time: an older document never replaces a newer one
 
 
 @dataclass(frozen=True)
@@ -94,42 +95,68 @@ def update_from_url(engine: sa.Engine, url: str, client: httpx.Client | None = N
     return update
 
 
+_NEWEST_FIRST = PriceDataUpdate.id.desc()  # type: ignore[union-attr]
+
+
 def _latest_accepted(session: Session) -> PriceDataUpdate | None:
     query = select(PriceDataUpdate).where(PriceDataUpdate.status == ACCEPTED)
-    return session.exec(query.order_by(PriceDataUpdate.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.exec(query.order_by(_NEWEST_FIRST).limit(1)).first()
+
+
+def _latest_accepted_id(session: Session) -> int | None:
+    query = select(PriceDataUpdate.id).where(PriceDataUpdate.status == ACCEPTED)
+    return session.exec(query.order_by(_NEWEST_FIRST).limit(1)).first()
 
 
 def apply_latest(engine: sa.Engine) -> bool:
     """Make this process price with the newest accepted document (if not already); True when it changed."""
-    with Session(engine) as session:
-        latest = _latest_accepted(session)
-        if latest is None or latest.id == _applied["id"]:
+    with _lock, Session(engine) as session:
+        latest_id = _latest_accepted_id(session)  # the document (up to 10 MB) is read only when it is new
+        if latest_id is None or latest_id == _applied["id"]:
             return False
-        doc = json.loads(latest.document or "{}")
-        origin, version, update_id = latest.source, latest.version or "remote", latest.id
-    with _lock:
-        pricing.set_remote(doc, origin, version)
-        _applied["id"] = update_id
+        latest = session.get(PriceDataUpdate, latest_id)
+        assert latest is not None
+        origin, version = latest.source, latest.version or "remote"
+        pricing.set_remote(json.loads(latest.document or "{}"), origin, version)
+        _applied["id"] = latest_id
     logger.info("prices from %s (version %s) in force", origin, version)
     return True
 
 
-def refresh(engine: sa.Engine, clock: Callable[[], float] = time.monotonic) -> None:
-    """``apply_latest`` at most every ``REFRESH_SECONDS`` (cheap enough for every ingest batch); a database
-    problem is logged and tried again later."""
-    now = clock()
-    if now < _next_check[0]:
-        return
-    _next_check[0] = now + REFRESH_SECONDS
+def refresh(engine: sa.Engine) -> None:
+    """``apply_latest``; a database or data problem is logged (the current prices stay) and tried again later."""
     try:
         apply_latest(engine)
     except (sa.exc.SQLAlchemyError, ValueError, PricingDataError):
         logger.warning("could not apply the fetched price data; the current prices stay in force", exc_info=True)
 
 
+@contextmanager
+def refreshing(engine: sa.Engine, interval: float | None = None) -> Iterator[threading.Thread]:
+    """While the block runs, a daemon thread of this process ``refresh``es at once and then every ``interval``
+    seconds (``REFRESH_SECONDS``): how each server process follows the documents accepted by whichever process
+    holds the job lease, with no query on the ingest path."""
+    seconds = REFRESH_SECONDS if interval is None else interval
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            refresh(engine)
+            if stop.wait(seconds):
+                return
+
+    thread = threading.Thread(target=run, name="price-data-refresh", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def status(session: Session) -> PriceDataStatus:
     latest = _latest_accepted(session)
-    last = session.exec(select(PriceDataUpdate).order_by(PriceDataUpdate.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    last = session.exec(select(PriceDataUpdate).order_by(_NEWEST_FIRST).limit(1)).first()
     last_problem = last.problems.split("\n", 1)[0] if last is not None else ""
     last_fetch = last.fetched_at if last is not None else None
     if latest is None:
@@ -141,6 +168,5 @@ def forget_applied_for_tests() -> None:
     """Back to the bundled data in this process (tests that applied a document)."""
     with _lock:
         _applied["id"] = None
-        _next_check[0] = 0.0
         pricing.set_remote(None)
 

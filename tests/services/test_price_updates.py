@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 import pricing
 from llmobserve_app.db import session_scope
-from llmobserve_app.models import Event, PriceDataUpdate
+from llmobserve_app.models import Event
 from llmobserve_app.services import price_updates
 from llmobserve_app.services.ingest.store import ingest_events
 from tests.factories import event
@@ -53,15 +54,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def files(engine: sa.Engine) -> Iterator[_Files]:
+def files(fetched_prices) -> Iterator[_Files]:
+    """A local PRICING_URL server; ``fetched_prices`` deletes what the test accepted afterwards."""
     server = _Files()
     yield server
     server.shutdown()
     server.server_close()
-    # The database is shared by the session: without this, ingest in later tests would apply these prices
-    with session_scope(engine) as session:
-        session.execute(sa.delete(PriceDataUpdate))
-    price_updates.forget_applied_for_tests()
 
 
 def _serve(files: _Files, body: Any, status: int = 200) -> None:
@@ -108,12 +106,34 @@ def test_bad_data_is_rejected_with_the_reason_and_the_last_good_kept(engine, fil
     assert reason in shown.last_problem
 
 
-def test_every_process_applies_the_newest_accepted_data(engine, files) -> None:
+def _gpt_4o_input_usd() -> D | None:
+    return pricing.compute_cost("openai", "gpt-4o", MILLION_IN).usd
+
+
+def _eventually(expected: D, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while _gpt_4o_input_usd() != expected:
+        assert time.monotonic() < deadline, f"still {_gpt_4o_input_usd()}, not {expected}"
+        time.sleep(0.01)
+
+
+def test_every_process_applies_the_newest_accepted_data(engine, files, fetched_prices) -> None:
     _serve(files, GOOD)
     price_updates.update_from_url(engine, files.url)
     price_updates.forget_applied_for_tests()  # another server process: started with the bundled data
-    assert pricing.compute_cost("openai", "gpt-4o", MILLION_IN).usd == D("2.5")
-    clock = [1000.0]
-    price_updates.refresh(engine, lambda: clock[0])
-    assert pricing.compute_cost("openai", "gpt-4o", MILLION_IN).usd == D("2")
+    assert _gpt_4o_input_usd() == D("2.5")
+    with price_updates.refreshing(engine, interval=0.05) as thread:
+        _eventually(D("2"))  # at start-up
+        fetched_prices("2026-12-02.1", "3")  # accepted later by the process holding the job lease
+        _eventually(D("3"))
+    assert not thread.is_alive()
+    assert pricing.compute_cost("openai", "gpt-4o", MILLION_IN).price_id == "remote:openai/gpt-4o@base#2026-12-02.1"
     assert not price_updates.apply_latest(engine)  # already in force: the registry is not rebuilt again
+
+
+def test_the_refresh_thread_outlives_database_errors(tmp_path, fetched_prices) -> None:
+    broken = sa.create_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")  # no price_data_updates table
+    with price_updates.refreshing(broken, interval=0.01) as thread:
+        time.sleep(0.2)
+        assert thread.is_alive()  # each failed check was logged, and the next one came
+    assert _gpt_4o_input_usd() == D("2.5")
