@@ -7,7 +7,9 @@ from functools import lru_cache
 
 import stripe
 from fastapi import Request
+from fastapi.responses import JSONResponse
 
+from ingest_api.deps import error_reply
 from llmobserve_app.services.billing.promo_code_list import PromoCode
 from llmobserve_app.services.billing.stripe_client import StripeConfig, make_client
 from llmobserve_app.settings import get_settings
@@ -17,6 +19,11 @@ def stripe_config(request: Request) -> StripeConfig | None:
     if hasattr(request.app.state, "stripe_config"):
         return request.app.state.stripe_config
     return get_settings().stripe_config()
+
+
+def billing_disabled() -> JSONResponse:
+    """The reply of every billing route on a self-hosted installation (no ``stripe_config``)."""
+    return error_reply(404, "billing_disabled", "this installation is self-hosted: there is no billing")
 
 
 def promo_codes(request: Request) -> dict[str, PromoCode]:

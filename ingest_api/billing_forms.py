@@ -1,6 +1,6 @@
 """The subscription page's form posts: Upgrade (303 to Stripe Checkout), Manage billing (303 to the Stripe
 customer portal) and a promo code (303 back with a result code). The account is the session cookie's, never one
-named by the form; posts from other sites are refused, as for sign-in (browser_auth.py)."""
+named by the form; posts from other sites are refused, as for sign-in (form_posts.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from ingest_api.billing_deps import promo_codes, stripe_client, stripe_config
-from ingest_api.browser_auth import _forbidden, _form, _same_origin
-from ingest_api.deps import _user_of, db_engine, error_reply
+from ingest_api.billing_deps import billing_disabled, promo_codes, stripe_client, stripe_config
+from ingest_api.deps import db_engine, user_of_session
+from ingest_api.form_posts import cross_origin_refusal, read_form, same_origin
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.accounts import SESSION_COOKIE
@@ -30,15 +30,15 @@ def _back(**query: str) -> RedirectResponse:
 
 
 async def _signed_in_account(request: Request) -> int | None:
-    return await run_in_threadpool(_user_of, db_engine(request), request.cookies.get(SESSION_COOKIE))
+    return await run_in_threadpool(user_of_session, db_engine(request), request.cookies.get(SESSION_COOKIE))
 
 
 async def _guard(request: Request) -> Response | int:
     """The signed-in account of a same-site form post of a hosted installation, else the reply to give."""
-    if not _same_origin(request):
-        return _forbidden()
+    if not same_origin(request):
+        return cross_origin_refusal()
     if stripe_config(request) is None:
-        return error_reply(404, "billing_disabled", "this installation is self-hosted: there is no billing")
+        return billing_disabled()
     user_id = await _signed_in_account(request)
     if user_id is None:
         return RedirectResponse(f"{routes.LOGIN}?{urlencode({'next': routes.SUBSCRIPTION})}", status_code=303)
@@ -79,7 +79,7 @@ async def redeem_promo_code(request: Request) -> Response:
     guard = await _guard(request)
     if not isinstance(guard, int):
         return guard
-    form = await _form(request)
+    form = await read_form(request)
     try:
         await run_in_threadpool(_redeem, db_engine(request), promo_codes(request), guard, form.get("code", ""))
     except UserFacingError as error:

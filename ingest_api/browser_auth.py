@@ -9,15 +9,16 @@ Form errors come back as a short code in the query string; the page maps it to a
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from ingest_api.deps import db_engine, error_reply
+from ingest_api.deps import db_engine
+from ingest_api.form_posts import cross_origin_refusal, read_form, same_origin
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import User
@@ -27,7 +28,6 @@ from llmobserve_app.services.rate_limit import LoginLimiter
 from llmobserve_app.settings import get_settings
 
 router = APIRouter(include_in_schema=False)
-_MAX_FORM_BYTES = 16 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -35,18 +35,6 @@ def login_limiter() -> LoginLimiter:
     """This process's login limits (LOGIN_LIMIT_PER_*), counted in Redis when REDIS_URL is set."""
     settings = get_settings()
     return LoginLimiter(settings.login_limit_per_account, settings.login_limit_per_address, settings.redis_url)
-
-
-def _same_origin(request: Request) -> bool:
-    """A form post from our own pages. Browsers send Origin on every POST; a client that sends none (curl, a
-    script) cannot be a forged cross-site request, so it is let through to the credential check."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-    if origin in get_settings().allowed_origins:  # cached; cors_origins() re-reads the environment
-        return True
-    netloc = urlsplit(origin).netloc
-    return bool(netloc) and netloc == request.headers.get("host", "")
 
 
 def _cookie_is_secure(request: Request) -> bool:
@@ -60,21 +48,9 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > _MAX_FORM_BYTES:
-        return {}
-    parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=10)
-    return {name: values[0] for name, values in parsed.items()}
-
-
 def _back_to(page: str, code: str, next_path: str | None = None) -> RedirectResponse:
     query = {"error": code} | ({"next": next_path} if next_path and next_path != routes.DASHBOARD else {})
     return RedirectResponse(f"{page}?{urlencode(query)}", status_code=303)
-
-
-def _forbidden() -> JSONResponse:
-    return error_reply(403, "cross_origin_form", "this form must be posted from this site")
 
 
 def _signed_in(request: Request, token: str, destination: str) -> RedirectResponse:
@@ -105,9 +81,9 @@ def _logout(engine: sa.Engine, token: str | None) -> None:
 
 @router.post(routes.AUTH_LOGIN)
 async def login(request: Request) -> Response:
-    if not _same_origin(request):
-        return _forbidden()
-    form = await _form(request)
+    if not same_origin(request):
+        return cross_origin_refusal()
+    form = await read_form(request)
     next_path = routes.safe_next_path(form.get("next"))
     address = request.client.host if request.client else "unknown"
     try:
@@ -120,9 +96,9 @@ async def login(request: Request) -> Response:
 
 @router.post(routes.AUTH_SIGNUP)
 async def signup(request: Request) -> Response:
-    if not _same_origin(request):
-        return _forbidden()
-    form = await _form(request)
+    if not same_origin(request):
+        return cross_origin_refusal()
+    form = await read_form(request)
     try:
         token = await run_in_threadpool(_signup, db_engine(request), form.get("email", ""), form.get("password", ""),
                                         form.get("name", ""))
@@ -133,8 +109,8 @@ async def signup(request: Request) -> Response:
 
 @router.post(routes.AUTH_LOGOUT)
 async def logout(request: Request) -> Response:
-    if not _same_origin(request):
-        return _forbidden()
+    if not same_origin(request):
+        return cross_origin_refusal()
     await run_in_threadpool(_logout, db_engine(request), request.cookies.get(accounts.SESSION_COOKIE))
     response = RedirectResponse(routes.LOGIN, status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/", httponly=True, samesite="strict",

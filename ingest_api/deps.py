@@ -153,7 +153,8 @@ async def require_tenant(
 TenantDep = Annotated[int, Depends(require_tenant)]
 
 
-def _user_of(engine: sa.Engine, token: str | None) -> int | None:
+def user_of_session(engine: sa.Engine, token: str | None) -> int | None:
+    """The signed-in user of a session token (the session cookie's value), else None."""
     with session_scope(engine) as session:
         user = accounts.user_for_token(session, token, secret=get_settings().jwt_secret)
         return user.id if user else None
@@ -161,7 +162,7 @@ def _user_of(engine: sa.Engine, token: str | None) -> int | None:
 
 async def require_signed_in(engine: EngineDep, token: Annotated[str | None, Depends(_session_cookie)]) -> int:
     """The signed-in user of the session cookie (exports from the pages), else 401."""
-    user_id = await run_in_threadpool(_user_of, engine, token)
+    user_id = await run_in_threadpool(user_of_session, engine, token)
     if user_id is None:
         raise ApiProblem(401, "not_signed_in", "sign in to download exports")
     return user_id

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ingest_api.billing_deps import stripe_client, stripe_config
+from ingest_api.billing_deps import billing_disabled, stripe_client, stripe_config
 from ingest_api.deps import db_engine, error_reply, json_reply
 from llmobserve_app import routes
 from llmobserve_app.services.billing.webhooks import InvalidWebhook, handle_event, verified_event
@@ -27,7 +27,7 @@ MAX_BODY_BYTES = 1024 * 1024
 async def stripe_webhook(request: Request) -> JSONResponse:
     config = stripe_config(request)
     if config is None:
-        return error_reply(404, "billing_disabled", "this installation is self-hosted: there is no billing")
+        return billing_disabled()
     payload = await request.body()
     if len(payload) > MAX_BODY_BYTES:
         return error_reply(413, "body_too_large", f"a webhook body is at most {MAX_BODY_BYTES} bytes")
