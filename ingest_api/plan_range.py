@@ -20,7 +20,7 @@ from ingest_api.schemas import ApiError
 from llmobserve_app import routes
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.billing import subscriptions
-from llmobserve_app.services.billing.plans import SELF_HOSTED, Plan, earliest_visible
+from llmobserve_app.services.billing.plans import SELF_HOSTED, Plan, earliest_visible, range_allowed
 
 PLAN_RANGE_LIMIT = "plan_range_limit"
 PLAN_RANGE_ERROR: dict[int | str, dict] = {
@@ -30,11 +30,15 @@ PLAN_RANGE_ERROR: dict[int | str, dict] = {
 
 @dataclass(frozen=True)
 class RangeLimit:
-    """The earliest moment an account's reads may start (None: any) and where it can upgrade."""
+    """An account's plan at ``now``: the earliest moment its reads may start (None: any), where it can upgrade."""
 
     plan: Plan
-    earliest: datetime | None
+    now: datetime
     upgrade_url: str = ""
+
+    @property
+    def earliest(self) -> datetime | None:
+        return earliest_visible(self.plan, self.now)
 
     def clamp(self, start: datetime) -> datetime:
         """A default window's start, moved forward to what the plan covers."""
@@ -42,9 +46,10 @@ class RangeLimit:
 
     def check(self, start: datetime) -> None:
         """ApiProblem(403, plan_range_limit) when an explicitly asked window starts before the plan allows."""
-        if self.earliest is None or start >= self.earliest:
+        earliest = self.earliest
+        if earliest is None or range_allowed(self.plan, start, self.now):
             return
-        earliest = self.earliest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        earliest = earliest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raise ApiProblem(403, PLAN_RANGE_LIMIT,
                          f"The {self.plan.label} plan covers the last {self.plan.max_range_days} days (the earliest "
                          f"allowed start is {earliest}); upgrade to Pro at {self.upgrade_url} for a longer range")
@@ -59,6 +64,6 @@ async def range_limit(request: Request, engine: sa.Engine, account_id: int, now:
     """The range limit of ``account_id`` at ``now``: none on a self-hosted installation."""
     config = stripe_config(request)
     if config is None:
-        return RangeLimit(SELF_HOSTED, None)
+        return RangeLimit(SELF_HOSTED, now)
     plan = await run_in_threadpool(_plan_of, engine, account_id)
-    return RangeLimit(plan, earliest_visible(plan, now), config.public_url.rstrip("/") + routes.SUBSCRIPTION)
+    return RangeLimit(plan, now, config.public_url.rstrip("/") + routes.SUBSCRIPTION)
