@@ -57,6 +57,8 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(max_length=200)
     password_hash: str = Field(max_length=100)
+    # The hosted plan billing_accounts gives ("free"/"pro"), copied for reports and support; written only by
+    # services/billing/subscriptions.save_plan_state, never read by the app (plan_for reads billing_accounts).
     subscription_tier: str = Field(default="free", max_length=40)
     created_at: datetime = _ts(default_factory=utcnow)
 

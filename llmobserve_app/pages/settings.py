@@ -25,7 +25,7 @@ def account_card() -> rx.Component:
             _info("Name", SettingsState.user_name, "account-name"),
             _info("Email", SettingsState.user_email, "account-email"),
             rx.data_list.item(rx.data_list.label("Plan"), rx.data_list.value(rx.hstack(
-                rx.text(SettingsState.subscription_tier, id="account-tier"),
+                rx.text(SettingsState.plan_label, id="account-tier"),
                 rx.cond(BillingModeState.billing_enabled,
                         rx.link("Manage subscription", href=routes.SUBSCRIPTION, size="2", id="subscription-link")),
                 spacing="3"))),

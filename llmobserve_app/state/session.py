@@ -42,7 +42,6 @@ class CurrentUser:
     id: int
     email: str
     name: str
-    subscription_tier: str
     member_since: str
 
 
@@ -50,7 +49,7 @@ def _current_user(session: Session, token: str) -> CurrentUser | None:
     user = accounts.user_for_token(session, token, secret=get_settings().jwt_secret)
     if user is None:
         return None
-    return CurrentUser(user.id, user.email, user.name, user.subscription_tier, user.created_at.strftime("%Y-%m-%d"))
+    return CurrentUser(user.id, user.email, user.name, user.created_at.strftime("%Y-%m-%d"))
 
 
 def session_token_from_cookie_header(header: str) -> str:

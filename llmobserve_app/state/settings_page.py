@@ -58,7 +58,7 @@ SIGNING_SECRET_ID = "webhook-signing-secret"
 class SettingsState(SessionState):
     loading: bool = True
     error: str = ""
-    subscription_tier: str = ""
+    plan_label: str = ""
     member_since: str = ""
     keys: list[dict[str, str]] = []
     new_key_name: str = ""
@@ -81,7 +81,7 @@ class SettingsState(SessionState):
         user = await self._require_user()
         if user is None:
             return self._to_login()
-        self.subscription_tier = (await run_db(current_view, user.id)).plan.label  # "Self-hosted" when self-hosted
+        self.plan_label = (await run_db(current_view, user.id)).plan.label  # "Self-hosted" when self-hosted
         self.member_since = user.member_since
         self.email_configured = email_configured(delivery_config())
         await self._refresh(user.id)

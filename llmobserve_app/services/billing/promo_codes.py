@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 from llmobserve_app.models import PromoRedemption, utcnow
 from llmobserve_app.services.billing.messages import billing_error
 from llmobserve_app.services.billing.promo_code_list import PromoCode, normalize
-from llmobserve_app.services.billing.subscriptions import ensure_row, record_tier
+from llmobserve_app.services.billing.subscriptions import ensure_row, save_plan_state
 
 FIELD = "promo_code"
 
@@ -52,7 +52,5 @@ def redeem(session: Session, codes: dict[str, PromoCode], user_id: int, entered:
             raise billing_error("promo_exhausted", FIELD)
     row = ensure_row(session, user_id)
     row.promo_code = code
-    row.updated_at = utcnow()
-    session.add(row)
-    record_tier(session, row)
+    save_plan_state(session, row)
     return promo

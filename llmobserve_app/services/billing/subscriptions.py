@@ -1,6 +1,8 @@
 """Each account's stored subscription state, and the plan it gives.
 
-The stored state is only ever written from Stripe's own state (``store_snapshot``) or a redeemed promo code.
+The stored state is only ever written from Stripe's own state (``store_snapshot``) or a redeemed promo code,
+both through ``save_plan_state``: the one writer of ``users.subscription_tier`` as well, the copy of the plan
+kept for reports and support (the app itself never reads it: ``plan_for`` reads ``billing_accounts``).
 Every function takes the account id the caller resolved from the session itself: no account reads or changes
 another's row.
 """
@@ -95,13 +97,14 @@ def store_snapshot(session: Session, row: BillingAccount, snapshot: Subscription
     if new == old:
         return False
     row.stripe_subscription_id, row.status, row.current_period_end, row.cancel_at_period_end = new
-    row.updated_at = utcnow()
-    session.add(row)
-    record_tier(session, row)
+    save_plan_state(session, row)
     return True
 
 
-def record_tier(session: Session, row: BillingAccount) -> None:
-    """Keep ``users.subscription_tier`` naming the plan the billing row gives (for reports and support)."""
+def save_plan_state(session: Session, row: BillingAccount) -> None:
+    """Save a change to what decides the account's plan (status, promo code), with ``users.subscription_tier``
+    naming the hosted plan it now gives, in the caller's transaction: the tier has no other writer."""
+    row.updated_at = utcnow()
+    session.add(row)
     tier = PRO.key if gives_pro(row) else FREE.key
     session.execute(sa.update(User).where(User.id == row.user_id).values(subscription_tier=tier))
