@@ -32,7 +32,7 @@ from llmobserve_app.services.notifications.email import send_email
 from llmobserve_app.services.notifications.http_post import new_client
 from llmobserve_app.services.notifications.message import message_text
 from llmobserve_app.services.notifications.outbox import NOTIFICATIONS
-from llmobserve_app.services.notifications.outcome import MAX_ERROR_LENGTH, SendOutcome
+from llmobserve_app.services.notifications.outcome import MAX_ERROR_LENGTH, SendOutcome, permanent_failure
 from llmobserve_app.services.notifications.signing_secrets import secret_for_signing
 from llmobserve_app.services.notifications.slack import send_slack
 from llmobserve_app.services.notifications.webhook import send_webhook, webhook_body
@@ -44,6 +44,7 @@ MAX_AGE = timedelta(hours=24)  # retried until this long after enqueueing, then 
 FIRST_RETRY_DELAY = timedelta(seconds=30)
 MAX_RETRY_DELAY = timedelta(hours=1)
 EMAIL_NOT_CONFIGURED = "email not configured (SENDGRID_API_KEY / SENDGRID_FROM unset)"
+NO_SIGNING_SECRET = "the account has no webhook signing secret (create one in Settings)"
 
 
 @dataclass
@@ -159,8 +160,10 @@ def _send(engine: sa.Engine, config: DeliveryConfig, http: httpx.Client, row: _C
         return send_email(config, row.target, row.subject, message_text(row.subject, row.payload))
     if row.channel == "slack":
         return send_slack(http, row.target, message_text(row.subject, row.payload))
-    with Session(engine) as session, session.begin():
+    with Session(engine) as session:
         secret = secret_for_signing(session, row.tenant_id)
+    if secret is None:
+        return permanent_failure(NO_SIGNING_SECRET)
     delivery_id = f"ntf_{row.id}"
     body = webhook_body(delivery_id=delivery_id, source_kind=row.source_kind, source_id=row.source_id,
                         subject=row.subject, created_at=row.created_at, payload=row.payload)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from llmobserve_app.db import insert_for
 from llmobserve_app.models import Notification, utcnow
+from llmobserve_app.services.notifications.signing_secrets import ensure_signing_secret
 
 NOTIFICATIONS = Notification.__table__
 CHANNELS = ("email", "slack", "webhook")
@@ -43,8 +44,11 @@ def _check_target(channel: str, target: str) -> None:
 
 def enqueue(session: Session, *, tenant_id: int, source_kind: str, source_id: int, channel: str, target: str,
             subject: str, payload: dict[str, Any], now: datetime | None = None) -> None:
-    """Add one message to the outbox in the caller's transaction (due at once); a repeat is ignored."""
+    """Add one message to the outbox in the caller's transaction (due at once); a repeat is ignored. A webhook
+    makes sure the account has its signing secret first, so sending never writes one."""
     _check_target(channel, target)
+    if channel == "webhook":
+        ensure_signing_secret(session, tenant_id)
     moment = now or utcnow()
     statement = insert_for(session.get_bind().dialect.name)(NOTIFICATIONS).values(
         tenant_id=tenant_id, source_kind=source_kind, source_id=source_id, channel=channel, target=target,

@@ -1,4 +1,5 @@
-"""Each account's webhook signing secret: created or rotated by the user (shown once), read by delivery."""
+"""Each account's webhook signing secret: created or rotated by the user (shown once), or created when the
+account's first webhook is enqueued (``outbox.enqueue``, in that transaction); delivery only reads it."""
 
 from __future__ import annotations
 
@@ -36,14 +37,14 @@ def signing_secret_created_at(session: Session, tenant_id: int) -> datetime | No
     return session.execute(sa.select(SECRETS.c.created_at).where(SECRETS.c.tenant_id == tenant_id)).scalar()
 
 
-def secret_for_signing(session: Session, tenant_id: int) -> str:
-    """The account's secret; one is created when a webhook is due before the user made one (every webhook is
-    signed: the user rotates it in Settings to see it)."""
-    query = sa.select(SECRETS.c.secret).where(SECRETS.c.tenant_id == tenant_id)
-    secret = session.execute(query).scalar()
-    if secret is None:
-        statement = insert_for(session.get_bind().dialect.name)(SECRETS).values(
-            tenant_id=tenant_id, secret=_new_secret(), created_at=utcnow())
-        session.execute(statement.on_conflict_do_nothing(index_elements=[SECRETS.c.tenant_id]))
-        secret = session.execute(query).scalar_one()  # ours, or the one a concurrent caller made first
-    return secret
+def ensure_signing_secret(session: Session, tenant_id: int) -> None:
+    """Create the account's secret if it has none (every webhook is signed; the user rotates it in Settings to
+    see it). The tenant is the table's key: of concurrent creators, the first one's secret is kept."""
+    statement = insert_for(session.get_bind().dialect.name)(SECRETS).values(
+        tenant_id=tenant_id, secret=_new_secret(), created_at=utcnow())
+    session.execute(statement.on_conflict_do_nothing(index_elements=[SECRETS.c.tenant_id]))
+
+
+def secret_for_signing(session: Session, tenant_id: int) -> str | None:
+    """The account's secret (None only if the row was deleted after its webhooks were enqueued)."""
+    return session.execute(sa.select(SECRETS.c.secret).where(SECRETS.c.tenant_id == tenant_id)).scalar()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from llmobserve_app.db import get_engine, session_scope
 from llmobserve_app.models import Notification, utcnow
 from llmobserve_app.services.notifications import DeliveryConfig, deliver_due
-from llmobserve_app.services.notifications.delivery import MAX_AGE, retry_delay
+from llmobserve_app.services.notifications.delivery import MAX_AGE, NO_SIGNING_SECRET, retry_delay
 from llmobserve_app.services.notifications.signing_secrets import rotate_signing_secret
 from llmobserve_app.services.notifications.webhook import verify_signature
 from tests.services.notifications.fakes import FakeReceiver
@@ -152,26 +152,41 @@ def test_the_signature_follows_a_rotation(engine, config, receiver: FakeReceiver
     assert not verify_signature(old, request.headers["x-llmobserve-signature"], request.body, now=stamp)
 
 
-def test_a_webhook_due_before_any_secret_exists_is_signed_with_a_new_one(engine, config, receiver: FakeReceiver,
-                                                                       make_tenant) -> None:
+def _stored_secrets(engine, tenants: list[int]) -> dict[int, str]:
+    table = sa.table("webhook_signing_secrets", sa.column("tenant_id"), sa.column("secret"))
+    with engine.connect() as connection:
+        return dict(connection.execute(sa.select(table.c.tenant_id, table.c.secret)
+                                       .where(table.c.tenant_id.in_(tenants))).all())
+
+
+def test_enqueueing_a_webhook_before_any_secret_exists_creates_one(engine, config, receiver: FakeReceiver,
+                                                                  make_tenant) -> None:
     tenant, other = make_tenant(), make_tenant()
     now = utcnow()
     owners = {}
-    for account in (tenant, other):
+    for account in (tenant, other, tenant, other):  # an account's second webhook keeps its secret
         source = add(engine, account, "webhook", receiver.url, now=now)
         owners[f"ntf_{row(engine, source, 'webhook').id}"] = account
-    assert deliver_due(engine, config, now).sent == 2
-    table = sa.table("webhook_signing_secrets", sa.column("tenant_id"), sa.column("secret"))
-    with engine.connect() as connection:
-        stored = dict(connection.execute(sa.select(table.c.tenant_id, table.c.secret)
-                                         .where(table.c.tenant_id.in_([tenant, other]))).all())
-    assert len(set(stored.values())) == 2  # one secret per account
+    stored = _stored_secrets(engine, [tenant, other])
+    assert len(set(stored.values())) == 2  # one secret per account, made with the outbox row, not by sending
+    assert deliver_due(engine, config, now).sent == 4
+    assert _stored_secrets(engine, [tenant, other]) == stored
     for request in receiver.requests:
         owner = owners[request.headers["x-llmobserve-delivery"]]
         header = request.headers["x-llmobserve-signature"]
         assert verify_signature(stored[owner], header, request.body, now=int(now.timestamp()))
         assert not verify_signature(stored[other if owner == tenant else tenant], header, request.body,
                                     now=int(now.timestamp()))
+
+
+def test_sending_never_creates_a_secret(engine, config, receiver: FakeReceiver, tenant: int) -> None:
+    now = utcnow()
+    source = add(engine, tenant, "webhook", receiver.url, now=now)
+    with engine.begin() as connection:  # deleted by hand after the webhook was enqueued
+        connection.execute(sa.text("DELETE FROM webhook_signing_secrets WHERE tenant_id = :t"), {"t": tenant})
+    assert deliver_due(engine, config, now).failed == 1
+    assert receiver.requests == [] and _stored_secrets(engine, [tenant]) == {}
+    assert row(engine, source, "webhook").last_error == NO_SIGNING_SECRET
 
 
 def test_retry_delay_grows_with_jitter_and_respects_retry_after() -> None:
