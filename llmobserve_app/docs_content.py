@@ -7,7 +7,7 @@ this server's own address. Plain data, so the page renders it and the search mat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from llmobserve_app import routes
 from llmobserve_app.services.billing.plans import FREE, PRO
@@ -47,14 +47,26 @@ class Provider:
     pricing_url: str
 
 
+PROVIDERS_ID = "providers"
+# Where the page lists the providers the registry prices (generated: no blocks of its own).
+PROVIDERS_SECTION = DocSection(PROVIDERS_ID, "Supported providers", ())
+FAQ_ID = "faq"
+
+
 @dataclass(frozen=True)
 class Docs:
-    sections: tuple[DocSection, ...]
+    sections: tuple[DocSection, ...]  # in page order: the contents list and the body both follow it
     faq: tuple[Faq, ...]
     providers: tuple[Provider, ...]
 
+    def contents(self) -> list[tuple[str, str]]:
+        """(element id, title) of every part of the page, in order, the FAQ last."""
+        return [(section.id, section.title) for section in self.sections] + [(FAQ_ID, "FAQ")]
+
+    @cached_property
     def search_texts(self) -> dict[str, str]:
-        """Lower-case text of every searchable entry (sections, the providers list, each FAQ), by element id."""
+        """Lower-case text of every searchable entry (sections, the providers list, each FAQ), by element id;
+        built once per ``Docs`` (``docs`` keeps one per address), not per search."""
         texts = {section.id: " ".join([section.title, *(block.code if isinstance(block, Code) else block
                                                          for block in section.blocks)]).lower()
                  for section in self.sections}
@@ -66,10 +78,7 @@ class Docs:
     def matching(self, query: str) -> list[str]:
         """Ids of the entries containing every word of ``query`` (all of them for an empty query)."""
         words = query.lower().split()
-        return [entry for entry, text in self.search_texts().items() if all(word in text for word in words)]
-
-
-PROVIDERS_ID = "providers"
+        return [entry for entry, text in self.search_texts.items() if all(word in text for word in words)]
 
 
 def registry_providers() -> tuple[Provider, ...]:
@@ -253,6 +262,7 @@ def _sections(public_url: str) -> tuple[DocSection, ...]:
             "of your own prices over the bundled ones), `CORS_ORIGINS`, `TRUSTED_PROXIES`, `SESSION_TTL_HOURS`. "
             "The README in the repository lists every variable.",
         )),
+        PROVIDERS_SECTION,
         DocSection("frameworks", "Frameworks", (
             "The SDK works below the frameworks, at the HTTP client, so a framework's calls are captured like your "
             "own. Tested with the real packages against a local fake provider: **LangChain** (`langchain-openai`: "

@@ -6,7 +6,17 @@ import reflex as rx
 
 from llmobserve_app.components.code import code_snippet
 from llmobserve_app.components.public_frame import public_frame
-from llmobserve_app.docs_content import PROVIDERS_ID, Code, Docs, DocSection, Faq, Provider, docs
+from llmobserve_app.docs_content import (
+    FAQ_ID,
+    PROVIDERS_ID,
+    PROVIDERS_SECTION,
+    Code,
+    Docs,
+    DocSection,
+    Faq,
+    Provider,
+    docs,
+)
 from llmobserve_app.settings import api_url
 from llmobserve_app.state.docs import DocsState
 
@@ -40,7 +50,7 @@ def _provider(provider: Provider) -> rx.Component:
 
 def _providers(content: Docs) -> rx.Component:
     return _shown_when_matching(PROVIDERS_ID, rx.vstack(
-        rx.heading("Supported providers", size="6", as_="h2"),
+        rx.heading(PROVIDERS_SECTION.title, size="6", as_="h2"),
         rx.text(rx.text.strong(f"{len(content.providers)} providers", id="provider-count"),
                 " are priced by the bundled registry (generated from it, so this list is what the server prices). "
                 "Calls to any model they list are priced; models they do not list are counted as unpriced."),
@@ -62,17 +72,15 @@ def _faq(content: Docs) -> rx.Component:
     return rx.vstack(
         rx.heading(f"FAQ ({len(content.faq)} questions)", size="6", as_="h2"),
         *[_faq_item(faq) for faq in content.faq],
-        id="faq", spacing="2", width="100%", padding_top="1em",
+        id=FAQ_ID, spacing="2", width="100%", padding_top="1em",
     )
 
 
 def _contents(content: Docs) -> rx.Component:
-    entries = [(section.id, section.title) for section in content.sections[:-2]]
-    entries += [(PROVIDERS_ID, "Supported providers")]
-    entries += [(section.id, section.title) for section in content.sections[-2:]] + [("faq", "FAQ")]
     return rx.vstack(
         rx.text("Contents", weight="bold", size="2"),
-        *[rx.link(title, href=f"#{entry}", size="2") for entry, title in entries],
+        *[rx.link(title, href=f"#{entry}", size="2", class_name="docs-contents-link")
+          for entry, title in content.contents()],
         spacing="1", position="sticky", top="1em", min_width="190px", display=rx.breakpoints(initial="none",
                                                                                                md="flex"),
     )
@@ -80,8 +88,7 @@ def _contents(content: Docs) -> rx.Component:
 
 def docs_page() -> rx.Component:
     content = docs(api_url())
-    body = [*(_section(section) for section in content.sections[:-2]), _providers(content),
-            *(_section(section) for section in content.sections[-2:])]
+    body = [_providers(content) if section is PROVIDERS_SECTION else _section(section) for section in content.sections]
     search = rx.hstack(
         rx.input(rx.input.slot(rx.icon("search", size=16)), placeholder="Search the docs (e.g. streaming, revoked)",
                  value=DocsState.query, on_change=DocsState.search.debounce(150), id="docs-search",

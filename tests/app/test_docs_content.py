@@ -27,8 +27,8 @@ def test_providers_are_the_registrys_and_the_faq_has_at_least_eleven_questions()
     assert {provider.id for provider in content.providers} == set(default_registry().providers)
     assert len(content.providers) == len(default_registry().providers)
     assert len(content.faq) >= 11
-    ids = [section.id for section in content.sections] + [faq.id for faq in content.faq] + [PROVIDERS_ID]
-    assert len(ids) == len(set(ids))
+    ids = [entry for entry, _ in content.contents()] + [faq.id for faq in content.faq]
+    assert PROVIDERS_ID in ids and len(ids) == len(set(ids))
 
 
 def test_commands_use_this_servers_address_never_localhost_or_a_clone() -> None:
@@ -39,14 +39,15 @@ def test_commands_use_this_servers_address_never_localhost_or_a_clone() -> None:
     assert install and all(code == f"pip install {wheel}" for code in install)
     assert f"llmobserve @ {wheel}" in codes  # the requirements.txt line
     assert any(f'collector_url="{URL}"' in code for code in codes)
-    texts = " ".join(docs(URL).search_texts().values())
+    texts = " ".join(docs(URL).search_texts.values())
     assert "pip install ./sdk" not in texts
     assert "localhost:8000" not in " ".join(code for code in codes if "make run" not in code)
 
 
 def test_search_keeps_entries_with_every_word() -> None:
     content = docs(URL)
-    assert len(content.matching("")) == len(content.search_texts())
+    assert content.search_texts is docs(URL).search_texts  # built once, not per keystroke
+    assert len(content.matching("")) == len(content.search_texts)
     assert content.matching("revoked key") == ["troubleshooting", "faq-api-keys"]
     assert PROVIDERS_ID in content.matching("Pinecone")
     assert content.matching("STREAM_OPTIONS") and content.matching("no-such-word-anywhere") == []

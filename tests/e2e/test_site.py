@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from llmobserve_app.docs_content import PROVIDERS_ID
 from llmobserve_app.services.money import format_usd, usd_to_nanos
 from llmobserve_app.services.sdk_package import sdk_version
 from llmobserve_app.settings import SDK_DIR
@@ -80,6 +81,10 @@ def test_docs_are_public_searchable_and_generated(app_url: str, browser: Browser
     expect(page.locator("#install")).to_contain_text(_install_command(app_url))
     expect(page.locator("#caps")).to_contain_text(f'LLMOBSERVE_URL = "{app_url}"')  # the example: this server
     expect(page.locator("#caps")).to_contain_text("BudgetExceededError")
+    contents = [href.partition("#")[2] for href in page.locator(".docs-contents-link").evaluate_all(
+        "links => links.map(link => link.getAttribute('href'))")]
+    body = page.locator(".docs-section, #faq").evaluate_all("parts => parts.map(part => part.id)")
+    assert contents == body and body[-1] == "faq" and PROVIDERS_ID in body  # one order for both
     _copy_buttons_match_code_blocks(page)
     page.screenshot(path=ARTIFACTS / "site-docs.png", full_page=True)
 
