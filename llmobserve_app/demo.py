@@ -50,6 +50,15 @@ TRANSCRIBE = ("deepgram", "nova-3", "transcribe", lambda rng: {"audio_seconds": 
 CUSTOMERS = [f"cust_{name}" for name in ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka")]
 
 
+def _event(provider: str, model: str, endpoint: str, usage: dict, started: datetime, ended: datetime, *,
+           run_id: str | None, customer: str | None, section: str | None, status_code: int = 200) -> dict:
+    """One SDK event as the demo's calls send it."""
+    return {"span_id": uuid.uuid4().hex, "run_id": run_id, "started_at": started.isoformat(),
+            "ended_at": ended.isoformat(), "provider": provider, "model": model, "endpoint": endpoint,
+            "status_code": status_code, "usage": usage, "customer_id": customer, "section_path": section,
+            "sdk_version": "demo"}
+
+
 def _random_events(rng: random.Random) -> list[dict]:
     now = utcnow()
     events: list[dict] = []
@@ -68,15 +77,12 @@ def _random_events(rng: random.Random) -> list[dict]:
                 provider, model, endpoint, tokens_in, tokens_out, _ = rng.choices(CALL_MIX, weights)[0]
                 latency = timedelta(milliseconds=rng.randint(150, 4_000))
                 input_tokens = max(1, int(rng.gauss(tokens_in, tokens_in / 3)))
-                events.append({
-                    "span_id": uuid.uuid4().hex, "run_id": run_id, "started_at": started.isoformat(),
-                    "ended_at": (started + latency).isoformat(), "provider": provider, "model": model,
-                    "endpoint": endpoint, "status_code": 429 if rng.random() < 0.02 else 200,
-                    "usage": {"input_tokens": input_tokens,
-                              "cached_input_tokens": input_tokens // 2 if rng.random() < 0.3 else 0,
-                              "output_tokens": max(0, int(rng.gauss(tokens_out, tokens_out / 3)))},
-                    "customer_id": customer, "section_path": section, "sdk_version": "demo",
-                })
+                status_code = 429 if rng.random() < 0.02 else 200
+                usage = {"input_tokens": input_tokens,
+                         "cached_input_tokens": input_tokens // 2 if rng.random() < 0.3 else 0,
+                         "output_tokens": max(0, int(rng.gauss(tokens_out, tokens_out / 3)))}
+                events.append(_event(provider, model, endpoint, usage, started, started + latency, run_id=run_id,
+                                     customer=customer, section=section, status_code=status_code))
                 started += latency
             events.extend(_infra_events(rng, run_id, customer, section, started))
         events.extend(_infra_events(rng, None, None, "batch:nightly_index", day_start, nightly=True))
@@ -86,10 +92,9 @@ def _random_events(rng: random.Random) -> list[dict]:
 def _infra_event(rng: random.Random, call: tuple, run_id: str | None, customer: str | None, section: str | None,
                  started: datetime) -> dict:
     provider, model, endpoint, usage = call
-    return {"span_id": uuid.uuid4().hex, "run_id": run_id, "started_at": started.isoformat(),
-            "ended_at": (started + timedelta(milliseconds=rng.randint(40, 900))).isoformat(),
-            "provider": provider, "model": model, "endpoint": endpoint, "status_code": 200, "usage": usage(rng),
-            "customer_id": customer, "section_path": section, "sdk_version": "demo"}
+    ended = started + timedelta(milliseconds=rng.randint(40, 900))
+    return _event(provider, model, endpoint, usage(rng), started, ended, run_id=run_id, customer=customer,
+                  section=section)
 
 
 def _infra_events(rng: random.Random, run_id: str | None, customer: str | None, section: str | None,
@@ -130,10 +135,8 @@ def _spend_today(engine: sa.Engine, tenant_id: int, now: datetime) -> tuple[tupl
 def _call_just_now(now: datetime) -> dict:
     """One priced call in today's UTC day, for a demo run in its first minutes (no spend today yet)."""
     started = max(now - timedelta(seconds=2), period_bounds("day", now)[0])
-    return {"span_id": uuid.uuid4().hex, "run_id": uuid.uuid4().hex, "started_at": started.isoformat(),
-            "ended_at": started.isoformat(), "provider": "openai", "model": "gpt-4o", "endpoint": "chat",
-            "status_code": 200, "usage": {"input_tokens": 4_000, "output_tokens": 800},
-            "customer_id": CUSTOMERS[0], "section_path": "agent:support", "sdk_version": "demo"}
+    return _event("openai", "gpt-4o", "chat", {"input_tokens": 4_000, "output_tokens": 800}, started, started,
+                  run_id=uuid.uuid4().hex, customer=CUSTOMERS[0], section="agent:support")
 
 
 def seed_caps(engine: sa.Engine, tenant_id: int, now: datetime) -> list[Cap]:
