@@ -133,17 +133,18 @@ def refresh(engine: sa.Engine) -> None:
 
 @contextmanager
 def refreshing(engine: sa.Engine, interval: float | None = None) -> Iterator[threading.Thread]:
-    """While the block runs, a daemon thread of this process ``refresh``es at once and then every ``interval``
-    seconds (``REFRESH_SECONDS``): how each server process follows the documents accepted by whichever process
-    holds the job lease, with no query on the ingest path."""
+    """``refresh`` now (before the server takes requests: a fresh process never starts on older prices), then,
+    while the block runs, from a daemon thread of this process every ``interval`` seconds (``REFRESH_SECONDS``):
+    how each server process follows the documents accepted by whichever process holds the job lease, with no
+    query on the ingest path."""
     seconds = REFRESH_SECONDS if interval is None else interval
     stop = threading.Event()
 
     def run() -> None:
-        while True:
+        while not stop.wait(seconds):
             refresh(engine)
-            if stop.wait(seconds):
-                return
+
+    refresh(engine)
 
     thread = threading.Thread(target=run, name="price-data-refresh", daemon=True)
     thread.start()

@@ -39,13 +39,15 @@ def test_ingest_prices_with_newly_accepted_data_without_reading_it_per_batch(
             while pricing.compute_cost("openai", "gpt-4o", MILLION_IN).usd != D("4"):
                 assert time.monotonic() < deadline, "the accepted data was never applied"
                 time.sleep(0.01)
+            assert "price-data-refresh" in price_reads  # the refresh thread found it
+            price_reads.clear()
             reply = client.post(routes.API_EVENTS, headers={"Authorization": f"Bearer {key}"}, json={
                 "events": [event("refreshed-1", provider="openai", model="gpt-4o", usage=MILLION_IN)]})
             assert reply.status_code == 200 and reply.json()["accepted"] == 1
+            assert set(price_reads) <= {"price-data-refresh"}  # the request read nothing of it
     finally:
         sa.event.remove(engine, "before_cursor_execute", watch)
     with engine.connect() as connection:
         stored = connection.execute(sa.select(Event.cost_nanos, Event.price_id).where(
             Event.tenant_id == tenant, Event.span_id == "refreshed-1")).one()
     assert tuple(stored) == (4_000_000_000, "remote:openai/gpt-4o@base#2026-12-03.1")
-    assert price_reads and set(price_reads) == {"price-data-refresh"}

@@ -123,7 +123,7 @@ def test_every_process_applies_the_newest_accepted_data(engine, files, fetched_p
     price_updates.forget_applied_for_tests()  # another server process: started with the bundled data
     assert _gpt_4o_input_usd() == D("2.5")
     with price_updates.refreshing(engine, interval=0.05) as thread:
-        _eventually(D("2"))  # at start-up
+        assert _gpt_4o_input_usd() == D("2")  # applied at start-up, before the server takes a request
         fetched_prices("2026-12-02.1", "3")  # accepted later by the process holding the job lease
         _eventually(D("3"))
     assert not thread.is_alive()
