@@ -52,6 +52,7 @@ class _Checkpointer(threading.Thread):
         self._connection = _connect(path)
         self._wake = threading.Event()
         self.done = threading.Event()  # a pass has finished since the writer last looked
+        self.copying = threading.Event()  # a pass is under way
         self.passes = 0
         self._stopping = False
 
@@ -64,6 +65,7 @@ class _Checkpointer(threading.Thread):
             self._wake.clear()
             if self._stopping:
                 break
+            self.copying.set()
             try:
                 # Twice: the second copies what was committed during the first, a much shorter pass, so
                 # the writer is left little to finish.
@@ -75,6 +77,7 @@ class _Checkpointer(threading.Thread):
                 logger.exception("WAL checkpoint failed; the next full WAL tries again")
             finally:
                 self.passes += 1
+                self.copying.clear()
                 self.done.set()
         self._connection.close()
 
@@ -88,6 +91,8 @@ class SqliteWriter:
     """One APSW connection that writes groups of prepared batches, each group in one transaction."""
 
     CHECKPOINT_PAGES = 30_000  # WAL pages (4 KiB) at which the checkpointer copies them back
+    STARVED_FACTOR = 3  # a WAL this many thresholds long while the checkpointer has not finished: catch up
+    STARVED_WAIT_SECONDS = 30.0
 
     def __init__(self, path: str) -> None:
         self._connection = _connect(path)
@@ -116,6 +121,9 @@ class SqliteWriter:
         The WAL starts over only when a checkpoint has caught up with its end, which a checkpoint running
         beside a busy writer never does. So the writer itself copies the pages committed during the
         checkpointer's pass (a fraction of the WAL), and the next transaction starts the WAL over."""
+        if (self._checkpointing and not self._checkpointer.done.is_set()
+                and self._wal_pages >= self.CHECKPOINT_PAGES * self.STARVED_FACTOR):
+            self._catch_up_with_a_slow_checkpointer()
         if self._checkpointing and self._checkpointer.done.is_set():
             self._checkpointer.done.clear()
             self._checkpointing = False
@@ -128,6 +136,20 @@ class SqliteWriter:
         elif not self._checkpointing and self._wal_pages >= self.CHECKPOINT_PAGES:
             self._checkpointing = True
             self._checkpointer.nudge()
+
+    def _catch_up_with_a_slow_checkpointer(self) -> None:
+        """The WAL is STARVED_FACTOR thresholds long and the checkpointer has not finished (a CPU-starved
+        machine): wait for a pass under way, as SQLite's own checkpoint in the commit would make us wait, or
+        copy the pages here if its pass has not started. Either way the WAL stays bounded."""
+        if self._checkpointer.copying.is_set():
+            self._checkpointer.done.wait(self.STARVED_WAIT_SECONDS)
+            return
+        try:
+            self._connection.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+        except apsw.BusyError:
+            self._checkpointer.done.wait(self.STARVED_WAIT_SECONDS)  # its pass started meanwhile
+        except apsw.Error:
+            logger.exception("WAL checkpoint failed; the next full WAL tries again")
 
     def write_group(self, batches: Sequence[PreparedBatch]) -> list[IngestResult | Exception]:
         """Write batches in one transaction; if it fails, each alone. Each batch's result, or the exception

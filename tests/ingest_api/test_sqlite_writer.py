@@ -318,6 +318,30 @@ def test_the_checkpointer_keeps_the_wal_bounded_and_loses_nothing(tmp_path: Path
         connection.close()
 
 
+def test_a_starved_checkpointer_does_not_let_the_wal_grow_without_bound(tmp_path: Path, monkeypatch) -> None:
+    """If the checkpointer thread never gets to run (a CPU-starved machine), the writer copies the WAL back
+    itself once it is STARVED_FACTOR thresholds long: the WAL stays bounded and nothing is lost."""
+    path, tenant = _database(tmp_path, "starved")
+    monkeypatch.setattr(SqliteWriter, "CHECKPOINT_PAGES", 40)
+    writer = SqliteWriter(path)
+    monkeypatch.setattr(writer._checkpointer, "nudge", lambda: None)  # the thread is never woken
+    largest = 0
+    try:
+        for number in range(60):
+            writer.write_group([_batch(tenant, [event(f"s{number}-{i}", customer_id=f"cust-{i % 13}")
+                                                for i in range(40)])])
+            largest = max(largest, writer._wal_pages)
+        assert writer._checkpointer.passes == 0
+    finally:
+        writer.close()
+    assert largest < 40 * SqliteWriter.STARVED_FACTOR + 200, largest  # without the fallback: thousands of pages
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("SELECT count(*) FROM events WHERE tenant_id = ?", (tenant,)).fetchone() == (2400,)
+    finally:
+        connection.close()
+
+
 def test_a_value_sqlite_cannot_store_fails_its_batch_alone(tmp_path: Path) -> None:
     """Validation keeps sums within BIGINT, but if a batch still held a value SQLite cannot bind, only that
     batch fails (an OverflowError is not an apsw.Error; it used to escape and end the writer process)."""
