@@ -5,8 +5,14 @@ one row per customer-day on every request: ~300k rows for 10k customers over 30 
 *closed* — before the current UTC day (grain ``day``, from ``customer_usage_daily``, exact first/last call)
 or hour (grain ``hour``, from ``usage_hourly``, first/last seen to the hour) — and ordinary ingest never
 writes there. So the closed part's per-customer totals are built once, on first read, into
-``customer_range_totals``; readers add the open part (today's or this hour's rows) live
+``customer_range_totals``; readers add the open part (this hour's rows) live
 (services/analytics/per_customer.py).
+
+A whole-day window that ends now would leave today's rows (most customers, by the afternoon) to every
+reader; its base is grain ``dayhour`` instead: the closed days' ``day`` base plus today's closed hours,
+summed from ``usage_hourly``, with first/last call times from today's ``customer_usage_daily`` row (exact;
+read when built, so a customer seen after the base's end has them read again, live, from that row).
+Rebuilt every hour by the warm-up job; the open part left to readers is the last hour or so.
 
 Exactness:
 
@@ -47,10 +53,10 @@ logger = logging.getLogger(__name__)
 TOTALS = CustomerRangeTotals.__table__
 STATE = CustomerRangeState.__table__
 VERSIONS = TenantLateVersion.__table__
-DAY, HOUR = "day", "hour"
+DAY, HOUR, DAYHOUR = "day", "hour", "dayhour"
 GRACE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=2)  # a base built longer ago than this is evicted by the next build
-MAX_RANGES = {DAY: 12, HOUR: 4}  # per tenant, most recently built kept (named hourly windows move every hour)
+MAX_RANGES = {DAY: 12, HOUR: 4, DAYHOUR: 6}  # per tenant, newest kept (hourly and dayhour windows move hourly)
 MEASURES = tuple(CustomerMeasures.model_fields)  # calls … last_seen, as customer_usage_daily sums them
 LATE_SQL = (  # named parameters :tenant and :day (0 or 1), as ``late_event_params`` gives them
     "INSERT INTO tenant_late_versions (tenant_id, late_day_version, late_hour_version) VALUES (:tenant, :day, 1) "
@@ -82,9 +88,15 @@ class Base:
 
 
 def closed_end(grain: str, now: datetime) -> datetime:
-    """Where the closed periods of a grain end (exclusive) at ``now``."""
+    """Where the closed periods of a grain end (exclusive) at ``now`` (``dayhour`` ends at the closed hour)."""
     moment = now - GRACE
     return day_floor(moment) if grain == DAY else hour_floor(moment)
+
+
+def day_part(key: RangeKey) -> RangeKey | None:
+    """The ``day`` range a ``dayhour`` range is built on (its whole days), or None (it starts today)."""
+    end = day_floor(key.end)
+    return RangeKey(key.tenant_id, DAY, key.start, end) if end > key.start else None
 
 
 # --- ingest --------------------------------------------------------------------------------------------------
@@ -150,7 +162,14 @@ def still_valid(session: Session, base: Base) -> bool:
 
 def acquire(session: Session, key: RangeKey, now: datetime) -> Base | None:
     """A current base for ``key``: the stored one, else one built now; None when it cannot be built."""
-    return _stored(session, key) or _build(session, key, now)
+    found = _stored(session, key)
+    if found is not None:
+        return found
+    days = day_part(key) if key.grain == DAYHOUR else None
+    if days is None:
+        return _build(session, key, now)
+    day_base = acquire(session, days, now)
+    return None if day_base is None else _build(session, key, now, day_base)
 
 
 def rows(base: Base, *conditions: sa.ColumnElement[bool]) -> sa.Select:
@@ -161,8 +180,39 @@ def rows(base: Base, *conditions: sa.ColumnElement[bool]) -> sa.Select:
 
 # --- building --------------------------------------------------------------------------------------------
 
-def _aggregate(key: RangeKey) -> sa.Select:
+def _dayhour_aggregate(key: RangeKey, day_base: Base | None) -> sa.Select:
+    """Per-customer totals of a ``dayhour`` range, as ``customer_range_totals`` rows: the day base's rows, the
+    day's closed hours from ``usage_hourly`` and, for their customers, first/last call from the day's
+    ``customer_usage_daily`` row."""
+    h, d = UsageHourly, CustomerUsageDaily
+    day = day_floor(key.end)
+    hours_where = [h.tenant_id == key.tenant_id, h.hour >= max(key.start, day), h.hour < key.end, h.customer_id != ""]
+    no_time = sa.cast(sa.null(), TOTALS.c.first_seen.type)
+    zero = sa.literal(0, sa.BigInteger)
+    hour_values = [h.calls, h.failed_calls, sa.case((h.priced.is_(False), h.calls), else_=0), h.cost_nanos,
+                   h.input_tokens, h.output_tokens, h.latency_ms_sum, no_time, no_time]
+    arms = [sa.select(h.customer_id, *(value.label(name) for value, name in zip(hour_values, MEASURES, strict=True)))
+            .where(*hours_where),
+            sa.select(d.customer_id, *([zero] * 7), d.first_seen, d.last_seen)
+            .where(d.tenant_id == key.tenant_id, d.day == day,
+                   d.customer_id.in_(sa.select(h.customer_id).where(*hours_where)))]
+    if day_base is not None:
+        arms.insert(0, rows(day_base))
+    parts = sa.union_all(*arms).subquery("dayhour_parts")
+    p = parts.c
+    sums = [sa.func.sum(p[name]) for name in MEASURES[:-2]]
+    values = {"tenant_id": sa.literal(key.tenant_id, sa.Integer), "grain": sa.literal(key.grain, sa.String),
+              "range_start": sa.literal(key.start, TOTALS.c.range_start.type),
+              "range_end": sa.literal(key.end, TOTALS.c.range_end.type), "customer_id": p.customer_id,
+              **dict(zip(MEASURES, [*sums, sa.func.min(p.first_seen), sa.func.max(p.last_seen)], strict=True))}
+    labelled = [values[column.name].label(column.name) for column in TOTALS.c]
+    return sa.select(*labelled).group_by(p.customer_id).order_by(p.customer_id)
+
+
+def _aggregate(key: RangeKey, day_base: Base | None = None) -> sa.Select:
     """Per-customer totals of the range from the rollup of its grain, as ``customer_range_totals`` rows."""
+    if key.grain == DAYHOUR:
+        return _dayhour_aggregate(key, day_base)
     if key.grain == DAY:
         d = CustomerUsageDaily
         source_where = [d.tenant_id == key.tenant_id, d.day >= key.start, d.day < key.end]
@@ -207,10 +257,10 @@ def _delete(session: Session, key: RangeKey) -> None:
     session.execute(sa.delete(TOTALS).where(*key.where(TOTALS)))
 
 
-def _fill(builder: Session, key: RangeKey) -> None:
+def _fill(builder: Session, key: RangeKey, day_base: Base | None = None) -> None:
     """Write the range's rows. SQLite: aggregate first, outside the write lock (one writer at a time), then
     insert; PostgreSQL: one INSERT … SELECT."""
-    query = _aggregate(key)
+    query = _aggregate(key, day_base)
     if builder.get_bind().dialect.name == "sqlite":
         # Untyped columns: the values go back exactly as they were read (SQLite text times).
         raw = sa.table(TOTALS.name, *(sa.column(column.name) for column in TOTALS.c))
@@ -229,9 +279,14 @@ _building: set[RangeKey] = set()  # keys this process is building now
 _building_lock = threading.Lock()
 
 
-def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
-    """Build ``key``'s base in its own transaction (the reader's is left alone). None when it fails: a
-    concurrent builder won the race, or SQLite's write lock was busy; the reader then uses the raw rollups."""
+class _DayBaseGone(Exception):
+    """The ``day`` base a ``dayhour`` base was being built from was evicted or rebuilt meanwhile."""
+
+
+def _build(session: Session, key: RangeKey, now: datetime, day_base: Base | None = None) -> Base | None:
+    """Build ``key``'s base in its own transaction (the reader's is left alone), a ``dayhour`` one from
+    ``day_base``. None when it fails: a concurrent builder won the race, or SQLite's write lock was busy; the
+    reader then uses the raw rollups."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
     if engine.dialect.name == "sqlite" and session.connection().connection.driver_connection.in_transaction:
@@ -246,13 +301,15 @@ def _build(session: Session, key: RangeKey, now: datetime) -> Base | None:
             # The version first: late events committed after this are either in the rows read below or make
             # this base stale; never silently missing.
             version = builder.execute(sa.select(_current_version(key))).scalar_one()
-            _fill(builder, key)
+            _fill(builder, key, day_base)
+            if day_base is not None and not still_valid(builder, day_base):
+                raise _DayBaseGone(day_base.key)
             builder.execute(sa.insert(STATE).values(tenant_id=key.tenant_id, grain=key.grain, range_start=key.start,
                                                     range_end=key.end, late_version=version, build_id=build_id,
                                                     built_at=now))
             _evict(builder, key, now)
             builder.commit()
-    except sa.exc.SQLAlchemyError as error:  # a lost race, a busy lock, no free pooled connection...
+    except (sa.exc.SQLAlchemyError, _DayBaseGone) as error:  # a lost race, a busy lock, no free connection...
         logger.warning("customer range %s not built, using the rollups: %s", key, error)
         return None
     finally:

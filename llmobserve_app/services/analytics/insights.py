@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from llmobserve_app.models import utcnow
 from llmobserve_app.services.analytics.costs import CostRow, cost_row, cost_row_columns
-from llmobserve_app.services.analytics.per_customer import binary_order, by_customer, in_order, sums_of
+from llmobserve_app.services.analytics.per_customer import Source, binary_order, by_customer, in_order, page_of, sums_of
 from llmobserve_app.services.analytics.scope import UNTRACKED, Scope, hourly_where, usage_of
 from llmobserve_app.services.time_range import day_floor, hour_floor
 
@@ -47,7 +47,8 @@ def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetim
                     limit: int) -> tuple[list[CostRow], list[Mover]]:
     """The ``limit`` most expensive customers of ``week`` and the ``2 * limit`` whose cost changed most against
     ``previous``: one GROUP BY over both windows (there can be 10k customers), ranked twice in SQL."""
-    def compute(this: sa.Subquery, last: sa.Subquery) -> tuple[list[CostRow], list[Mover]]:
+    def compute(this_source: Source, last_source: Source) -> tuple[list[CostRow], list[Mover]]:
+        this, last = this_source.rows, last_source.rows
         none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum
         both = sa.union_all(
             sa.select(this.c.customer_id, this.c.cost_nanos.label("this_week"), none.label("last_week")),
@@ -59,27 +60,32 @@ def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetim
                  .where(b.customer_id != "").group_by(b.customer_id).cte("customer_weeks"))
         w = weeks.c
         this_week = sa.func.coalesce(w.this_week, 0)
-        top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
-               .order_by(w.this_week.desc(), w.customer_id).limit(limit).subquery("top_rows"))
-        top_ranked = in_order(top, top.c.this_week.desc(), top.c.customer_id).subquery()
         moved = (sa.select(w.customer_id, this_week.label("this_week"), w.last_week)
                  .where(this_week != w.last_week)
                  .order_by(sa.func.abs(this_week - w.last_week).desc(), binary_order(session, w.customer_id))
                  .limit(2 * limit).subquery("moved_rows"))
-        found = session.execute(sa.union_all(
-            sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
-                      sa.cast(sa.null(), sa.BigInteger)),
-            sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
-        )).all()
+        top_names = page_of(session, this_source, "cost_nanos", True, limit)  # along the base's cost index
+        if top_names is None:
+            top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
+                   .order_by(w.this_week.desc(), w.customer_id).limit(limit).subquery("top_rows"))
+            top_ranked = in_order(top, top.c.this_week.desc(), top.c.customer_id).subquery()
+            found = session.execute(sa.union_all(
+                sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
+                          sa.cast(sa.null(), sa.BigInteger)),
+                sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
+            )).all()
+            top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"),
+                                                          key=lambda r: r[2])]
+        else:
+            found = [("moved", *row) for row in session.execute(sa.select(moved)).all()]
         movers = [Mover("customer", name, int(current or 0), int(before or 0))
                   for part, name, current, before in found if part == "moved"]
-        top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"), key=lambda r: r[2])]
         c = this.c
         details = [sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls),
                    sa.func.sum(c.failed_calls), sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
         return [cost_row(name, tuple(values)) for name, *values in sums_of(session, this, details, top_names)], movers
 
-    return by_customer(session, [week, previous], now, compute)
+    return by_customer(session, [week, previous], now, compute, named_only=True)
 
 
 def insights(session: Session, tenant_id: int, now: datetime | None = None, customer_id: str | None = None,

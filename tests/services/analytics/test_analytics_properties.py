@@ -358,3 +358,71 @@ def test_customers_page_sorts_agree_with_the_rollups_alone(engine, make_account,
                     assert analytics.customers_page(session, scope, sort=sort, descending=descending, page=page,
                                                      page_size=3, now=clock) == through_bases
 
+
+
+def _dayhour_state(session, tenant: int, start: datetime) -> list[tuple]:
+    state = customer_ranges.STATE
+    return [tuple(row) for row in session.execute(
+        sa.select(state.c.range_start, state.c.range_end, state.c.build_id)
+        .where(state.c.tenant_id == tenant, state.c.grain == customer_ranges.DAYHOUR, state.c.range_start == start)
+        .order_by(state.c.range_start, state.c.range_end)).all()]
+
+
+def test_dayhour_base_takes_the_open_hour_live(engine, make_account) -> None:
+    """A whole-day window ending now reads a ``dayhour`` base (closed days + today's closed hours): calls after
+    it (a new customer, an earlier first call than the base saw, more cost) are merged live, a late call in a
+    closed hour of today and ``invalidate`` (retention, recalculation) make it rebuilt; every sort, each page,
+    the totals and insights equal brute force throughout."""
+    clock = NOW + timedelta(minutes=40)  # 12:40: hours before 12:00 are closed
+    tenant, _, _ = make_account()
+    dialect = engine.dialect.name
+
+    def call(customer: str, minutes_ago: int, tokens: int = 1000) -> dict:
+        return _materialise({**_SAME_CALL, "customer_id": customer, "minutes_ago": minutes_ago,
+                             "input_tokens": tokens}, clock)
+
+    events = [call("a", 60 * 24 * 3), call("a", 60 * 3 + 40), call("b", 20, 5000), call("c", 60 * 24 * 2, 90_000),
+              call("e", 60 * 24 * 5, 3000), call("e", 60 * 2)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events, now=clock)
+    window = resolve_range("30d", now=clock)
+    scope = analytics.Scope(tenant, window.start, window.end)
+    queries = [{"search": search, "sort": sort, "descending": descending, "page": page, "page_size": 2}
+               for sort in analytics.CUSTOMER_SORTS for descending in (True, False) for page in (0, 1, 2)
+               for search in ("", "a")]
+
+    def check() -> None:
+        with session_scope(engine) as session:
+            for query in queries:
+                _check_customers(session, events, scope, clock, dialect, query)
+            _check_insights(session, events, tenant, clock)
+
+    check()
+    with session_scope(engine) as session:
+        built = _dayhour_state(session, tenant, window.start)
+    assert [(start, end) for start, end, _ in built] == [(window.start, hour_floor(clock))]
+
+    # After the base: "b" earlier than its first call so far, "c" back today, "d" new, "e" again.
+    more = [call("b", 35, 1), call("c", 10, 10), call("d", 5, 200_000), call("e", 1, 7)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, more, now=clock)
+    events += more
+    check()
+    with session_scope(engine) as session:
+        assert _dayhour_state(session, tenant, window.start) == built  # the open part was merged live, no rebuild
+
+    late = [call("a", 60 * 2 + 30, 123_456)]  # 10:10 today: an hour the base had summed
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, late, now=clock)
+    events += late
+    check()
+    with session_scope(engine) as session:
+        rebuilt = _dayhour_state(session, tenant, window.start)
+    assert len(rebuilt) == 1 and rebuilt[0][:2] == built[0][:2] and rebuilt[0][2] != built[0][2]
+
+    with session_scope(engine) as session:
+        customer_ranges.invalidate(session, tenant)  # what retention and recalculation do with the rollups
+    check()
+    with session_scope(engine) as session:
+        again = _dayhour_state(session, tenant, window.start)
+    assert len(again) == 1 and again[0][2] != rebuilt[0][2]
