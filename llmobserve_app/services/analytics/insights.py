@@ -3,7 +3,8 @@ without a price."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import utcnow
+from llmobserve_app.services import customer_ranges
 from llmobserve_app.services.analytics.costs import CostRow, cost_row, cost_row_columns
 from llmobserve_app.services.analytics.per_customer import Source, binary_order, by_customer, in_order, page_of, sums_of
 from llmobserve_app.services.analytics.scope import UNTRACKED, Scope, hourly_where, usage_of
@@ -43,10 +45,85 @@ class Insights:
         return self.untracked_cost_nanos / self.total_cost_nanos if self.total_cost_nanos else 0.0
 
 
+_RANKED_BASES: OrderedDict[tuple, list[tuple[str, int, int]]] = OrderedDict()  # (bases) → ranked movers
+_RANKED_BASES_KEPT = 16
+_ranked_lock = threading.Lock()
+
+
+def _ranked_base_movers(session: Session, this: customer_ranges.Base, last: customer_ranges.Base
+                        ) -> list[tuple[str, int, int]]:
+    """Every named customer whose cost differs between two bases, as (customer, this, last), most changed
+    first (ties by code point, as ``binary_order``). Bases never change under one build id, so the ranking
+    is kept in memory by build ids: computed once an hour per process (when the week's base is rebuilt)."""
+    key = (this.key, this.build_id, last.key, last.build_id)
+    with _ranked_lock:
+        found = _RANKED_BASES.get(key)
+        if found is not None:
+            _RANKED_BASES.move_to_end(key)
+            return found
+    none = sa.cast(sa.null(), sa.BigInteger)
+    t = customer_ranges.TOTALS.c
+    both = sa.union_all(
+        sa.select(t.customer_id, t.cost_nanos.label("this_week"), none.label("last_week")).where(*this.key.where(
+            customer_ranges.TOTALS)),
+        sa.select(t.customer_id, none, t.cost_nanos).where(*last.key.where(customer_ranges.TOTALS)),
+    ).subquery("base_weeks")
+    b = both.c
+    sums = session.execute(sa.select(b.customer_id, sa.func.sum(b.this_week), sa.func.sum(b.last_week))
+                           .where(b.customer_id != "").group_by(b.customer_id)).all()
+    ranked = sorted(((name, int(current or 0), int(before or 0)) for name, current, before in sums
+                     if int(current or 0) != int(before or 0)), key=lambda row: (-abs(row[1] - row[2]), row[0]))
+    with _ranked_lock:
+        _RANKED_BASES[key] = ranked
+        while len(_RANKED_BASES) > _RANKED_BASES_KEPT:
+            _RANKED_BASES.popitem(last=False)
+    return ranked
+
+
+def _movers_from_bases(session: Session, this: Source, last: Source, count: int) -> list[Mover] | None:
+    """The ``count`` customers whose cost changed most, from the two weeks' bases ranked once
+    (``_ranked_base_movers``) plus the week's open part (customers with calls after its base, summed now);
+    None when a week has no base, or the previous week an open part."""
+    if this.base is None or last.base is None or last.open is not None:
+        return None
+    ranked = _ranked_base_movers(session, this.base, last.base)
+    moved: list[tuple[str, int, int]] = []
+    touched: set[str] = set()
+    if this.open is not None and this.open_customers is not None:
+        t = customer_ranges.TOTALS.c
+        opened = this.open.subquery("opened")
+        none = sa.cast(sa.null(), sa.BigInteger)
+        both = sa.union_all(
+            sa.select(t.customer_id, t.cost_nanos.label("this_week"), none.label("last_week"))
+            .where(*this.base.key.where(customer_ranges.TOTALS), t.customer_id.in_(this.open_customers)),
+            sa.select(opened.c.customer_id, opened.c.cost_nanos, none),
+            sa.select(t.customer_id, none, t.cost_nanos)
+            .where(*last.base.key.where(customer_ranges.TOTALS), t.customer_id.in_(this.open_customers)),
+        ).subquery("touched_weeks")
+        b = both.c
+        for name, current, before in session.execute(
+                sa.select(b.customer_id, sa.func.sum(b.this_week), sa.func.sum(b.last_week))
+                .where(b.customer_id != "").group_by(b.customer_id)):
+            touched.add(name)
+            if int(current or 0) != int(before or 0):
+                moved.append((name, int(current or 0), int(before or 0)))
+    untouched = 0
+    for row in ranked:  # the others' changes are their bases': the first ``count`` of them can make the cut
+        if untouched == count:
+            break
+        if row[0] not in touched:
+            moved.append(row)
+            untouched += 1
+    moved.sort(key=lambda row: (-abs(row[1] - row[2]), row[0]))
+    return [Mover("customer", name, current, before) for name, current, before in moved[:count]]
+
+
 def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetime,
                     limit: int) -> tuple[list[CostRow], list[Mover]]:
     """The ``limit`` most expensive customers of ``week`` and the ``2 * limit`` whose cost changed most against
-    ``previous``: one GROUP BY over both windows (there can be 10k customers), ranked twice in SQL."""
+    ``previous``. With range bases: the top along the week base's cost index, the movers from the bases'
+    ranking kept in memory plus the customers of the week's open part; without: one GROUP BY over both
+    windows (there can be 10k customers), ranked twice in SQL."""
     def compute(this_source: Source, last_source: Source) -> tuple[list[CostRow], list[Mover]]:
         this, last = this_source.rows, last_source.rows
         none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum
@@ -76,10 +153,13 @@ def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetim
             )).all()
             top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"),
                                                           key=lambda r: r[2])]
+            movers = [Mover("customer", name, int(current or 0), int(before or 0))
+                      for part, name, current, before in found if part == "moved"]
         else:
-            found = [("moved", *row) for row in session.execute(sa.select(moved)).all()]
-        movers = [Mover("customer", name, int(current or 0), int(before or 0))
-                  for part, name, current, before in found if part == "moved"]
+            from_bases = _movers_from_bases(session, this_source, last_source, 2 * limit)
+            movers = from_bases if from_bases is not None else [
+                Mover("customer", name, int(current or 0), int(before or 0))
+                for name, current, before in session.execute(sa.select(moved)).all()]
         c = this.c
         details = [sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls),
                    sa.func.sum(c.failed_calls), sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
