@@ -8,8 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from llmobserve_app.models import UTCDateTime
+from llmobserve_app.models import UTCDateTime, utcnow
 from llmobserve_app.services import rollups
+from llmobserve_app.services.analytics import closed_days
 from llmobserve_app.services.analytics.scope import (
     UNTRACKED,
     Scope,
@@ -38,18 +39,22 @@ def _tools_in(section_path: str) -> list[str]:
     return [segment.partition(":")[2] for segment in section_path.split("/") if segment.startswith("tool:")]
 
 
-def _agent_day_rows(session: Session, scope: Scope) -> list[sa.Row]:
+def _agent_day_rows(session: Session, scope: Scope, now: datetime | None) -> list[tuple]:
     """Cost, calls, latency and unpriced calls per agent, section path and UTC day: one pass that serves both
-    the agents table and their trend."""
+    the agents table and their trend; the closed days' part kept between requests (``closed_days``)."""
     t = usage_of(scope)
     day_of = sa.type_coerce(rollups.truncated(session.get_bind().dialect.name, "day", t.hour), UTCDateTime)
-    query = (sa.select(t.agent, t.section_path, day_of, sa.func.sum(t.cost_nanos), sa.func.sum(t.calls),
-                       sa.func.sum(t.latency_ms_sum), unpriced_calls_sum(t))
-             .where(*hourly_where(scope)).group_by(t.agent, t.section_path, day_of))
-    return list(session.execute(query).all())
+
+    def read(part: Scope) -> list[tuple]:
+        query = (sa.select(t.agent, t.section_path, day_of, sa.func.sum(t.cost_nanos), sa.func.sum(t.calls),
+                           sa.func.sum(t.latency_ms_sum), unpriced_calls_sum(t))
+                 .where(*hourly_where(part)).group_by(t.agent, t.section_path, day_of))
+        return [tuple(row) for row in session.execute(query).all()]
+
+    return closed_days.summed(session, scope, now or utcnow(), "agent_days", 3, read)
 
 
-def _agents_from(rows: list[sa.Row]) -> list[AgentRow]:
+def _agents_from(rows: list[tuple]) -> list[AgentRow]:
     by_agent: dict[str, AgentRow] = {}
     for agent, section_path, _day, cost, calls, latency, unpriced in rows:
         name = agent or UNTRACKED
@@ -62,16 +67,16 @@ def _agents_from(rows: list[sa.Row]) -> list[AgentRow]:
     return sorted(by_agent.values(), key=lambda row: (-row.cost_nanos, row.agent))
 
 
-def agents(session: Session, scope: Scope) -> list[AgentRow]:
+def agents(session: Session, scope: Scope, now: datetime | None = None) -> list[AgentRow]:
     """Per top-level agent (calls outside any agent form the 'untracked' row), most expensive first."""
-    return _agents_from(_agent_day_rows(session, scope))
+    return _agents_from(_agent_day_rows(session, scope, now))
 
 
-def agents_with_trend(session: Session, scope: Scope, top: int = 5
+def agents_with_trend(session: Session, scope: Scope, top: int = 5, now: datetime | None = None
                       ) -> tuple[list[AgentRow], dict[str, list[tuple[datetime, int]]]]:
     """The agents table and the daily cost of its ``top`` most expensive agents over the window, every day
-    of the window included."""
-    rows = _agent_day_rows(session, scope)
+    of the window included (``now``, default the clock, decides which days are closed)."""
+    rows = _agent_day_rows(session, scope, now)
     table = _agents_from(rows)
     names = [row.agent for row in table[:top]]
     series: dict[str, dict[datetime, int]] = {name: dict.fromkeys(buckets(scope, False), 0) for name in names}

@@ -426,3 +426,48 @@ def test_dayhour_base_takes_the_open_hour_live(engine, make_account) -> None:
     with session_scope(engine) as session:
         again = _dayhour_state(session, tenant, window.start)
     assert len(again) == 1 and again[0][2] != rebuilt[0][2]
+
+
+def test_closed_days_kept_until_a_late_event_or_invalidate(engine, make_account) -> None:
+    """The agents page and insights keep the closed days' sums between requests: a call today, a late call
+    for a closed day, and rollups rewritten with ``invalidate`` (as retention does) all show at once."""
+    from llmobserve_app.models import CustomerUsageDaily, TenantUsageHourly, UsageHourly
+
+    clock = NOW + timedelta(minutes=40)
+    tenant, _, _ = make_account()
+    window = resolve_range("30d", now=clock)
+    scope = analytics.Scope(tenant, window.start, window.end)
+
+    def call(agent: str, minutes_ago: int, tokens: int = 1000) -> dict:
+        return _materialise({**_SAME_CALL, "customer_id": "c1", "section_path": f"agent:{agent}/tool:t",
+                             "minutes_ago": minutes_ago, "input_tokens": tokens}, clock)
+
+    def check(events: list[dict]) -> None:
+        expected = _sum_by(_brute(events, scope.start, scope.end), lambda r: r["agent"])
+        with session_scope(engine) as session:
+            table, trend = analytics.agents_with_trend(session, scope, now=clock)
+            assert {row.agent: (row.cost_nanos, row.calls) for row in table} == {
+                name: (cost, calls) for name, (cost, calls, _) in expected.items()}
+            assert {name: sum(cost for _, cost in series) for name, series in trend.items()} == {
+                name: expected[name][0] for name in trend}
+            _check_insights(session, events, tenant, clock)
+
+    events = [call("a", 60 * 24 * 3), call("b", 60 * 24 * 9, 5000), call("a", 60 * 24 * 12), call("b", 30)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events, now=clock)
+    check(events)
+    for more in ([call("a", 5, 777)], [call("b", 60 * 24 * 2, 90_000), call("c", 60 * 24 * 10, 4000)]):
+        with session_scope(engine) as session:  # today's open part, then late calls for closed days
+            ingest_events(session, tenant, more, now=clock)
+        events += more
+        check(events)
+    dropped = day_floor(clock) - timedelta(days=3)  # one closed day's rollup rows deleted, as retention would
+    with session_scope(engine) as session:
+        for t in (TenantUsageHourly, UsageHourly):
+            session.execute(sa.delete(t).where(t.tenant_id == tenant, t.hour >= dropped,
+                                               t.hour < dropped + timedelta(days=1)))
+        d = CustomerUsageDaily
+        session.execute(sa.delete(d).where(d.tenant_id == tenant, d.day == dropped))
+        customer_ranges.invalidate(session, tenant)
+    events = [event for event in events if day_floor(datetime.fromisoformat(event["started_at"])) != dropped]
+    check(events)
