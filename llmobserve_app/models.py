@@ -294,10 +294,6 @@ class TenantUnitUsageHourly(UnitQuantity, table=True):
     tenant_id: int = Field(foreign_key="users.id")
 
 
-RANGE_KEY = ("tenant_id", "grain", "range_start", "range_end")
-RANGE_SORTS = ("cost_nanos", "calls", "last_seen")  # indexed after the range key (migration 0013)
-
-
 class CustomerRangeTotals(CustomerMeasures, table=True):
     """Per-customer totals over one closed range (services/customer_ranges.py): a materialised view.
 
@@ -307,12 +303,7 @@ class CustomerRangeTotals(CustomerMeasures, table=True):
     """
 
     __tablename__ = "customer_range_totals"
-    __table_args__ = (
-        # One per sort key of the customer pages: a page of a range is an index walk, not a sort of every row.
-        *(sa.Index(f"ix_customer_range_totals_{column}", *RANGE_KEY, column, "customer_id")
-          for column in RANGE_SORTS),
-        {"sqlite_with_rowid": False},
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
     tenant_id: int = Field(foreign_key="users.id", primary_key=True)
     grain: str = Field(primary_key=True, max_length=8)
     range_start: datetime = _ts(primary_key=True)

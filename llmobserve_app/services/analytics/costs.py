@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import TenantUnitUsageHourly, UnitUsageHourly, utcnow
-from llmobserve_app.services.analytics.per_customer import Source, by_customer, page_of, ranked, sums_of
+from llmobserve_app.services.analytics import customer_view
+from llmobserve_app.services.analytics.per_customer import Source, by_customer, ranked
 from llmobserve_app.services.analytics.scope import (
     INFRA_PROVIDERS,
     UNTRACKED,
@@ -48,14 +49,16 @@ GROUP_BY = ("provider", "model", "customer", "agent", "day")
 
 def _cost_by_customer(session: Session, scope: Scope, now: datetime, limit: int | None) -> list[CostRow]:
     """Cost per named customer, most expensive first (``limit`` of them, or all)."""
-    def compute(source: Source) -> list[sa.Row]:
+    def compute(source: Source) -> list:
         c = source.rows.c
         cost = sa.func.sum(c.cost_nanos)
         columns = [cost, sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls), sa.func.sum(c.failed_calls),
                    sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
-        top = None if limit is None else page_of(session, source, "cost_nanos", True, limit)
-        if top is not None:
-            return sums_of(session, source.rows, columns, top)
+        view = None if limit is None else source.view(session)
+        if view is not None:  # ranked in memory from the range base and the open part
+            return [(customer, *(values[index] for index in customer_view.COST_ROW_VALUES))
+                    for customer in view.page("cost_nanos", True, limit)
+                    for values in [view.values(customer)] if values is not None]
         return ranked(session, source.rows, columns, cost, True, limit)
 
     return [cost_row(name or "", tuple(values)) for name, *values in by_customer(session, [scope], now, compute)]

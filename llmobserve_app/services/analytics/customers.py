@@ -10,11 +10,14 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import CustomerUsageDaily, UsageHourly, utcnow
-from llmobserve_app.services.analytics.per_customer import Source, by_customer, in_order, page_of, sums_of, totals_of
+from llmobserve_app.services.analytics import customer_view
+from llmobserve_app.services.analytics.per_customer import Source, binary_order, by_customer, in_order, sums_of
 from llmobserve_app.services.analytics.scope import Scope, hourly_where, like_pattern
 
 CUSTOMER_SORTS = ("cost", "calls", "customer", "last_seen", "avg_latency")
-_INDEXED_SORTS = {"cost": "cost_nanos", "calls": "calls", "last_seen": "last_seen", "customer": "customer_id"}
+_VIEW_SORTS = {"cost": "cost_nanos", "calls": "calls", "last_seen": "last_seen", "customer": "customer_id"}
+_PAGE_VALUES = [customer_view.POSITION[name] for name in ("cost_nanos", "calls", "latency_ms_sum", "first_seen",
+                                                         "last_seen")]
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,18 @@ def customers_page(session: Session, scope: Scope, search: str = "", sort: str =
     if sort not in CUSTOMER_SORTS:
         raise ValueError(f"sort must be one of {', '.join(CUSTOMER_SORTS)}")
 
-    def compute(source: Source) -> tuple[list[sa.Row], tuple[int, int, int]]:
+    def compute(source: Source) -> tuple[list, tuple[int, int, int]]:
         rows = source.rows
         c = rows.c
         cost, calls, latency = sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.latency_ms_sum)
         last_seen = sa.func.max(c.last_seen)
         columns = [cost, calls, latency, sa.func.min(c.first_seen), last_seen]
-        if sort in _INDEXED_SORTS:  # read along a range base's index, where there is one
-            customers = page_of(session, source, _INDEXED_SORTS[sort], descending, page_size, max(page, 0) * page_size)
-            totals = totals_of(session, source)
-            if customers is not None and totals is not None:
-                return sums_of(session, rows, columns, customers), totals
+        view = source.view(session) if sort in _VIEW_SORTS else None
+        if view is not None:  # ranked in memory from the range base and the open part
+            customers = view.page(_VIEW_SORTS[sort], descending, page_size, max(page, 0) * page_size)
+            found = [(customer, *(values[index] for index in _PAGE_VALUES))
+                     for customer in customers for values in [view.values(customer)] if values is not None]
+            return found, view.totals()
         key = {"cost": cost, "calls": calls, "customer": c.customer_id, "last_seen": last_seen,
                "avg_latency": latency / sa.func.nullif(calls, 0)}[sort]
         # One GROUP BY serves the page's ranking and the totals (the CTE is read twice, summed once); the page's
@@ -90,11 +94,12 @@ def customers_page(session: Session, scope: Scope, search: str = "", sort: str =
         per_customer = (sa.select(c.customer_id, cost.label("cost"), calls.label("calls"), key.label("sort_key"))
                         .group_by(c.customer_id).cte("per_customer"))
         p = per_customer.c
-        ordering = (p.sort_key.desc() if descending else p.sort_key.asc(), p.customer_id)
+        ordering = (p.sort_key.desc() if descending else p.sort_key.asc(), binary_order(session, p.customer_id))
         page_rows = (sa.select(p.customer_id, p.sort_key).order_by(*ordering)
                      .limit(page_size).offset(max(page, 0) * page_size).subquery("page_rows"))
         q = page_rows.c
-        ranked = in_order(page_rows, q.sort_key.desc() if descending else q.sort_key.asc(), q.customer_id).subquery()
+        ranked = in_order(page_rows, q.sort_key.desc() if descending else q.sort_key.asc(),
+                          binary_order(session, q.customer_id)).subquery()
         none = sa.cast(sa.null(), sa.BigInteger)
         found = session.execute(sa.union_all(
             sa.select(ranked.c.customer_id, ranked.c.position, none, none, none),

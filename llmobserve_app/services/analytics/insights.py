@@ -3,8 +3,7 @@ without a price."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,10 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import utcnow
-from llmobserve_app.services import customer_ranges
-from llmobserve_app.services.analytics import closed_days
+from llmobserve_app.services.analytics import closed_days, customer_view
 from llmobserve_app.services.analytics.costs import CostRow, cost_row, cost_row_columns
-from llmobserve_app.services.analytics.per_customer import Source, binary_order, by_customer, in_order, page_of, sums_of
+from llmobserve_app.services.analytics.per_customer import Source, binary_order, by_customer, in_order, sums_of
 from llmobserve_app.services.analytics.scope import UNTRACKED, Scope, hourly_where, usage_of
 from llmobserve_app.services.time_range import day_floor, hour_floor
 
@@ -46,73 +44,19 @@ class Insights:
         return self.untracked_cost_nanos / self.total_cost_nanos if self.total_cost_nanos else 0.0
 
 
-_RANKED_BASES: OrderedDict[tuple, list[tuple[str, int, int]]] = OrderedDict()  # (bases) → ranked movers
-_RANKED_BASES_KEPT = 16
-_ranked_lock = threading.Lock()
-
-
-def _ranked_base_movers(session: Session, this: customer_ranges.Base, last: customer_ranges.Base
-                        ) -> list[tuple[str, int, int]]:
-    """Every named customer whose cost differs between two bases, as (customer, this, last), most changed
-    first (ties by code point, as ``binary_order``). Bases never change under one build id, so the ranking
-    is kept in memory by build ids: computed once an hour per process (when the week's base is rebuilt)."""
-    key = (this.key, this.build_id, last.key, last.build_id)
-    with _ranked_lock:
-        found = _RANKED_BASES.get(key)
-        if found is not None:
-            _RANKED_BASES.move_to_end(key)
-            return found
-    none = sa.cast(sa.null(), sa.BigInteger)
-    t = customer_ranges.TOTALS.c
-    both = sa.union_all(
-        sa.select(t.customer_id, t.cost_nanos.label("this_week"), none.label("last_week")).where(*this.key.where(
-            customer_ranges.TOTALS)),
-        sa.select(t.customer_id, none, t.cost_nanos).where(*last.key.where(customer_ranges.TOTALS)),
-    ).subquery("base_weeks")
-    b = both.c
-    sums = session.execute(sa.select(b.customer_id, sa.func.sum(b.this_week), sa.func.sum(b.last_week))
-                           .where(b.customer_id != "").group_by(b.customer_id)).all()
-    ranked = sorted(((name, int(current or 0), int(before or 0)) for name, current, before in sums
-                     if int(current or 0) != int(before or 0)), key=lambda row: (-abs(row[1] - row[2]), row[0]))
-    with _ranked_lock:
-        _RANKED_BASES[key] = ranked
-        while len(_RANKED_BASES) > _RANKED_BASES_KEPT:
-            _RANKED_BASES.popitem(last=False)
-    return ranked
-
-
-def _movers_from_bases(session: Session, this: Source, last: Source, count: int) -> list[Mover] | None:
-    """The ``count`` customers whose cost changed most, from the two weeks' bases ranked once
-    (``_ranked_base_movers``) plus the week's open part (customers with calls after its base, summed now);
-    None when a week has no base, or the previous week an open part."""
-    if this.base is None or last.base is None or last.open is not None:
-        return None
-    ranked = _ranked_base_movers(session, this.base, last.base)
-    moved: list[tuple[str, int, int]] = []
-    touched: set[str] = set()
-    if this.open is not None and this.open_customers is not None:
-        t = customer_ranges.TOTALS.c
-        opened = this.open.subquery("opened")
-        none = sa.cast(sa.null(), sa.BigInteger)
-        both = sa.union_all(
-            sa.select(t.customer_id, t.cost_nanos.label("this_week"), none.label("last_week"))
-            .where(*this.base.key.where(customer_ranges.TOTALS), t.customer_id.in_(this.open_customers)),
-            sa.select(opened.c.customer_id, opened.c.cost_nanos, none),
-            sa.select(t.customer_id, none, t.cost_nanos)
-            .where(*last.base.key.where(customer_ranges.TOTALS), t.customer_id.in_(this.open_customers)),
-        ).subquery("touched_weeks")
-        b = both.c
-        for name, current, before in session.execute(
-                sa.select(b.customer_id, sa.func.sum(b.this_week), sa.func.sum(b.last_week))
-                .where(b.customer_id != "").group_by(b.customer_id)):
-            touched.add(name)
-            if int(current or 0) != int(before or 0):
-                moved.append((name, int(current or 0), int(before or 0)))
+def _movers_of(this: customer_view.View, last: customer_view.View, count: int) -> list[Mover]:
+    """The ``count`` named customers whose cost changed most between two weeks' views: the bases' customers
+    ranked once per pair of builds (kept in the week view's decoded base), the open part's merged in."""
+    cost = customer_view.COST
+    ranked = this.base.movers_against(last.base)
+    moved = [(name, values[cost], (last.values(name) or customer_view.NOTHING)[cost])
+             for name, values in this.touched.items() if name]
+    moved = [row for row in moved if row[1] != row[2]]
     untouched = 0
     for row in ranked:  # the others' changes are their bases': the first ``count`` of them can make the cut
         if untouched == count:
             break
-        if row[0] not in touched:
+        if row[0] not in this.touched:
             moved.append(row)
             untouched += 1
     moved.sort(key=lambda row: (-abs(row[1] - row[2]), row[0]))
@@ -122,10 +66,15 @@ def _movers_from_bases(session: Session, this: Source, last: Source, count: int)
 def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetime,
                     limit: int) -> tuple[list[CostRow], list[Mover]]:
     """The ``limit`` most expensive customers of ``week`` and the ``2 * limit`` whose cost changed most against
-    ``previous``. With range bases: the top along the week base's cost index, the movers from the bases'
-    ranking kept in memory plus the customers of the week's open part; without: one GROUP BY over both
-    windows (there can be 10k customers), ranked twice in SQL."""
+    ``previous``: ranked in memory from the weeks' range bases (customer_view), or without bases one GROUP BY
+    over both windows (there can be 10k customers), ranked twice in SQL."""
     def compute(this_source: Source, last_source: Source) -> tuple[list[CostRow], list[Mover]]:
+        this_view, last_view = this_source.view(session), last_source.view(session)
+        if this_view is not None and last_view is not None and not last_view.touched:
+            top = [cost_row(name, tuple(values[index] for index in customer_view.COST_ROW_VALUES))
+                   for name in this_view.page("cost_nanos", True, limit)
+                   for values in [this_view.values(name)] if values is not None]
+            return top, _movers_of(this_view, last_view, 2 * limit)
         this, last = this_source.rows, last_source.rows
         none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum
         both = sa.union_all(
@@ -138,29 +87,21 @@ def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetim
                  .where(b.customer_id != "").group_by(b.customer_id).cte("customer_weeks"))
         w = weeks.c
         this_week = sa.func.coalesce(w.this_week, 0)
+        top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
+               .order_by(w.this_week.desc(), binary_order(session, w.customer_id)).limit(limit).subquery("top_rows"))
+        top_ranked = in_order(top, top.c.this_week.desc(), binary_order(session, top.c.customer_id)).subquery()
         moved = (sa.select(w.customer_id, this_week.label("this_week"), w.last_week)
                  .where(this_week != w.last_week)
                  .order_by(sa.func.abs(this_week - w.last_week).desc(), binary_order(session, w.customer_id))
                  .limit(2 * limit).subquery("moved_rows"))
-        top_names = page_of(session, this_source, "cost_nanos", True, limit)  # along the base's cost index
-        if top_names is None:
-            top = (sa.select(w.customer_id, w.this_week).where(w.this_week.is_not(None))
-                   .order_by(w.this_week.desc(), w.customer_id).limit(limit).subquery("top_rows"))
-            top_ranked = in_order(top, top.c.this_week.desc(), top.c.customer_id).subquery()
-            found = session.execute(sa.union_all(
-                sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
-                          sa.cast(sa.null(), sa.BigInteger)),
-                sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
-            )).all()
-            top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"),
-                                                          key=lambda r: r[2])]
-            movers = [Mover("customer", name, int(current or 0), int(before or 0))
-                      for part, name, current, before in found if part == "moved"]
-        else:
-            from_bases = _movers_from_bases(session, this_source, last_source, 2 * limit)
-            movers = from_bases if from_bases is not None else [
-                Mover("customer", name, int(current or 0), int(before or 0))
-                for name, current, before in session.execute(sa.select(moved)).all()]
+        found = session.execute(sa.union_all(
+            sa.select(sa.literal("top").label("part"), top_ranked.c.customer_id, top_ranked.c.position,
+                      sa.cast(sa.null(), sa.BigInteger)),
+            sa.select(sa.literal("moved"), moved.c.customer_id, moved.c.this_week, moved.c.last_week),
+        )).all()
+        movers = [Mover("customer", name, int(current or 0), int(before or 0))
+                  for part, name, current, before in found if part == "moved"]
+        top_names = [name for _, name, _, _ in sorted((row for row in found if row[0] == "top"), key=lambda r: r[2])]
         c = this.c
         details = [sa.func.sum(c.cost_nanos), sa.func.sum(c.calls), sa.func.sum(c.unpriced_calls),
                    sa.func.sum(c.failed_calls), sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]

@@ -13,27 +13,27 @@ from sqlmodel import Session
 
 from llmobserve_app.models import CustomerUsageDaily, UsageHourly
 from llmobserve_app.services import customer_ranges
+from llmobserve_app.services.analytics import customer_view
 from llmobserve_app.services.analytics.scope import Scope, daily_where, hourly_where, like_pattern, whole_days
 from llmobserve_app.services.time_range import day_floor
 
 T = TypeVar("T")
-SORT_KEYS = ("cost_nanos", "calls", "last_seen", "customer_id")  # what a base's indexes rank directly
 
 
 @dataclass(frozen=True)
 class Source:
-    """One window's rows to sum per customer, and where they come from.
-
-    ``rows`` (``customer_id`` and ``customer_ranges.MEASURES``) are the base's rows UNION ALL the open part's;
-    ``open`` is the open part alone (None: nothing after the base, or no base); ``open_customers`` the
-    customers with a call in it. ``matching`` are the search conditions on a customer id column.
-    """
+    """One window's rows to sum per customer: ``rows`` (``customer_id`` and ``customer_ranges.MEASURES``) are
+    the base's rows UNION ALL the open part's (the rollups alone without a base). ``view`` ranks them in
+    memory instead (customer_view), where there is a base."""
 
     rows: sa.Subquery
+    scope: Scope
     base: customer_ranges.Base | None
-    open: sa.Select | None
-    open_customers: sa.Select | None
-    matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]
+    search: str
+    named_only: bool
+
+    def view(self, session: Session) -> customer_view.View | None:
+        return customer_view.view_of(session, self.scope, self.base, self.search, self.named_only)
 
 
 def _customer_base(session: Session, scope: Scope, now: datetime) -> customer_ranges.Base | None:
@@ -57,37 +57,33 @@ def _customer_base(session: Session, scope: Scope, now: datetime) -> customer_ra
 
 
 def _open_part(scope: Scope, now: datetime, base: customer_ranges.Base | None,
-               matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]
-               ) -> tuple[sa.Select, sa.Select] | None:
-    """The rows of the window after the base (all of it without one) and their customers, or None."""
+               matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]) -> sa.Select | None:
+    """The rows of the window after the base (all of it without one), or None."""
     rest = scope if base is None else Scope(scope.tenant_id, base.key.end, scope.end)
     if rest.start >= rest.end:
         return None
     h, d = UsageHourly, CustomerUsageDaily
     if base is None and whole_days(scope, now):
-        rows = (sa.select(d.customer_id, *(getattr(d, name) for name in customer_ranges.MEASURES))
+        return (sa.select(d.customer_id, *(getattr(d, name) for name in customer_ranges.MEASURES))
                 .where(*daily_where(rest), *matching(d.customer_id)))
-        return rows, sa.select(d.customer_id).where(*daily_where(rest), *matching(d.customer_id))
     sums = [h.calls, h.failed_calls, sa.case((h.priced.is_(False), h.calls), else_=0).label("unpriced_calls"),
             h.cost_nanos, h.input_tokens, h.output_tokens, h.latency_ms_sum]
     if base is None or base.key.grain == customer_ranges.HOUR:
-        where = [*hourly_where(rest, UsageHourly), *matching(h.customer_id)]
-        return (sa.select(h.customer_id, *sums, h.hour.label("first_seen"), h.hour.label("last_seen")).where(*where),
-                sa.select(h.customer_id).where(*where))
+        return (sa.select(h.customer_id, *sums, h.hour.label("first_seen"), h.hour.label("last_seen"))
+                .where(*hourly_where(rest, UsageHourly), *matching(h.customer_id)))
     # After a dayhour base: the hourly rollup's sums (to the end of the window's last day, as the daily rollup
-    # counts), and the exact first/last call times of those customers from the daily rows of the same days.
+    # counts), and the exact first/last call times from the daily rows with a call after the base's end.
     last_day = day_floor(scope.end - timedelta(microseconds=1))
-    where = [h.tenant_id == scope.tenant_id, h.hour >= rest.start, h.hour < last_day + timedelta(days=1),
-             h.customer_id != "", *matching(h.customer_id)]
-    customers = sa.select(h.customer_id).where(*where)
     no_time = sa.cast(sa.null(), customer_ranges.TOTALS.c.first_seen.type)
     zero = sa.literal(0, sa.BigInteger)
+    hourly = (sa.select(h.customer_id, *sums, no_time.label("first_seen"), no_time.label("last_seen"))
+              .where(h.tenant_id == scope.tenant_id, h.hour >= rest.start, h.hour < last_day + timedelta(days=1),
+                     h.customer_id != "", *matching(h.customer_id)))
     seen = (sa.select(d.customer_id, *(zero.label(name) for name in customer_ranges.MEASURES[:-2]),
                       d.first_seen, d.last_seen)
             .where(*daily_where(Scope(scope.tenant_id, day_floor(rest.start), scope.end)),
-                   d.customer_id.in_(customers)))
-    hourly = sa.select(h.customer_id, *sums, no_time.label("first_seen"), no_time.label("last_seen")).where(*where)
-    return sa.select(sa.union_all(hourly, seen).subquery("open_rows")), customers  # nestable in a UNION
+                   d.last_seen >= rest.start, *matching(d.customer_id)))
+    return sa.select(sa.union_all(hourly, seen).subquery("open_rows"))  # nestable in a UNION
 
 
 def _customer_source(scope: Scope, now: datetime, base: customer_ranges.Base | None, search: str,
@@ -106,11 +102,9 @@ def _customer_source(scope: Scope, now: datetime, base: customer_ranges.Base | N
     opened = _open_part(scope, now, base, matching)
     parts = [] if base is None else [customer_ranges.rows(base, *matching(customer_ranges.TOTALS.c.customer_id))]
     if opened is not None:
-        parts.append(opened[0])
+        parts.append(opened)
     rows = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("customer_rows")
-    if base is None:
-        return Source(rows, None, None, None, matching)
-    return Source(rows, base, *(opened or (None, None)), matching)
+    return Source(rows, scope, base, search, named_only)
 
 
 def by_customer(session: Session, scopes: Sequence[Scope], now: datetime, compute: Callable[..., T],
@@ -126,64 +120,6 @@ def by_customer(session: Session, scopes: Sequence[Scope], now: datetime, comput
     return compute(*(_customer_source(scope, now, None, search, named_only) for scope in scopes))
 
 
-def _ordered(column: sa.ColumnElement, descending: bool) -> sa.ColumnElement:
-    return column.desc() if descending else column.asc()
-
-
-def page_of(session: Session, source: Source, key: str, descending: bool, limit: int,
-            offset: int = 0) -> list[str] | None:
-    """The customer ids of one page ranked by ``key`` (one of ``SORT_KEYS``, ties by customer id ascending),
-    read along the base's index for that key; None without a base (callers then group ``source.rows``).
-
-    Customers with calls after the base (``open_customers``, the last hour or so) are summed in full and
-    merged in; the others' ranks are their base rows', so at most ``offset + limit`` of them are read.
-    """
-    base = source.base
-    if base is None:
-        return None
-    t = customer_ranges.TOTALS.c
-    in_base = [*base.key.where(customer_ranges.TOTALS), *source.matching(t.customer_id)]
-    if source.open is None:
-        query = (sa.select(t.customer_id).where(*in_base).order_by(_ordered(t[key], descending), t.customer_id)
-                 .limit(limit).offset(offset or None))
-        return list(session.execute(query).scalars())
-    untouched = (sa.select(t.customer_id, t[key].label("sort_key"))
-                 .where(*in_base, t.customer_id.not_in(source.open_customers))
-                 .order_by(_ordered(t[key], descending), t.customer_id).limit(offset + limit).subquery("untouched"))
-    touched_rows = sa.union_all(
-        customer_ranges.rows(base, t.customer_id.in_(source.open_customers)), source.open).subquery("touched_rows")
-    r = touched_rows.c
-    total = {"cost_nanos": sa.func.sum(r.cost_nanos), "calls": sa.func.sum(r.calls),
-             "last_seen": sa.func.max(r.last_seen), "customer_id": r.customer_id}[key]
-    both = sa.union_all(sa.select(untouched.c.customer_id, untouched.c.sort_key),
-                        sa.select(r.customer_id, total.label("sort_key")).group_by(r.customer_id)).subquery("both")
-    query = (sa.select(both.c.customer_id).order_by(_ordered(both.c.sort_key, descending), both.c.customer_id)
-             .limit(limit).offset(offset or None))
-    return list(session.execute(query).scalars())
-
-
-def totals_of(session: Session, source: Source) -> tuple[int, int, int] | None:
-    """(customers, cost, calls) of the whole window from the base's rows plus the open part's; None without
-    a base."""
-    base = source.base
-    if base is None:
-        return None
-    t = customer_ranges.TOTALS.c
-    in_base = [*base.key.where(customer_ranges.TOTALS), *source.matching(t.customer_id)]
-    parts = [sa.select(sa.func.count(), sa.func.sum(t.cost_nanos), sa.func.sum(t.calls)).where(*in_base)]
-    if source.open is not None:
-        opened = source.open.subquery("opened")
-        newcomers = source.open_customers.where(  # type: ignore[union-attr]
-            sa.not_(sa.exists().where(*base.key.where(customer_ranges.TOTALS),
-                                      t.customer_id == source.open_customers.selected_columns[0])))
-        parts.append(sa.select(sa.select(sa.func.count(sa.distinct(newcomers.subquery().c.customer_id)))
-                               .scalar_subquery(),
-                               sa.func.sum(opened.c.cost_nanos), sa.func.sum(opened.c.calls)))
-    found = [tuple(int(value or 0) for value in row) for row in
-             (session.execute(part).one() for part in parts)]
-    return tuple(sum(values) for values in zip(*found, strict=True))  # type: ignore[return-value]
-
-
 def binary_order(session: Session, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
     """``column`` compared by code point, as Python sorts strings (PostgreSQL's default collation may not)."""
     return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
@@ -197,7 +133,7 @@ def ranked(session: Session, rows: sa.Subquery, columns: list[sa.ColumnElement],
     through the GROUP BY of ~20k rows costs SQLite about twice as much.
     """
     c = rows.c
-    ordering = (order.desc() if descending else order.asc(), c.customer_id)
+    ordering = (order.desc() if descending else order.asc(), binary_order(session, c.customer_id))
     if limit is None:
         return list(session.execute(sa.select(c.customer_id, *columns).group_by(c.customer_id)
                                     .order_by(*ordering).offset(offset or None)).all())
