@@ -7,13 +7,17 @@ events. Each query picks the smallest exact source for its scope:
 - one customer: ``usage_hourly`` (indexed by tenant, customer, hour);
 - the customer dimension over whole UTC days: ``customer_usage_daily`` (one narrow row per customer-day),
   else ``usage_hourly``; across all customers, the closed part of the window comes pre-summed per customer
-  from ``customer_range_totals`` (services/customer_ranges.py, see ``per_customer``) and only the open part
-  (today, or this hour) is read from those rollups.
+  from ``customer_range_totals`` (services/customer_ranges.py, see ``per_customer``; a window ending now
+  through its last closed hour) and only the open part (the last hour or so) is read from those rollups;
+  pages that rank customers do it in memory from the base decoded once per build (``customer_view``);
+- the agents page and insights' models-and-agents pass keep the closed days' sums between requests
+  (``closed_days``, exact through the tenant's late-day counter).
 
 Windows are hour-aligned because the rollups are. Functions that depend on the time take ``now`` (default:
 the clock, read once at the entry point and passed down).
 
 Modules: ``scope`` (scope, filters, shared SQL pieces), ``per_customer`` (range bases + rollups per customer),
+``customer_view`` (a base ranked in memory), ``closed_days`` (closed days' sums kept in memory),
 ``totals`` (dashboard), ``customers``, ``costs`` (breakdowns, infrastructure), ``agents``, ``llms``, ``runs``
 (incl. the run tree) and ``insights``. The public names are re-exported here.
 """

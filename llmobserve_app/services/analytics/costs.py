@@ -56,9 +56,10 @@ def _cost_by_customer(session: Session, scope: Scope, now: datetime, limit: int 
                    sa.func.sum(c.input_tokens), sa.func.sum(c.output_tokens)]
         view = None if limit is None else source.view(session)
         if view is not None:  # ranked in memory from the range base and the open part
-            return [(customer, *(values[index] for index in customer_view.COST_ROW_VALUES))
-                    for customer in view.page("cost_nanos", True, limit)
-                    for values in [view.values(customer)] if values is not None]
+            customers = view.page("cost_nanos", True, limit)
+            values = view.values_of(customers)
+            return [(customer, *(values[customer][index] for index in customer_view.COST_ROW_VALUES))
+                    for customer in customers]
         return ranked(session, source.rows, columns, cost, True, limit)
 
     return [cost_row(name or "", tuple(values)) for name, *values in by_customer(session, [scope], now, compute)]

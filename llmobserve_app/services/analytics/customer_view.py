@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -110,32 +110,41 @@ def _decode(session: Session, base: customer_ranges.Base) -> _Decoded | None:
     return decoded
 
 
-def combined(first: Values | None, second: Values) -> Values:
-    """Two parts of one customer's window added: sums, earliest first call, latest last call."""
-    if first is None:
-        return second
-    firsts = [moment for moment in (first[FIRST], second[FIRST]) if moment is not None]
-    lasts = [moment for moment in (first[LAST], second[LAST]) if moment is not None]
-    return (*(a + b for a, b in zip(first[:SUMS], second[:SUMS], strict=True)),
-            min(firsts, default=None), max(lasts, default=None))
+Seen = dict[str, tuple[datetime, datetime]]  # customer → first and last call after the base
 
 
 @dataclass
 class View:
-    """Per-customer totals of one window: the base's, and the customers with calls after it (``touched``,
-    already combined with their base row). ``matching`` are the customers the search left (None: all)."""
+    """Per-customer totals of one window: the base's, plus ``opened`` — the sums of the customers with calls
+    after it. ``matching``: the customers the search left (None: all). First/last call times of the opened
+    customers are read only when asked (``seen_of``: all of them for a ranking by last seen, else a page's).
+
+    Per request the work is bounded by the opened customers (~1k at 1M events), each one a few integer
+    additions; a base customer is only looked at while walking its precomputed ranking.
+    """
 
     base: _Decoded
-    touched: dict[str, Values]
+    opened: dict[str, tuple[int, ...]]
     matching: set[str] | None
     named_only: bool
+    seen_of: Callable[[list[str] | None], Seen]
+    _seen: Seen | None = None
 
     def _kept(self, customer: str) -> bool:
         return (not self.named_only or customer != "") and (self.matching is None or customer in self.matching)
 
-    def values(self, customer: str) -> Values | None:
-        found = self.touched.get(customer)
-        return found if found is not None else self.base.rows.get(customer)
+    def _seen_all(self) -> Seen:
+        if self._seen is None:
+            self._seen = self.seen_of(None)
+        return self._seen
+
+    def _value(self, customer: str, key: str, index: int):
+        """``key`` (at ``index``) of an opened customer over the whole window."""
+        before = self.base.rows.get(customer)
+        if key == "last_seen":
+            last = self._seen_all()[customer][1]
+            return last if before is None else max(last, before[LAST])
+        return (0 if before is None else before[index]) + self.opened[customer][index]
 
     def page(self, key: str, descending: bool, limit: int, offset: int = 0) -> list[str]:
         """One page of customer ids ranked by ``key`` (a measure or ``customer_id``), ties by customer id."""
@@ -143,75 +152,109 @@ class View:
         untouched: list[str] = []
         if wanted > 0:
             for customer in self.base.order(key, descending):  # their rank is their base row's
-                if customer not in self.touched and self._kept(customer):
+                if customer not in self.opened and self._kept(customer):
                     untouched.append(customer)
                     if len(untouched) == wanted:
                         break
-        names = sorted({*untouched, *(customer for customer in self.touched if self._kept(customer))})
+        names = sorted([*untouched, *(customer for customer in self.opened if self._kept(customer))])
         if key == "customer_id":
             names.sort(reverse=descending)
-        else:
-            index = POSITION[key]
-            names.sort(key=lambda name: self.values(name)[index], reverse=descending)  # type: ignore[index]
+            return names[offset:offset + limit]
+        index = POSITION[key]
+        rows = self.base.rows
+        value = {customer: self._value(customer, key, index) for customer in self.opened if self._kept(customer)}
+        names.sort(key=lambda name: value[name] if name in value else rows[name][index], reverse=descending)
         return names[offset:offset + limit]
+
+    def values_of(self, customers: list[str]) -> dict[str, Values]:
+        """Every measure of the listed customers over the whole window (those of the window only)."""
+        opened = [customer for customer in customers if customer in self.opened]
+        seen = self._seen if self._seen is not None else (self.seen_of(opened) if opened else {})
+        found: dict[str, Values] = {}
+        for customer in customers:
+            before = self.base.rows.get(customer)
+            if customer not in self.opened:
+                if before is not None:
+                    found[customer] = before
+                continue
+            first, last = seen[customer]
+            sums = self.opened[customer]
+            if before is not None:
+                sums = tuple(a + b for a, b in zip(before[:SUMS], sums, strict=True))
+                first, last = min(first, before[FIRST]), max(last, before[LAST])
+            found[customer] = (*sums, first, last)
+        return found
+
+    def cost_of(self, customer: str) -> int:
+        """One customer's cost over the window (0 when it has none)."""
+        if customer in self.opened:
+            return self._value(customer, "cost_nanos", COST)
+        return (self.base.rows.get(customer) or NOTHING)[COST]
 
     def totals(self) -> tuple[int, int, int]:
         """(customers, cost, calls) of the window the search and ``named_only`` leave."""
-        if self.matching is not None:
-            kept = [self.values(customer) for customer in self.customers()]
-            return len(kept), sum(v[COST] for v in kept), sum(v[CALLS] for v in kept)  # type: ignore[index]
-        count, cost, calls = self.base.totals(self.named_only)
-        for customer, values in self.touched.items():  # their base rows (if any) replaced by the combined ones
-            if not self._kept(customer):
-                continue
-            before = self.base.rows.get(customer)
-            if before is None:
-                count += 1
-            else:
-                cost, calls = cost - before[COST], calls - before[CALLS]
-            cost, calls = cost + values[COST], calls + values[CALLS]
+        rows = self.base.rows
+        if self.matching is None:
+            count, cost, calls = self.base.totals(self.named_only)
+        else:
+            kept = [rows[customer] for customer in self.matching if customer in rows and self._kept(customer)]
+            count, cost, calls = len(kept), sum(v[COST] for v in kept), sum(v[CALLS] for v in kept)
+        for customer, sums in self.opened.items():  # the base's totals plus what came after
+            if self._kept(customer):
+                count += customer not in rows
+                cost, calls = cost + sums[COST], calls + sums[CALLS]
         return count, cost, calls
 
-    def customers(self) -> Iterable[str]:
-        """Every customer of the window the search and ``named_only`` leave, in no particular order."""
-        yield from (customer for customer in self.touched if self._kept(customer))
-        yield from (customer for customer in self.base.rows if customer not in self.touched and self._kept(customer))
 
-
-def _open_rows(session: Session, scope: Scope, base: customer_ranges.Base,
-               matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]) -> dict[str, Values]:
-    """Per customer, the window's calls after the base: the hourly rollup's sums; first/last call exact from
-    the daily rollup after a ``dayhour`` base, to the hour after an ``hour`` one."""
-    h, d = UsageHourly, CustomerUsageDaily
-    start = base.key.end
+def _open_sums(session: Session, scope: Scope, base: customer_ranges.Base,
+               matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]) -> dict[str, tuple[int, ...]]:
+    """Per customer, the sums of the window's calls after the base (the hourly rollup's; after a ``dayhour``
+    base to the end of the window's last day and named customers only, as the daily rollup counts)."""
+    h = UsageHourly
     unpriced = sa.func.sum(sa.case((h.priced.is_(False), h.calls), else_=0))
     sums = [sa.func.sum(h.calls), sa.func.sum(h.failed_calls), unpriced, sa.func.sum(h.cost_nanos),
             sa.func.sum(h.input_tokens), sa.func.sum(h.output_tokens), sa.func.sum(h.latency_ms_sum)]
-    found: dict[str, Values] = {}
     if base.key.grain == customer_ranges.HOUR:
-        query = (sa.select(h.customer_id, *sums, sa.func.min(h.hour), sa.func.max(h.hour))
-                 .where(h.tenant_id == scope.tenant_id, h.hour >= start, h.hour < scope.end, *matching(h.customer_id))
-                 .group_by(h.customer_id))
-        for customer, *values in session.execute(query):
-            found[customer] = (*(int(value or 0) for value in values[:SUMS]), values[SUMS], values[SUMS + 1])
-        return found
-    # After a dayhour base, as the daily rollup counts: to the end of the window's last day, named customers.
-    last_day = day_floor(scope.end - timedelta(microseconds=1))
+        where = [h.hour < scope.end]
+    else:
+        where = [h.hour < _last_day(scope) + timedelta(days=1), h.customer_id != ""]
     query = (sa.select(h.customer_id, *sums)
-             .where(h.tenant_id == scope.tenant_id, h.hour >= start, h.hour < last_day + timedelta(days=1),
-                    h.customer_id != "", *matching(h.customer_id))
+             .where(h.tenant_id == scope.tenant_id, h.hour >= base.key.end, *where, *matching(h.customer_id))
              .group_by(h.customer_id))
-    for customer, *values in session.execute(query):
-        found[customer] = (*(int(value or 0) for value in values), None, None)
-    # A call at or after the base's end is in its day's row with last_seen >= the end (the day's covering
-    # index, read in order: no lookup per customer).
-    seen = (sa.select(d.customer_id, d.first_seen, d.last_seen)
-            .where(d.tenant_id == scope.tenant_id, d.day >= day_floor(start), d.day <= last_day,
-                   d.last_seen >= start, *matching(d.customer_id)))
-    nothing = (0,) * SUMS
-    for customer, first_seen, last_seen in session.execute(seen):
-        found[customer] = combined(found.get(customer), (*nothing, first_seen, last_seen))
-    return found
+    return {customer: tuple(int(value or 0) for value in values)
+            for customer, *values in session.execute(query).tuples()}
+
+
+def _last_day(scope: Scope) -> datetime:
+    return day_floor(scope.end - timedelta(microseconds=1))
+
+
+def _seen_loader(session: Session, scope: Scope, base: customer_ranges.Base,
+                 matching: Callable[[sa.ColumnElement[str]], list[sa.ColumnElement[bool]]]
+                 ) -> Callable[[list[str] | None], Seen]:
+    """First/last call after the base of its opened customers (all, or the listed ones): exact from the daily
+    rollup after a ``dayhour`` base — a call at or after its end is in its day's row with last_seen >= the end,
+    read from the day's covering index — and to the hour after an ``hour`` one."""
+    h, d = UsageHourly, CustomerUsageDaily
+
+    def load(customers: list[str] | None) -> Seen:
+        listed = [] if customers is None else [customer_column.in_(customers)]
+        found: Seen = {}
+        if base.key.grain == customer_ranges.HOUR:
+            query = (sa.select(h.customer_id, sa.func.min(h.hour), sa.func.max(h.hour))
+                     .where(h.tenant_id == scope.tenant_id, h.hour >= base.key.end, h.hour < scope.end, *listed,
+                            *matching(h.customer_id)).group_by(h.customer_id))
+            return {customer: (first, last) for customer, first, last in session.execute(query).tuples()}
+        query = (sa.select(d.customer_id, d.first_seen, d.last_seen)
+                 .where(d.tenant_id == scope.tenant_id, d.day >= day_floor(base.key.end), d.day <= _last_day(scope),
+                        d.last_seen >= base.key.end, *listed, *matching(d.customer_id)))
+        for customer, first, last in session.execute(query).tuples():
+            before = found.get(customer)
+            found[customer] = (first, last) if before is None else (min(first, before[0]), max(last, before[1]))
+        return found
+
+    customer_column = h.customer_id if base.key.grain == customer_ranges.HOUR else d.customer_id
+    return load
 
 
 def view_of(session: Session, scope: Scope, base: customer_ranges.Base | None, search: str,
@@ -226,11 +269,10 @@ def view_of(session: Session, scope: Scope, base: customer_ranges.Base | None, s
     def matching(column: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
         return [column.ilike(like_pattern(search), escape="\\")] if search.strip() else []
 
-    opened = _open_rows(session, scope, base, matching) if base.key.end < scope.end else {}
-    touched = {customer: combined(decoded.rows.get(customer), values) for customer, values in opened.items()}
+    opened = _open_sums(session, scope, base, matching) if base.key.end < scope.end else {}
     found: set[str] | None = None
     if search.strip():  # the database's LIKE decides, as on every other path
         t = customer_ranges.TOTALS.c
         found = set(session.execute(sa.select(t.customer_id).where(
-            *base.key.where(customer_ranges.TOTALS), *matching(t.customer_id))).scalars()) | touched.keys()
-    return View(decoded, touched, found, named_only)
+            *base.key.where(customer_ranges.TOTALS), *matching(t.customer_id))).scalars()) | opened.keys()
+    return View(decoded, opened, found, named_only, _seen_loader(session, scope, base, matching))

@@ -84,9 +84,9 @@ def customers_page(session: Session, scope: Scope, search: str = "", sort: str =
         view = source.view(session) if sort in _VIEW_SORTS else None
         if view is not None:  # ranked in memory from the range base and the open part
             customers = view.page(_VIEW_SORTS[sort], descending, page_size, max(page, 0) * page_size)
-            found = [(customer, *(values[index] for index in _PAGE_VALUES))
-                     for customer in customers for values in [view.values(customer)] if values is not None]
-            return found, view.totals()
+            values = view.values_of(customers)
+            return [(customer, *(values[customer][index] for index in _PAGE_VALUES)) for customer in customers], \
+                view.totals()
         key = {"cost": cost, "calls": calls, "customer": c.customer_id, "last_seen": last_seen,
                "avg_latency": latency / sa.func.nullif(calls, 0)}[sort]
         # One GROUP BY serves the page's ranking and the totals (the CTE is read twice, summed once); the page's

@@ -47,16 +47,14 @@ class Insights:
 def _movers_of(this: customer_view.View, last: customer_view.View, count: int) -> list[Mover]:
     """The ``count`` named customers whose cost changed most between two weeks' views: the bases' customers
     ranked once per pair of builds (kept in the week view's decoded base), the open part's merged in."""
-    cost = customer_view.COST
     ranked = this.base.movers_against(last.base)
-    moved = [(name, values[cost], (last.values(name) or customer_view.NOTHING)[cost])
-             for name, values in this.touched.items() if name]
+    moved = [(name, this.cost_of(name), last.cost_of(name)) for name in this.opened if name]
     moved = [row for row in moved if row[1] != row[2]]
     untouched = 0
     for row in ranked:  # the others' changes are their bases': the first ``count`` of them can make the cut
         if untouched == count:
             break
-        if row[0] not in this.touched:
+        if row[0] not in this.opened:
             moved.append(row)
             untouched += 1
     moved.sort(key=lambda row: (-abs(row[1] - row[2]), row[0]))
@@ -70,10 +68,11 @@ def _customer_weeks(session: Session, week: Scope, previous: Scope, now: datetim
     over both windows (there can be 10k customers), ranked twice in SQL."""
     def compute(this_source: Source, last_source: Source) -> tuple[list[CostRow], list[Mover]]:
         this_view, last_view = this_source.view(session), last_source.view(session)
-        if this_view is not None and last_view is not None and not last_view.touched:
-            top = [cost_row(name, tuple(values[index] for index in customer_view.COST_ROW_VALUES))
-                   for name in this_view.page("cost_nanos", True, limit)
-                   for values in [this_view.values(name)] if values is not None]
+        if this_view is not None and last_view is not None and not last_view.opened:
+            names = this_view.page("cost_nanos", True, limit)
+            values = this_view.values_of(names)
+            top = [cost_row(name, tuple(values[name][index] for index in customer_view.COST_ROW_VALUES))
+                   for name in names]
             return top, _movers_of(this_view, last_view, 2 * limit)
         this, last = this_source.rows, last_source.rows
         none = sa.cast(sa.null(), sa.BigInteger)  # NULL, not 0: a customer of the week has a non-NULL sum

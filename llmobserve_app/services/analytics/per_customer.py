@@ -1,5 +1,7 @@
 """The customer dimension over any window: the closed part pre-summed per customer by a range base
-(services/customer_ranges.py), the open part read from the daily or hourly rollup, and ranking helpers."""
+(services/customer_ranges.py), the open part read from the hourly (and daily) rollup, and ranking helpers.
+Pages that rank customers use the in-memory ``Source.view`` (customer_view) where there is a base; the SQL
+below is the path without one (and for the average-latency sort)."""
 
 from __future__ import annotations
 
