@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import TenantUnitUsageHourly, UnitUsageHourly, utcnow
-from llmobserve_app.services.analytics import customer_view
+from llmobserve_app.services.analytics import closed_days, customer_view
 from llmobserve_app.services.analytics.per_customer import Source, by_customer, ranked
 from llmobserve_app.services.analytics.scope import (
     INFRA_PROVIDERS,
@@ -77,24 +77,24 @@ def cost_by(session: Session, scope: Scope, dimension: str, limit: int | None = 
     if dimension == "customer":
         return _cost_by_customer(session, scope, now or utcnow(), limit)
     t = usage_of(scope)
+    column = {"provider": t.provider, "model": t.model, "agent": t.agent, "day": t.hour}[dimension]
+
+    def read(part: Scope) -> list[tuple]:
+        query = sa.select(column, *cost_row_columns(t)).where(*hourly_where(part)).group_by(column)
+        return [tuple(row) for row in session.execute(query).all()]
+
+    # The closed days' part is kept between requests (closed_days); sorted here, ties by code point.
+    rows = closed_days.summed(session, scope, now or utcnow(), f"cost_by_{dimension}", 1, read)
     if dimension == "day":
         daily: dict[datetime, list[int]] = defaultdict(lambda: [0] * 6)
-        rows = session.execute(sa.select(t.hour, *cost_row_columns(t)).where(*hourly_where(scope))
-                               .group_by(t.hour)).all()
         for hour, *values in rows:
             sums = daily[hour.replace(hour=0)]
             for index, value in enumerate(values):
-                sums[index] += int(value or 0)
+                sums[index] += value
         return [cost_row(day.date().isoformat(), tuple(sums)) for day, sums in sorted(daily.items())]
-    column = {"provider": t.provider, "model": t.model, "agent": t.agent}[dimension]
-    columns = cost_row_columns(t)
-    query = (sa.select(column, *columns).where(*hourly_where(scope)).group_by(column)
-             .order_by(columns[0].desc(), column))
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
+    rows.sort(key=lambda row: (-row[1], row[0] or ""))
     empty = UNTRACKED if dimension == "agent" else ""
-    return [cost_row(name or empty, tuple(values)) for name, *values in rows]
+    return [cost_row(name or empty, tuple(values)) for name, *values in rows[:limit]]
 
 
 @dataclass(frozen=True)

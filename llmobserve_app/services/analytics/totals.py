@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from llmobserve_app.models import Run, TenantUsageHourly, utcnow
+from llmobserve_app.services.analytics import closed_days
 from llmobserve_app.services.analytics.scope import (
     Scope,
     bucket,
@@ -37,15 +38,18 @@ class Totals:
         return self.latency_ms_sum / self.calls if self.calls else 0.0
 
 
-def totals(session: Session, scope: Scope) -> Totals:
+def totals(session: Session, scope: Scope, now: datetime | None = None) -> Totals:
+    """The window's sums (the closed days' part kept between requests: ``closed_days``)."""
     t = usage_of(scope)
-    row = session.execute(
-        sa.select(
+
+    def read(part: Scope) -> list[tuple]:
+        return [tuple(session.execute(sa.select(
             sa.func.sum(t.cost_nanos), sa.func.sum(t.calls), sa.func.sum(t.failed_calls), unpriced_calls_sum(t),
             sa.func.sum(t.input_tokens), sa.func.sum(t.output_tokens), sa.func.sum(t.latency_ms_sum),
-        ).where(*hourly_where(scope))
-    ).one()
-    return Totals(*(int(value or 0) for value in row))
+        ).where(*hourly_where(part))).one())]
+
+    found = closed_days.summed(session, scope, now or utcnow(), "totals", 0, read)
+    return Totals(*found[0]) if found else Totals()
 
 
 @dataclass(frozen=True)
@@ -78,21 +82,26 @@ def dashboard_summary(session: Session, tenant_id: int, now: datetime | None = N
     week = Scope(tenant_id, week_start, end, customer_id)
     runs_7d = session.execute(sa.select(sa.func.count()).select_from(Run).where(*runs_where(week, now))).scalar_one()
     return DashboardSummary(
-        last_24h=totals(session, Scope(tenant_id, window_start(now, 24), end, customer_id)),
-        last_7d=totals(session, week),
-        previous_7d=totals(session, Scope(tenant_id, week_start - timedelta(days=7), week_start, customer_id)),
+        last_24h=totals(session, Scope(tenant_id, window_start(now, 24), end, customer_id), now),
+        last_7d=totals(session, week, now),
+        previous_7d=totals(session, Scope(tenant_id, week_start - timedelta(days=7), week_start, customer_id), now),
         runs_7d=int(runs_7d),
         has_any_data=has_any_data(session, tenant_id),
     )
 
 
-def cost_over_time(session: Session, scope: Scope, hourly: bool | None = None) -> list[tuple[datetime, int]]:
-    """Cost per UTC day (per hour for windows up to 48 h) across the window, empty buckets included."""
+def cost_over_time(session: Session, scope: Scope, hourly: bool | None = None,
+                   now: datetime | None = None) -> list[tuple[datetime, int]]:
+    """Cost per UTC day (per hour for windows up to 48 h) across the window, empty buckets included (the
+    closed days' hours kept between requests: ``closed_days``)."""
     hourly = (scope.end - scope.start) <= timedelta(hours=48) if hourly is None else hourly
     t = usage_of(scope)
-    rows = session.execute(
-        sa.select(t.hour, sa.func.sum(t.cost_nanos)).where(*hourly_where(scope)).group_by(t.hour)
-    ).all()
+
+    def read(part: Scope) -> list[tuple]:
+        query = sa.select(t.hour, sa.func.sum(t.cost_nanos)).where(*hourly_where(part)).group_by(t.hour)
+        return [tuple(row) for row in session.execute(query).all()]
+
+    rows = closed_days.summed(session, scope, now or utcnow(), "cost_per_hour", 1, read)
     by_bucket = dict.fromkeys(buckets(scope, hourly), 0)
     for hour, cost in rows:
         key = bucket(hour, hourly)

@@ -429,8 +429,9 @@ def test_dayhour_base_takes_the_open_hour_live(engine, make_account) -> None:
 
 
 def test_closed_days_kept_until_a_late_event_or_invalidate(engine, make_account) -> None:
-    """The agents page and insights keep the closed days' sums between requests: a call today, a late call
-    for a closed day, and rollups rewritten with ``invalidate`` (as retention does) all show at once."""
+    """The agents page, insights and the dashboard's breakdowns keep the closed days' sums between requests: a
+    call today, a late call for a closed day, and rollups rewritten with ``invalidate`` (as retention does) all
+    show at once."""
     from llmobserve_app.models import CustomerUsageDaily, TenantUsageHourly, UsageHourly
 
     clock = NOW + timedelta(minutes=40)
@@ -443,8 +444,19 @@ def test_closed_days_kept_until_a_late_event_or_invalidate(engine, make_account)
                              "minutes_ago": minutes_ago, "input_tokens": tokens}, clock)
 
     def check(events: list[dict]) -> None:
-        expected = _sum_by(_brute(events, scope.start, scope.end), lambda r: r["agent"])
+        rows = _brute(events, scope.start, scope.end)
+        expected = _sum_by(rows, lambda r: r["agent"])
         with session_scope(engine) as session:
+            assert analytics.totals(session, scope, now=clock).cost_nanos == sum(r["cost"] for r in rows)
+            for dimension, name_of in (("model", lambda r: r["model"]), ("agent", lambda r: r["agent"]),
+                                       ("day", lambda r: r["hour"].date().isoformat())):
+                assert {row.name: [row.cost_nanos, row.calls, row.unpriced_calls] for row in analytics.cost_by(
+                    session, scope, dimension, limit=None, now=clock)} == _sum_by(rows, name_of)
+            assert {(row.provider, row.model): row.cost_nanos for row in analytics.models(session, scope, now=clock)} \
+                == {key: cost for key, (cost, _, _) in _sum_by(rows, lambda r: (r["provider"], r["model"])).items()}
+            assert dict(analytics.cost_over_time(session, scope, now=clock)) == {
+                **dict.fromkeys(analytics.scope.buckets(scope, False), 0),
+                **{day: cost for day, (cost, _, _) in _sum_by(rows, lambda r: r["hour"].replace(hour=0)).items()}}
             table, trend = analytics.agents_with_trend(session, scope, now=clock)
             assert {row.agent: (row.cost_nanos, row.calls) for row in table} == {
                 name: (cost, calls) for name, (cost, calls, _) in expected.items()}
