@@ -97,8 +97,9 @@ def test_built_once_then_reused(engine, make_account, clock, monkeypatch) -> Non
     with session_scope(engine) as session:
         first = analytics.customers_page(session, scope, now=clock.now)
     state = _state(engine, tenant)
-    assert [(grain, start, end) for grain, start, end, _, _ in state] == [
-        ("day", scope.start, datetime(2026, 11, 23, tzinfo=UTC))]
+    assert sorted((grain, start, end) for grain, start, end, _, _ in state) == [  # the closed days, then to 15:00
+        ("day", scope.start, datetime(2026, 11, 23, tzinfo=UTC)),
+        ("dayhour", scope.start, datetime(2026, 11, 23, 15, tzinfo=UTC))]
     with _statements(engine) as statements, session_scope(engine) as session:
         again = analytics.customers_page(session, scope, now=clock.now)
         top = analytics.cost_by(session, scope, "customer", now=clock.now)
@@ -115,7 +116,7 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
     with session_scope(engine) as session:
         before = analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)
     built = _state(engine, tenant)
-    assert _versions(engine, tenant) == (1, 1) == (built[0][3], 1)  # loading the history was late, once
+    assert _versions(engine, tenant) == (1, 1) == tuple(row[3] for row in sorted(built))  # the history was late
 
     with session_scope(engine) as session:  # this hour: the open part, read live
         ingest_events(session, tenant, [_at(CLOCK - timedelta(minutes=10), "c9")], now=clock.now)
@@ -123,9 +124,14 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
     assert _versions(engine, tenant) == (1, 1) and _state(engine, tenant) == built
     assert {row.name for row in now_rows} == {row.name for row in before} | {"c9"}
 
-    with session_scope(engine) as session:  # earlier today: late for the hour grain only
+    with session_scope(engine) as session:  # earlier today: late for the hour grains (and the dayhour base)
         ingest_events(session, tenant, [_at(CLOCK - timedelta(hours=3), "c8")], now=clock.now)
     assert _versions(engine, tenant) == (1, 2) and _state(engine, tenant) == built
+    with session_scope(engine) as session:
+        assert "c8" in {row.name for row in analytics.cost_by(session, scope, "customer", limit=None, now=clock.now)}
+    (_, day), (_, dayhour) = sorted((row[0], row) for row in _state(engine, tenant))
+    assert day == sorted(built)[0] and dayhour[:4] == sorted(built)[1][:3] + (2,) and dayhour[4] != sorted(built)[1][4]
+    built = _state(engine, tenant)
 
     with session_scope(engine) as session:  # last week: the day base is stale, rebuilt on the next read
         ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "c7")], now=clock.now)
@@ -135,8 +141,9 @@ def test_current_events_leave_bases_alone_late_ones_make_them_stale(engine, make
         expected = _without_bases(
             session, lambda s: analytics.cost_by(s, scope, "customer", limit=None, now=clock.now), monkeypatch)
     assert after == expected and {"c7", "c8", "c9"} <= {row.name for row in after}
-    (grain, start, end, version, build_id), = _state(engine, tenant)
-    assert (grain, start, end, version) == built[0][:3] + (2,) and build_id != built[0][4]
+    rebuilt, built = sorted(_state(engine, tenant)), sorted(built)  # both: the day base, and the dayhour on it
+    assert [row[:4] for row in rebuilt] == [built[0][:3] + (2,), built[1][:3] + (3,)]
+    assert all(new[4] != old[4] for new, old in zip(rebuilt, built, strict=True))
 
 
 def test_note_late_events_reads_sqlite_text_and_datetimes(engine, make_account, clock) -> None:
@@ -160,11 +167,15 @@ def test_closed_means_ended_a_grace_period_ago(engine, make_account, clock) -> N
     clock may commit a moment after the day turns."""
     tenant = _tenant_with_history(engine, make_account)
     midnight = datetime(2026, 11, 24, tzinfo=UTC)
-    for minutes, closed_day in ((2, datetime(2026, 11, 23, tzinfo=UTC)), (6, midnight)):
+    for minutes, closed_day, closed_hour in ((2, datetime(2026, 11, 23, tzinfo=UTC), midnight - timedelta(hours=1)),
+                                             (6, midnight, midnight)):
         clock(midnight + timedelta(minutes=minutes))
+        scope = _scope(tenant, "7d", clock.now)
         with session_scope(engine) as session:
-            analytics.cost_by(session, _scope(tenant, "7d", clock.now), "customer", now=clock.now)
-        assert _state(engine, tenant)[-1][2] == closed_day
+            analytics.cost_by(session, scope, "customer", now=clock.now)
+        ends = {(grain, end) for grain, start, end, _, _ in _state(engine, tenant) if start == scope.start}
+        assert {("day", closed_day), ("dayhour", closed_hour)} <= ends
+        assert minutes == 6 or not {("day", midnight), ("dayhour", midnight)} & ends
 
 
 def test_eviction_keeps_recent_and_few(engine, make_account, clock) -> None:
