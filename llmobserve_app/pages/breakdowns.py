@@ -22,7 +22,7 @@ def agents_page() -> rx.Component:
     columns = [("Agent", "agent"), ("Cost", "cost"), ("Calls", "calls"), ("Avg latency", "avg_latency"),
                ("Tools used", "tools")]
     content = rx.vstack(
-        rx.card(rx.heading("Cost per day, top agents", size="4"), rx.plotly(data=S.trend_figure, width="100%"),
+        rx.card(rx.heading("Cost per day, top agents", size="4"), rx.plotly.basic(data=S.trend_figure, width="100%"),
                 width="100%"),
         table_card("Agents", data_table(columns, S.rows, "agents-table", link=("agent", "href"), keep_filter=False),
                    S.rows),

@@ -54,7 +54,8 @@ def customer_detail_page() -> rx.Component:
             kpi_card("Calls", D.calls, "kpi-customer-calls", D.loading),
             kpi_card("Average latency", D.average_latency, "kpi-customer-latency", D.loading),
         ),
-        rx.card(rx.heading("Cost over time", size="4"), rx.plotly(data=D.cost_figure, width="100%"), width="100%"),
+        rx.card(rx.heading("Cost over time", size="4"), rx.plotly.basic(data=D.cost_figure, width="100%"),
+                width="100%"),
         rx.grid(
             table_card("Models", data_table(COST_COLUMNS, D.models, "customer-models"), D.models),
             table_card("Agents", data_table(COST_COLUMNS, D.agents, "customer-agents"), D.agents),

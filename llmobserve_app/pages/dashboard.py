@@ -23,7 +23,7 @@ def _with_data() -> rx.Component:
             kpi_card("Runs, last 7 days", S.runs_7d, "kpi-runs-7d", S.loading),
         ),
         rx.card(rx.heading("Cost over time · ", S.range_label, size="4"),
-                rx.plotly(data=S.cost_figure, width="100%"), width="100%"),
+                rx.plotly.basic(data=S.cost_figure, width="100%"), width="100%"),
         rx.grid(
             table_card("Cost by provider", data_table(COST_COLUMNS, S.by_provider, "by-provider"), S.by_provider),
             table_card("Cost by model", data_table(COST_COLUMNS, S.by_model, "by-model"), S.by_model),
