@@ -70,7 +70,6 @@ class _Decoded:
                 self.orders[key, descending] = found
             return found
 
-
     def movers_against(self, other: _Decoded) -> list[tuple[str, int, int]]:
         """Every named customer whose cost differs between this base and ``other``, as (customer, cost here,
         cost there), most changed first, ties by customer id; computed once per pair of builds."""
