@@ -103,6 +103,13 @@ def flat_prices(provider: str, model: str, at: datetime) -> FlatPrices | None:
     return registry.flat_prices(provider, model, at)
 
 
+def price_changes(provider: str, model: str) -> tuple[datetime, ...] | None:
+    """The instants at which the shared price of ``provider``/``model`` may change, or None when one is in
+    force only daily (``Registry.price_changes``): between two of them ``flat_prices`` gives one answer."""
+    registry = _registry if _registry is not None else default_registry()
+    return registry.price_changes(provider, model)
+
+
 def unknown_model(provider: str, model: str) -> bool:
     """True when no price matches ``provider``/``model`` at all, so ``compute_cost`` can only say "unpriced"
     (unless the call reports its own cost). Answered from the registry's bounded lookup cache, which keeps

@@ -92,6 +92,17 @@ class CustomPricing:
             return self.custom.flat_prices(key, model, at)
         return self._shared().flat_prices(provider, model, at)
 
+    def price_changes(self, provider: str, model: str) -> tuple[datetime, ...] | None:
+        """The instants at which this account's price for a call may change (custom and shared periods), or
+        None when one is in force only daily."""
+        starts: set[datetime] = set()
+        for registry, key in ((self.custom, provider), (self.custom, ANY_PROVIDER), (self._shared(), provider)):
+            found = registry.price_changes(key, model)
+            if found is None:
+                return None
+            starts.update(found)
+        return tuple(sorted(starts))
+
     def unknown_model(self, provider: str, model: str) -> bool:
         custom = self.custom
         if custom.lookup(provider, model) is not None or custom.lookup(ANY_PROVIDER, model) is not None:

@@ -211,6 +211,12 @@ class Registry:
             flat = entry._flat[idx] = build_flat_prices(entry, _plain(entry, idx))
         return flat
 
+    def price_changes(self, provider: str, model: str) -> tuple[datetime, ...] | None:
+        """The instants at which the price in force for ``provider``/``model`` may change (every period start
+        of every candidate entry), or None when one is in force only daily (its price changes every day)."""
+        hit = self.lookup(provider, model)
+        return () if hit is None else period_starts(hit[1])
+
     # ----- runtime registration -------------------------------------------------------------------
     def register_price(
         self,
@@ -270,6 +276,18 @@ def in_force(candidates: tuple[Entry, ...], at: datetime | None) -> tuple[Entry,
         if idx is not None:
             return entry, idx
     return None
+
+
+def period_starts(candidates: Iterable[Entry]) -> tuple[datetime, ...] | None:
+    """Every period start of ``candidates`` (sorted), or None when a period is in force only daily."""
+    starts: set[datetime] = set()
+    for entry in candidates:
+        for period in entry.periods:
+            if period.when.daily is not None:
+                return None
+            if period.when.start is not None:
+                starts.add(period.when.start)
+    return tuple(sorted(starts))
 
 
 def _plain(entry: Entry, idx: int) -> tuple[Any, ...]:

@@ -24,11 +24,12 @@ database to ingest 80 % of the time (docs/BENCHMARKS.md: what that costs ingest,
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -36,9 +37,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from llmobserve_app.clock import app_clock
 from llmobserve_app.models import NANOS_PER_USD, Event, PriceRecalculation, TenantUsageHourly, UsageHourly, utcnow
-from llmobserve_app.services import custom_prices, customer_ranges
+from llmobserve_app.services import custom_prices, customer_ranges, leases
+from llmobserve_app.services.caps import checks
+from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.ingest.fast_schema import INT_MAX
 from llmobserve_app.services.ingest.rollup_rows import repricing_statements
 from llmobserve_app.services.ingest.rows import (
     COLUMN,
@@ -51,11 +56,16 @@ from llmobserve_app.services.ingest.rows import (
 )
 from llmobserve_app.services.ingest.sql import POSTGRES, sql_dialect
 from llmobserve_app.services.ingest.store import PostgresTarget, SqliteTarget
+from llmobserve_app.services.money import NANOS_EXPONENT
 from llmobserve_app.services.time_range import hour_floor
+from pricing import FlatPrices
 
 logger = logging.getLogger(__name__)
-CHUNK_EVENTS = 1000
+CHUNK_EVENTS = 2000  # events a chunk spans at first; ``run`` then sizes chunks to take about ``CHUNK_SECONDS``
+CHUNK_SECONDS = 0.01
+MAX_CHUNK_GROWTH = 50  # a chunk spans at most CHUNK_EVENTS × this
 BACKGROUND_PAUSE = 4.0  # after each chunk, pause this many times as long as it took
+LEASE_TTL = timedelta(seconds=60)  # a runner renews its job's lease every quarter of this
 EVENTS = Event.__table__
 JOBS = PriceRecalculation.__table__
 # What pricing and the rollups read of an event (the rest of a row stays None: tags, span ids… are not read)
@@ -69,6 +79,8 @@ _ENDED, _COST, _PRICED, _PRICE_ID, _CHARGED = (
     COLUMN[name] for name in ("ended_at", "cost_nanos", "priced", "price_id", "charged"))
 _USAGE = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
           "reasoning_tokens", "audio_seconds", "web_searches", "requests", "units")
+_PYTHON, _SQL, _UNPRICED = 0, 1, 2  # how a selected event's new price is known: priced here, by SQL, none
+_SQL_BOUND = 2**62  # the SQL price of an event stays below this (SQLite's integers are 64-bit)
 _running: set[int] = set()  # job ids this process is running in a background thread
 _running_lock = threading.Lock()
 
@@ -101,7 +113,7 @@ def _storage_row(row: Any, db_time: Any) -> list[Any]:
     """An event as ``rows.event_row`` builds it (EVENT_COLUMNS order, times in storage form), as far as the
     rollups read it."""
     values: list[Any] = [None] * len(EVENT_COLUMNS)
-    for position, value in zip(_POSITIONS, row[1:], strict=True):
+    for position, value in zip(_POSITIONS, row[1:len(_READ) + 1], strict=True):
         values[position] = value
     values[STARTED], values[_ENDED] = db_time(values[STARTED]), db_time(values[_ENDED])
     return values
@@ -113,8 +125,141 @@ def _lock_job(session: Session, job_id: int, postgres: bool) -> Any:
     return session.execute(sa.select(JOBS).where(JOBS.c.id == job_id).with_for_update()).mappings().one()
 
 
-def run_chunk(engine: sa.Engine, job_id: int) -> bool:
-    """Re-price the job's next chunk in one transaction; True when the job is over."""
+# -- pricing in SQL -------------------------------------------------------------------------------------------
+
+def _count(column: str) -> str:
+    return f"CAST({column} AS BIGINT)"
+
+
+_LEAF_IN = (f"({_count('input_tokens')} - {_count('cached_input_tokens')} - {_count('cache_write_tokens')} - "
+            f"{_count('cache_write_1h_tokens')})")
+_LEAF_OUT = f"({_count('output_tokens')} - {_count('reasoning_tokens')})"
+_COUNTED = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
+            "reasoning_tokens", "web_searches", "requests")
+# A plain token call (``price_event``'s flat path): 1, else 0 (never NULL: a NULL anywhere makes it not plain)
+_plain_call = sa.case((sa.and_(EVENTS.c.provider_reported_cost_nanos.is_(None), EVENTS.c.batch.is_(sa.false()),
+                          EVENTS.c.service_tier.is_(None), EVENTS.c.audio_seconds == 0,
+                          sa.cast(EVENTS.c.units, sa.Text) == "{}"), 1), else_=0)
+
+
+def flat_sql(flat: FlatPrices, exponent: int = NANOS_EXPONENT) -> tuple[str, str] | None:
+    """SQL (condition, cost) computing exactly what ``flat.cost`` gives an event's counts, in integers on both
+    SQLite and PostgreSQL: the condition holds where ``flat.cost`` returns a cost (every count within
+    [0, INT_MAX], consistent counts, a rate for every count present), the cost is then its value — the same
+    integer sum of products, scaled and rounded half-even. None when the SQL could exceed 64-bit integers (or
+    ``flat.cost`` never answers): those events are priced in Python."""
+    components = ((_LEAF_IN, flat.input), ("cached_input_tokens", flat.cached_input),
+                  ("cache_write_tokens", flat.cache_write), ("cache_write_1h_tokens", flat.cache_write_1h),
+                  (_LEAF_OUT, flat.output), ("reasoning_tokens", flat.reasoning), ("web_searches", flat.web_searches))
+    conditions = [f"{column} BETWEEN 0 AND {INT_MAX}" for column in _COUNTED]
+    conditions += [f"{_LEAF_IN} >= 0", f"{_LEAF_OUT} >= 0"]
+    terms: list[str] = []
+    present: list[str] = []
+    rate_sum = 0
+    for count, rate in components:
+        if rate is None:
+            conditions.append(f"{count} = 0")
+            continue
+        present.append(f"{count} <> 0")
+        rate_sum += rate
+        if rate:
+            terms.append(f"{_count(count) if count in _COUNTED else count} * {rate}")
+    if flat.has_request_fee:
+        if flat.requests is None:
+            return None
+        rate_sum += flat.requests
+        if flat.requests:
+            terms.append(f"(CASE WHEN requests = 0 THEN 1 ELSE {_count('requests')} END) * {flat.requests}")
+    elif present:
+        conditions.append(f"({' OR '.join(present)})")
+    else:
+        return None
+    shift = exponent - flat.scale
+    if INT_MAX * rate_sum * 10 ** max(shift, 0) >= _SQL_BOUND:
+        return None
+    total = f"({' + '.join(terms) or '0'})"
+    if shift >= 0:
+        cost = f"({total} * {10 ** shift})"
+    else:
+        unit = 10 ** -shift
+        cost = (f"({total} / {unit} + CASE WHEN 2 * ({total} % {unit}) > {unit} OR (2 * ({total} % {unit}) = {unit} "
+                f"AND ({total} / {unit}) % 2 = 1) THEN 1 ELSE 0 END)")
+    return " AND ".join(f"({condition})" for condition in conditions), cost
+
+
+def _segments(prices: Prices, provider: str, model: str, start: datetime,
+              end: datetime) -> list[tuple[datetime, datetime]] | None:
+    """[start, end) cut where the price of ``provider``/``model`` may change, or None when it changes daily."""
+    changes = prices.price_changes(provider, model)
+    if changes is None:
+        return None
+    cuts = [start, *(moment for moment in changes if start < moment < end), end]
+    return list(itertools.pairwise(cuts))
+
+
+def _truncated(price_id: str | None) -> str | None:
+    return (price_id or None) and str(price_id)[:200]
+
+
+def _selection(prices: Prices, groups: list[Any], start: datetime, end: datetime) -> tuple[list[Any], list[Any],
+                                                                                          list[Any], list[Any]]:
+    """For a chunk's (provider, model, plain) groups: the WHERE terms selecting the events whose price may change,
+    and the CASE branches of each selected event's mode, new cost and new price id."""
+    where: list[Any] = []
+    modes: list[Any] = []
+    costs: list[Any] = []
+    price_ids: list[Any] = []
+    for provider, model, plain in groups:
+        key = sa.and_(EVENTS.c.provider == provider, EVENTS.c.model.is_(None) if model is None
+                      else EVENTS.c.model == model, _plain_call == plain)
+        cuts = _segments(prices, provider, model or "", start, end) if plain else None
+        if cuts is None:  # priced in Python: everything but plain token calls, and daily prices
+            where.append(key)
+            modes.append((key, _PYTHON))
+            continue
+        for first, last in cuts:
+            scope = sa.and_(key, EVENTS.c.started_at >= first, EVENTS.c.started_at < last)
+            flat = prices.flat_prices(provider, model or "", first)
+            in_sql = flat_sql(flat) if flat is not None else None
+            if in_sql is not None:
+                assert flat is not None
+                condition, cost_text = in_sql
+                fits, cost = sa.text(condition), sa.literal_column(cost_text, sa.BigInteger)
+                price_id = _truncated(flat.price_id)
+                changed = sa.or_(EVENTS.c.cost_nanos.is_distinct_from(cost), EVENTS.c.priced.is_not(sa.true()),
+                                 EVENTS.c.price_id.is_distinct_from(price_id))
+                where.append(sa.and_(scope, sa.case((fits, changed), else_=sa.true())))
+                modes += [(sa.and_(scope, fits), _SQL), (scope, _PYTHON)]
+                costs.append((sa.and_(scope, fits), cost))
+                price_ids.append((scope, sa.literal(price_id, sa.String)))
+            elif flat is None and prices.unknown_model(provider, model or ""):
+                where.append(sa.and_(scope, sa.or_(EVENTS.c.cost_nanos.is_not(None), EVENTS.c.priced.is_not(sa.false()),
+                                                   EVENTS.c.price_id.is_not(None))))
+                modes.append((scope, _UNPRICED))
+            else:
+                where.append(scope)
+                modes.append((scope, _PYTHON))
+    return where, modes, costs, price_ids
+
+
+def _chunk_end(session: Session, tenant_id: int, start: datetime, window_end: datetime, events: int) -> datetime:
+    """Where a chunk from ``start`` ends: at the start of the ``events``-th call after it (all calls of one instant
+    in one chunk), or at the window's end."""
+    in_window = (EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at < window_end)
+    nth = session.execute(sa.select(EVENTS.c.started_at).where(*in_window, EVENTS.c.started_at >= start)
+                          .order_by(EVENTS.c.started_at).offset(events).limit(1)).scalar()
+    if nth is None:
+        return window_end
+    if nth > start:
+        return nth
+    after = session.execute(sa.select(sa.func.min(EVENTS.c.started_at))
+                            .where(*in_window, EVENTS.c.started_at > start)).scalar()
+    return after if after is not None else window_end
+
+
+def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool:
+    """Re-price the job's next chunk (about ``events`` calls, ``CHUNK_EVENTS`` by default) in one transaction;
+    True when the job is over."""
     with Session(engine) as session:
         tenant_id = session.execute(sa.select(JOBS.c.tenant_id).where(JOBS.c.id == job_id)).scalar_one()
     prices: Prices = custom_prices.load_prices(engine, tenant_id)  # as ingest prices now, read afresh
@@ -124,52 +269,64 @@ def run_chunk(engine: sa.Engine, job_id: int) -> bool:
         job = _lock_job(session, job_id, postgres)
         if job["status"] != "running":
             return True
-        query = sa.select(*_SELECTED).where(EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at >= job["window_start"],
-                                            EVENTS.c.started_at < job["window_end"])
-        if job["cursor_id"] is not None:
-            query = query.where(sa.tuple_(EVENTS.c.started_at, EVENTS.c.id)
-                                > sa.tuple_(sa.literal(job["cursor_started"], EVENTS.c.started_at.type),
-                                            sa.literal(job["cursor_id"], EVENTS.c.id.type)))
-        query = query.order_by(EVENTS.c.started_at, EVENTS.c.id).limit(CHUNK_EVENTS)
-        if postgres:
-            query = query.with_for_update()
-        found = session.execute(query).all()
+        start = job["cursor_started"] or job["window_start"]
+        end = _chunk_end(session, tenant_id, start, job["window_end"], events or CHUNK_EVENTS)
+        in_chunk = (EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at >= start, EVENTS.c.started_at < end)
+        charged = EVENTS.c.charged.is_(sa.true())
+        seen, cost_before, unpriced_before = session.execute(sa.select(
+            sa.func.count(), sa.func.sum(sa.case((charged, sa.func.coalesce(EVENTS.c.cost_nanos, 0)), else_=0)),
+            sa.func.sum(sa.case((sa.and_(charged, EVENTS.c.priced.is_(sa.false())), 1), else_=0)),
+        ).where(*in_chunk)).one()
+        cost_before, unpriced_before = int(cost_before or 0), int(unpriced_before or 0)
+        groups = session.execute(sa.select(EVENTS.c.provider, EVENTS.c.model, _plain_call).where(*in_chunk, charged)
+                                 .group_by(EVENTS.c.provider, EVENTS.c.model, _plain_call)).all()
+        where, modes, costs, price_ids = _selection(prices, [tuple(group) for group in groups], start, end)
         before: list[list[Any]] = []
         after: list[list[Any]] = []
         updates: list[dict[str, Any]] = []
-        cost_before = cost_after = unpriced_before = unpriced_after = 0
-        for row in found:
-            stored = row._mapping
-            if not stored["charged"]:
-                continue  # a failed call costs nothing, whatever the prices
-            old = (stored["cost_nanos"], stored["priced"], stored["price_id"])
-            try:
-                new = price_event(_stored_call(stored), stored["started_at"], prices)
-            except (ValueError, ArithmeticError):
-                new = old  # usage no price can read (it was stored before a rule tightened): left as it is
-            new = (new[0], new[1], (new[2] or None) and str(new[2])[:200])
-            cost_before, cost_after = cost_before + (old[0] or 0), cost_after + (new[0] or 0)
-            unpriced_before, unpriced_after = unpriced_before + (not old[1]), unpriced_after + (not new[1])
-            if new == old:
-                continue
-            was = _storage_row(row, db_time)
-            now = was.copy()
-            now[_COST], now[_PRICED], now[_PRICE_ID] = new
-            before.append(was)
-            after.append(now)
-            updates.append({"event_id": row[0], "new_cost": new[0], "new_priced": new[1], "new_price_id": new[2]})
+        cost_change = unpriced_change = 0
+        if where:
+            query = sa.select(*_SELECTED, sa.case(*modes, else_=_PYTHON),
+                              sa.case(*costs, else_=None) if costs else sa.null(),
+                              sa.case(*price_ids, else_=None) if price_ids else sa.null(),
+                              ).where(*in_chunk, charged, sa.or_(*where))
+            if postgres:
+                query = query.with_for_update(of=EVENTS)
+            for row in session.execute(query):
+                stored = row._mapping
+                old = (stored["cost_nanos"], stored["priced"], stored["price_id"])
+                mode, sql_cost, sql_price_id = row[-3:]
+                if mode == _SQL:
+                    new = (sql_cost, True, sql_price_id)
+                elif mode == _UNPRICED:
+                    new = (None, False, None)
+                else:
+                    try:
+                        priced = price_event(_stored_call(stored), stored["started_at"], prices)
+                        new = (priced[0], priced[1], _truncated(priced[2]))
+                    except (ValueError, ArithmeticError):
+                        new = old  # usage no price can read (it was stored before a rule tightened): left as it is
+                if new == old:
+                    continue
+                cost_change += (new[0] or 0) - (old[0] or 0)
+                unpriced_change += (not new[1]) - (not old[1])
+                was = _storage_row(row, db_time)
+                now = was.copy()
+                now[_COST], now[_PRICED], now[_PRICE_ID] = new
+                before.append(was)
+                after.append(now)
+                updates.append({"event_id": row[0], "new_cost": new[0], "new_priced": new[1],
+                                "new_price_id": new[2]})
         if updates:
             _apply(session, tenant_id, before, after, updates, postgres)
-        done = len(found) < CHUNK_EVENTS
-        last = found[-1] if found else None
+        done = end >= job["window_end"]
         session.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(
-            events_seen=JOBS.c.events_seen + len(found), calls_changed=JOBS.c.calls_changed + len(updates),
+            events_seen=JOBS.c.events_seen + seen, calls_changed=JOBS.c.calls_changed + len(updates),
             cost_before_nanos=JOBS.c.cost_before_nanos + cost_before,
-            cost_after_nanos=JOBS.c.cost_after_nanos + cost_after,
+            cost_after_nanos=JOBS.c.cost_after_nanos + cost_before + cost_change,
             unpriced_before=JOBS.c.unpriced_before + unpriced_before,
-            unpriced_after=JOBS.c.unpriced_after + unpriced_after,
-            cursor_started=last.started_at if last else job["cursor_started"],
-            cursor_id=last.id if last else job["cursor_id"],
+            unpriced_after=JOBS.c.unpriced_after + unpriced_before + unpriced_change,
+            cursor_started=end, cursor_id=None,
             status="done" if done else "running", updated_at=utcnow(), finished_at=utcnow() if done else None))
     return done
 
@@ -198,16 +355,52 @@ def _apply(session: Session, tenant_id: int, before: list[list[Any]], after: lis
     customer_ranges.invalidate(session, tenant_id)  # closed days' per-customer totals were summed before
 
 
-def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep) -> None:
-    """Run a job to its end; after each chunk, pause ``pause`` times as long as the chunk took (ingest gets
-    the database meanwhile). A failure marks the job failed with the reason."""
+def lease_name(job_id: int) -> str:
+    """The ``job_leases`` row of one job's runner: held while a process runs the job, renewed every chunk or
+    so; once it expires (the process died), ``resume_due`` lets another process continue the job."""
+    return f"price-recalculation:{job_id}"
+
+
+def _check_caps(engine: sa.Engine, job_id: int) -> None:
+    """Evaluate the account's caps once its calls were re-priced: a cap crossed by newly priced calls fires
+    its alert (once: alerts have a unique key) and blocks as it would after an ingest batch."""
+    with Session(engine) as session:
+        tenant_id = session.execute(sa.select(JOBS.c.tenant_id).where(JOBS.c.id == job_id)).scalar_one()
+    enabled_caps.forget(engine, tenant_id)
+    rules = enabled_caps.rules(engine, tenant_id)
+    if rules:
+        checks.check(engine, rules, app_clock()())
+
+
+def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep,
+        holder: str | None = None, ttl: timedelta = LEASE_TTL) -> None:
+    """Run a job to its end, then evaluate the account's caps. Each chunk takes about ``CHUNK_SECONDS`` (its
+    size follows the time the last one took); after each, pause ``pause`` times as long as it took (ingest has
+    the database meanwhile). With ``holder``, the job's lease (``lease_name``, taken by the caller) is renewed
+    every quarter of ``ttl`` and given up at the end; a runner that lost it (it stalled for longer than ``ttl``
+    and another took over) stops. A failure marks the job failed with the reason."""
+    size, largest = CHUNK_EVENTS, CHUNK_EVENTS * MAX_CHUNK_GROWTH
+    smallest = max(1, CHUNK_EVENTS // 10)
+    renewed = time.monotonic()
     try:
         while True:
+            if holder is not None and time.monotonic() - renewed >= ttl.total_seconds() / 4:
+                if not leases.claim(engine, lease_name(job_id), holder, ttl):
+                    logger.warning("price recalculation %s: lease lost, another process continues it", job_id)
+                    return
+                renewed = time.monotonic()
             began = time.monotonic()
-            if run_chunk(engine, job_id):
-                return
+            done = run_chunk(engine, job_id, size)
+            took = time.monotonic() - began
+            if done:
+                break
+            if took < CHUNK_SECONDS / 2:
+                size = min(size * 2, largest)
+            elif took > CHUNK_SECONDS * 2:
+                size = max(size // 2, smallest)
             if pause:
-                sleep((time.monotonic() - began) * pause)
+                sleep(took * pause)
+        _check_caps(engine, job_id)
     except Exception as error:
         logger.exception("price recalculation %s failed", job_id)
         with Session(engine) as session, session.begin():
@@ -215,18 +408,34 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
                 status="failed", error=f"{type(error).__name__}: {error}"[:300], finished_at=utcnow(),
                 updated_at=utcnow()))
         raise
+    finally:
+        if holder is not None:
+            leases.release(engine, lease_name(job_id), holder)
 
 
-def run_in_background(engine: sa.Engine, job_id: int) -> bool:
-    """Run a job in a daemon thread of this process (once per job); False when it already runs here."""
+def claim(engine: sa.Engine, job_id: int, ttl: timedelta = LEASE_TTL) -> str | None:
+    """Take the job's lease for a new runner of this process; its holder name, or None when another holds it."""
+    holder = leases.new_holder()
+    return holder if leases.claim(engine, lease_name(job_id), holder, ttl) else None
+
+
+def run_in_background(engine: sa.Engine, job_id: int, holder: str | None = None, ttl: timedelta = LEASE_TTL,
+                      pause: float = BACKGROUND_PAUSE) -> bool:
+    """Run a job in a daemon thread of this process, holding its lease (``holder``: already taken, else taken
+    here); False when it already runs here or another process holds the lease."""
     with _running_lock:
         if job_id in _running:
             return False
         _running.add(job_id)
+    holder = holder or claim(engine, job_id, ttl)
+    if holder is None:
+        with _running_lock:
+            _running.discard(job_id)
+        return False
 
     def work() -> None:
         try:
-            run(engine, job_id)
+            run(engine, job_id, pause=pause, holder=holder, ttl=ttl)
         except Exception:  # noqa: S110 — logged and recorded on the job by ``run``
             pass
         finally:
@@ -237,13 +446,38 @@ def run_in_background(engine: sa.Engine, job_id: int) -> bool:
     return True
 
 
+def resume_due(engine: sa.Engine, ttl: timedelta = LEASE_TTL, background: bool = True,
+               pause: float = BACKGROUND_PAUSE) -> list[int]:
+    """Continue every job left running by a process that stopped (its lease expired, or it never took one)
+    from its stored cursor: the job runner of the scheduler's minute job. Returns the jobs taken up (run in
+    background threads, or here to their end with ``background=False``)."""
+    with engine.connect() as connection:
+        running = connection.execute(sa.select(JOBS.c.id).where(JOBS.c.status == "running")
+                                     .order_by(JOBS.c.id)).scalars().all()
+    taken = []
+    for job_id in running:
+        if job_id in _running:
+            continue
+        holder = claim(engine, job_id, ttl)
+        if holder is None:
+            continue
+        logger.info("price recalculation %s: continued from its cursor", job_id)
+        taken.append(job_id)
+        if background:
+            run_in_background(engine, job_id, holder, ttl, pause)
+        else:
+            run(engine, job_id, pause=pause, holder=holder, ttl=ttl)
+    return taken
+
+
 def recalculate(engine: sa.Engine, tenant_id: int, window_start: datetime, window_end: datetime,
-                pause: float = 0.0) -> PriceRecalculation:
-    """Create a job and run it here to its end; returns the finished job (its audit record)."""
+                pause: float = 0.0, ttl: timedelta = LEASE_TTL) -> PriceRecalculation:
+    """Create a job and run it here to its end (holding its lease); returns the finished job (its audit
+    record)."""
     with Session(engine) as session, session.begin():
         job_id = start(session, tenant_id, window_start, window_end).id
     assert job_id is not None
-    run(engine, job_id, pause=pause)
+    run(engine, job_id, pause=pause, holder=claim(engine, job_id, ttl), ttl=ttl)
     with Session(engine) as session:
         job = session.get(PriceRecalculation, job_id)
         assert job is not None
@@ -267,6 +501,7 @@ def as_json(job: PriceRecalculation) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from llmobserve_app.db import get_engine  # the CLI reads the configured database; the service does not
+    from llmobserve_app.settings import get_settings
 
     parser = argparse.ArgumentParser(
         prog="python -m llmobserve_app.services.recalculation",
@@ -275,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="start", required=True, help="ISO date or datetime (UTC unless given)")
     parser.add_argument("--to", dest="end", help="ISO date or datetime, exclusive (default: now)")
     parser.add_argument("--database-url", help="default: DATABASE_URL")
+    parser.add_argument("--lease-seconds", type=float,
+                        help="the job's lease (another process continues the job once it expires; default: "
+                        "LLMOBSERVE_JOB_LEASE_SECONDS)")
     parser.add_argument("--pause", type=float, default=BACKGROUND_PAUSE,
                         help="after each chunk, pause this many times as long as it took "
                         f"(default {BACKGROUND_PAUSE:g}; 0: full speed, for a database nothing else writes)")
@@ -283,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
         window_start = custom_prices.parse_when(args.start, "from")
         window_end = custom_prices.parse_when(args.end, "to") or utcnow()
         assert window_start is not None
-        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause)
+        ttl = timedelta(seconds=args.lease_seconds or get_settings().job_lease_seconds)
+        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause, ttl)
     except UserFacingError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
