@@ -12,6 +12,8 @@
   ``DELIVERY_INTERVAL``. A process that has just enqueued calls ``deliver_notifications_soon`` (or
   ``deliver_notifications_after_commit``) to send at once, lease or not: delivery claims each row atomically,
   so any number of processes may deliver together; the lease only keeps the others from polling.
+- ``resume_recalculations``: every minute, continues the price recalculations left running by a process that
+  stopped (their runner's lease expired) from their stored cursor (``services/recalculation.resume_due``).
 - ``update_prices`` (only with ``PRICING_URL`` set): fetches the price data daily at 04:41 UTC and at start-up
   (``services/price_updates.py``); every server process applies what was accepted within
   ``price_updates.REFRESH_SECONDS`` (its own refresh thread, ``ingest_api.background_work``, not a leased job).
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from llmobserve_app.clock import app_clock
 from llmobserve_app.db import get_engine
 from llmobserve_app.delivery_config import delivery_config
-from llmobserve_app.services import leases, notifications, price_updates
+from llmobserve_app.services import leases, notifications, price_updates, recalculation
 from llmobserve_app.services.billing import subscriptions
 from llmobserve_app.services.billing.retention import apply_retention
 from llmobserve_app.services.billing.stripe_client import make_client
@@ -129,6 +131,12 @@ def deliver_notifications() -> None:
                     report.sent, report.retrying, report.failed, report.skipped)
 
 
+def resume_recalculations() -> None:
+    taken = recalculation.resume_due(get_engine(), timedelta(seconds=get_settings().job_lease_seconds))
+    if taken:
+        logger.info("price recalculations continued: %s", ", ".join(map(str, taken)))
+
+
 class SoonRunner:
     """Runs ``job`` on one background thread of this process, as soon as asked; a request made while it runs
     makes it run once more afterwards (so a row committed during a run is not left for the next poll), and
@@ -201,6 +209,8 @@ def create_scheduler(lease: JobLeaseHolder) -> BackgroundScheduler:
     scheduler.add_job(lease.run_if_held, "interval", args=[deliver_notifications],
                       seconds=DELIVERY_INTERVAL.total_seconds(), id="deliver_notifications", coalesce=True,
                       max_instances=1)
+    scheduler.add_job(lease.run, "interval", args=[resume_recalculations], minutes=1, id="resume_recalculations",
+                      coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))  # and once right away
     if settings.pricing_url:
         scheduler.add_job(lease.run, "cron", args=[update_prices], hour=4, minute=41, id="update_prices",
                           coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))  # daily, and at start

@@ -373,14 +373,15 @@ def _check_caps(engine: sa.Engine, job_id: int) -> None:
 
 
 def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep,
-        holder: str | None = None, ttl: timedelta = LEASE_TTL) -> None:
+        holder: str | None = None, ttl: timedelta = LEASE_TTL, chunk_events: int | None = None) -> None:
     """Run a job to its end, then evaluate the account's caps. Each chunk takes about ``CHUNK_SECONDS`` (its
     size follows the time the last one took); after each, pause ``pause`` times as long as it took (ingest has
     the database meanwhile). With ``holder``, the job's lease (``lease_name``, taken by the caller) is renewed
     every quarter of ``ttl`` and given up at the end; a runner that lost it (it stalled for longer than ``ttl``
-    and another took over) stops. A failure marks the job failed with the reason."""
-    size, largest = CHUNK_EVENTS, CHUNK_EVENTS * MAX_CHUNK_GROWTH
-    smallest = max(1, CHUNK_EVENTS // 10)
+    and another took over) stops. ``chunk_events`` fixes the chunks' size instead. A failure marks the job
+    failed with the reason."""
+    size, largest = chunk_events or CHUNK_EVENTS, chunk_events or CHUNK_EVENTS * MAX_CHUNK_GROWTH
+    smallest = chunk_events or max(1, CHUNK_EVENTS // 10)
     renewed = time.monotonic()
     try:
         while True:
@@ -471,13 +472,13 @@ def resume_due(engine: sa.Engine, ttl: timedelta = LEASE_TTL, background: bool =
 
 
 def recalculate(engine: sa.Engine, tenant_id: int, window_start: datetime, window_end: datetime,
-                pause: float = 0.0, ttl: timedelta = LEASE_TTL) -> PriceRecalculation:
+                pause: float = 0.0, ttl: timedelta = LEASE_TTL, chunk_events: int | None = None) -> PriceRecalculation:
     """Create a job and run it here to its end (holding its lease); returns the finished job (its audit
     record)."""
     with Session(engine) as session, session.begin():
         job_id = start(session, tenant_id, window_start, window_end).id
     assert job_id is not None
-    run(engine, job_id, pause=pause, holder=claim(engine, job_id, ttl), ttl=ttl)
+    run(engine, job_id, pause=pause, holder=claim(engine, job_id, ttl), ttl=ttl, chunk_events=chunk_events)
     with Session(engine) as session:
         job = session.get(PriceRecalculation, job_id)
         assert job is not None
@@ -513,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease-seconds", type=float,
                         help="the job's lease (another process continues the job once it expires; default: "
                         "LLMOBSERVE_JOB_LEASE_SECONDS)")
+    parser.add_argument("--chunk-events", type=int, help="calls per chunk (default: sized to take "
+                        f"{CHUNK_SECONDS * 1000:g} ms each)")
     parser.add_argument("--pause", type=float, default=BACKGROUND_PAUSE,
                         help="after each chunk, pause this many times as long as it took "
                         f"(default {BACKGROUND_PAUSE:g}; 0: full speed, for a database nothing else writes)")
@@ -522,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         window_end = custom_prices.parse_when(args.end, "to") or utcnow()
         assert window_start is not None
         ttl = timedelta(seconds=args.lease_seconds or get_settings().job_lease_seconds)
-        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause, ttl)
+        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause, ttl,
+                          args.chunk_events)
     except UserFacingError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2

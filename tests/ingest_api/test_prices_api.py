@@ -4,7 +4,7 @@ another account's price is 404 and never applies to it, and the operations are i
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
-from llmobserve_app.models import Event
+from llmobserve_app.models import CapAlert, Event
 from pricing import PRICE_DATA_VERSION
 from tests.factories import event
 
@@ -146,3 +146,44 @@ def test_recalculate_past_calls_in_the_background(client, make_account, engine) 
     inverted = client.post(routes.API_PRICES_RECALCULATE, json={"from": "2026-12-02", "to": "2026-12-01"},
                            headers=_auth(key))
     assert inverted.status_code == 422 and "from" in inverted.json()["detail"]
+
+
+def _recalculated(client: TestClient, key: str, since: datetime) -> dict:
+    reply = client.post(routes.API_PRICES_RECALCULATE, json={"from": since.isoformat()}, headers=_auth(key))
+    assert reply.status_code == 202, reply.text
+    job_url = routes.API_PRICES_RECALCULATION.format(job_id=reply.json()["id"])
+    deadline = time.monotonic() + 30
+    while (job := client.get(job_url, headers=_auth(key)).json())["status"] == "running":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
+
+
+def test_a_cap_crossed_by_re_priced_calls_fires_once_and_blocks(client, make_account, engine) -> None:
+    _, _, key = make_account()
+    now = datetime.now(UTC).replace(microsecond=0)
+    since = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0))  # within today's cap period
+    calls = [event(f"local-{i}", provider="ollama", model="llama3.1:8b", started_at=since.isoformat(),
+                   usage={"input_tokens": 1_000_000, "output_tokens": 0}) for i in range(3)]
+    assert client.post(routes.API_EVENTS, json={"events": calls}, headers=_auth(key)).status_code == 200
+    created = client.post(routes.API_CAPS, headers=_auth(key), json={
+        "scope": "global", "period": "day", "limit_usd": "0.10", "action": "block"})
+    assert created.status_code == 201, created.text
+    cap_id = created.json()["id"]
+    assert client.get(routes.API_CAPS_STATUS, headers=_auth(key)).json() == {"blocked": []}  # unpriced: $0
+
+    client.put(routes.API_PRICES, json={"provider": "ollama", "model": "llama3.1:8b", "input_per_mtok": "0.05",
+                                        "output_per_mtok": "0"}, headers=_auth(key))
+    job = _recalculated(client, key, since)
+    assert (job["status"], job["calls_changed"], job["cost_after_usd"]) == ("done", 3, "0.15")  # over $0.10
+
+    def exceeded() -> int:
+        with engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(CapAlert).where(
+                CapAlert.cap_id == cap_id, CapAlert.level == "exceeded")).scalar_one()
+
+    assert exceeded() == 1
+    blocked = client.get(routes.API_CAPS_STATUS, headers=_auth(key)).json()["blocked"]
+    assert [entry["scope"] for entry in blocked] == ["global"]
+    assert _recalculated(client, key, since)["calls_changed"] == 0
+    assert exceeded() == 1  # evaluated again, fired once

@@ -4,6 +4,10 @@ to one rebuilt from the events, the audit counters right, idempotent, other wind
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -158,3 +162,64 @@ def test_the_command_line_re_prices_a_window(engine, database_url, make_account,
     assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
     assert recalculation.main([*args[:3], "2026-13-01", *args[4:]]) == 2  # --from 2026-13-01
     assert "from must be an ISO date" in capsys.readouterr().err
+
+
+def test_a_killed_recalculation_is_continued_from_its_cursor_once_its_lease_expires(
+        engine, database_url, make_account) -> None:
+    """A real process runs the job (the command line, small chunks, long pauses) and is killed with SIGKILL
+    mid-job; ``resume_due`` (the scheduler's minute job) leaves it alone while the dead runner's lease lasts,
+    then continues it from the stored cursor: every event priced as a brute force says, each event counted
+    once (no chunk applied twice), rollups as a rebuild gives them."""
+    tenant, _, _ = make_account()
+    sent = _events(random.Random(11), 240)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+    stored_before = _stored(engine, tenant)
+    _save(engine, tenant, provider="ollama", model="llama3.1:8b", input_per_mtok="0.2", output_per_mtok="0.6")
+    _save(engine, tenant, provider="openai", model="gpt-4o-mini", input_per_mtok="0.1", output_per_mtok="0.4")
+    lease = timedelta(seconds=2)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmobserve_app.services.recalculation", "--tenant", str(tenant),
+         "--from", DAY0.isoformat(), "--to", (DAY0 + timedelta(days=5)).isoformat(), "--database-url", database_url,
+         "--chunk-events", "15", "--pause", "40", "--lease-seconds", str(lease.total_seconds())],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with engine.connect() as connection:
+                job = connection.execute(sa.select(PriceRecalculation).where(
+                    PriceRecalculation.tenant_id == tenant)).first()
+            if job is not None and job.events_seen >= 45:
+                break
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert process.wait(10) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    with engine.connect() as connection:
+        job = connection.execute(sa.select(PriceRecalculation).where(PriceRecalculation.id == job.id)).one()
+    assert job.status == "running" and 45 <= job.events_seen < len(sent)
+
+    assert recalculation.resume_due(engine, lease, background=False, pause=0) == []  # its lease still runs
+    time.sleep(max(0.0, lease.total_seconds() + 0.2 - (time.monotonic() - killed_at)))
+    assert recalculation.resume_due(engine, lease, background=False, pause=0) == [job.id]
+
+    expected = _brute_force(engine, tenant, sent)
+    assert _stored(engine, tenant) == expected
+    with session_scope(engine) as session:
+        done = session.get(PriceRecalculation, job.id)
+        charged = [c["span_id"] for c in sent if c["status_code"] < 400]
+        assert (done.status, done.events_seen) == ("done", len(sent))
+        assert done.calls_changed == sum(stored_before[span] != expected[span] for span in expected)
+        assert done.cost_before_nanos == sum(stored_before[s][0] or 0 for s in charged)
+        assert done.cost_after_nanos == sum(expected[s][0] or 0 for s in charged)
+    recalculated = rollup_snapshot(engine, tenant)
+    with session_scope(engine) as session:
+        rollups.rebuild_tenant(session, tenant)
+    assert recalculated == rollup_snapshot(engine, tenant)
+    assert recalculation.resume_due(engine, lease, background=False) == []  # nothing left running
