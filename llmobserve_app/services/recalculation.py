@@ -29,6 +29,7 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -81,6 +82,22 @@ _USAGE = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_wr
           "reasoning_tokens", "audio_seconds", "web_searches", "requests", "units")
 _PYTHON, _SQL, _UNPRICED = 0, 1, 2  # how a selected event's new price is known: priced here, by SQL, none
 _SQL_BOUND = 2**62  # the SQL price of an event stays below this (SQLite's integers are 64-bit)
+WRITE_EVENTS = 500  # changed calls stored per write transaction at most
+MAX_STALLED_CHUNKS = 100  # chunks in a row that found their calls changed by another writer: the job fails
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One call whose price changes: as read, and its row (``EVENT_COLUMNS`` order) before and after."""
+
+    started_at: datetime
+    event_id: int
+    old: tuple[Any, ...]
+    new: tuple[Any, ...]
+    was: list[Any]
+    now: list[Any]
+
+
 _running: set[int] = set()  # job ids this process is running in a background thread
 _running_lock = threading.Lock()
 
@@ -242,113 +259,160 @@ def _selection(prices: Prices, groups: list[Any], start: datetime, end: datetime
     return where, modes, costs, price_ids
 
 
-def _chunk_end(session: Session, tenant_id: int, start: datetime, window_end: datetime, events: int) -> datetime:
+def _chunk_end(connection: sa.Connection, tenant_id: int, start: datetime, window_end: datetime,
+               events: int) -> datetime:
     """Where a chunk from ``start`` ends: at the start of the ``events``-th call after it (all calls of one instant
     in one chunk), or at the window's end."""
     in_window = (EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at < window_end)
-    nth = session.execute(sa.select(EVENTS.c.started_at).where(*in_window, EVENTS.c.started_at >= start)
+    nth = connection.execute(sa.select(EVENTS.c.started_at).where(*in_window, EVENTS.c.started_at >= start)
                           .order_by(EVENTS.c.started_at).offset(events).limit(1)).scalar()
     if nth is None:
         return window_end
     if nth > start:
         return nth
-    after = session.execute(sa.select(sa.func.min(EVENTS.c.started_at))
+    after = connection.execute(sa.select(sa.func.min(EVENTS.c.started_at))
                             .where(*in_window, EVENTS.c.started_at > start)).scalar()
     return after if after is not None else window_end
 
 
-def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool:
-    """Re-price the job's next chunk (about ``events`` calls, ``CHUNK_EVENTS`` by default) in one transaction;
-    True when the job is over."""
-    with Session(engine) as session:
-        tenant_id = session.execute(sa.select(JOBS.c.tenant_id).where(JOBS.c.id == job_id)).scalar_one()
-    prices: Prices = custom_prices.load_prices(engine, tenant_id)  # as ingest prices now, read afresh
+class _Moved(Exception):
+    """What a write piece found was no longer as read (another runner or job got there first)."""
+
+
+def _changes(engine: sa.Engine, job: Any, start: datetime, end: datetime, prices: Prices) -> list[_Change]:
+    """Read [start, end) of the job's window (a snapshot, no lock): the calls whose price changes, with their
+    rows before and after, in (started_at, id) order."""
     postgres = sql_dialect(engine.dialect.name) is POSTGRES
     db_time = aware_time if postgres else sqlite_time
+    in_chunk = (EVENTS.c.tenant_id == job["tenant_id"], EVENTS.c.started_at >= start, EVENTS.c.started_at < end)
+    charged = EVENTS.c.charged.is_(sa.true())
+    changes: list[_Change] = []
+    with engine.connect() as connection:
+        groups = connection.execute(sa.select(EVENTS.c.provider, EVENTS.c.model, _plain_call).where(*in_chunk, charged)
+                                    .group_by(EVENTS.c.provider, EVENTS.c.model, _plain_call)).all()
+        where, modes, costs, price_ids = _selection(prices, [tuple(group) for group in groups], start, end)
+        if not where:
+            return changes
+        query = sa.select(*_SELECTED, sa.case(*modes, else_=_PYTHON),
+                          sa.case(*costs, else_=None) if costs else sa.null(),
+                          sa.case(*price_ids, else_=None) if price_ids else sa.null(),
+                          ).where(*in_chunk, charged, sa.or_(*where)).order_by(EVENTS.c.started_at, EVENTS.c.id)
+        for row in connection.execute(query):
+            stored = row._mapping
+            old = (stored["cost_nanos"], stored["priced"], stored["price_id"])
+            mode, sql_cost, sql_price_id = row[-3:]
+            if mode == _SQL:
+                new = (sql_cost, True, sql_price_id)
+            elif mode == _UNPRICED:
+                new = (None, False, None)
+            else:
+                try:
+                    priced = price_event(_stored_call(stored), stored["started_at"], prices)
+                    new = (priced[0], priced[1], _truncated(priced[2]))
+                except (ValueError, ArithmeticError):
+                    new = old  # usage no price can read (it was stored before a rule tightened): left as it is
+            if new == old:
+                continue
+            was = _storage_row(row, db_time)
+            now = was.copy()
+            now[_COST], now[_PRICED], now[_PRICE_ID] = new
+            changes.append(_Change(stored["started_at"], row[0], old, new, was, now))
+    return changes
+
+
+def _pieces(changes: list[_Change], start: datetime, end: datetime) -> list[tuple[datetime, datetime, list[_Change]]]:
+    """[start, end) cut into ranges of about ``WRITE_EVENTS`` changes each (the calls of one instant are never
+    cut apart): one write transaction each."""
+    pieces = []
+    first, taken, index = start, 0, WRITE_EVENTS
+    while index < len(changes):
+        while index < len(changes) and changes[index].started_at == changes[index - 1].started_at:
+            index += 1
+        if index == len(changes):
+            break
+        cut = changes[index].started_at  # after every call of the piece, so after ``first``
+        pieces.append((first, cut, changes[taken:index]))
+        first, taken, index = cut, index, index + WRITE_EVENTS
+    pieces.append((first, end, changes[taken:]))
+    return pieces
+
+
+def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, changes: list[_Change],
+           done: bool) -> None:
+    """Store one piece in one short transaction: the changed calls' new prices (each only if still as read),
+    their measures moved in the rollups, the job's cursor moved to ``last`` and its audit counters. Raises
+    ``_Moved`` (the transaction rolled back) when the job or a call is no longer as read."""
+    postgres = sql_dialect(engine.dialect.name) is POSTGRES
     with Session(engine) as session, session.begin():
         job = _lock_job(session, job_id, postgres)
-        if job["status"] != "running":
-            return True
-        start = job["cursor_started"] or job["window_start"]
-        end = _chunk_end(session, tenant_id, start, job["window_end"], events or CHUNK_EVENTS)
-        in_chunk = (EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at >= start, EVENTS.c.started_at < end)
+        if job["status"] != "running" or (job["cursor_started"] or job["window_start"]) != first:
+            raise _Moved
+        tenant_id = job["tenant_id"]
         charged = EVENTS.c.charged.is_(sa.true())
         seen, cost_before, unpriced_before = session.execute(sa.select(
             sa.func.count(), sa.func.sum(sa.case((charged, sa.func.coalesce(EVENTS.c.cost_nanos, 0)), else_=0)),
             sa.func.sum(sa.case((sa.and_(charged, EVENTS.c.priced.is_(sa.false())), 1), else_=0)),
-        ).where(*in_chunk)).one()
-        cost_before, unpriced_before = int(cost_before or 0), int(unpriced_before or 0)
-        groups = session.execute(sa.select(EVENTS.c.provider, EVENTS.c.model, _plain_call).where(*in_chunk, charged)
-                                 .group_by(EVENTS.c.provider, EVENTS.c.model, _plain_call)).all()
-        where, modes, costs, price_ids = _selection(prices, [tuple(group) for group in groups], start, end)
-        before: list[list[Any]] = []
-        after: list[list[Any]] = []
-        updates: list[dict[str, Any]] = []
-        cost_change = unpriced_change = 0
-        if where:
-            query = sa.select(*_SELECTED, sa.case(*modes, else_=_PYTHON),
-                              sa.case(*costs, else_=None) if costs else sa.null(),
-                              sa.case(*price_ids, else_=None) if price_ids else sa.null(),
-                              ).where(*in_chunk, charged, sa.or_(*where))
-            if postgres:
-                query = query.with_for_update(of=EVENTS)
-            for row in session.execute(query):
-                stored = row._mapping
-                old = (stored["cost_nanos"], stored["priced"], stored["price_id"])
-                mode, sql_cost, sql_price_id = row[-3:]
-                if mode == _SQL:
-                    new = (sql_cost, True, sql_price_id)
-                elif mode == _UNPRICED:
-                    new = (None, False, None)
-                else:
-                    try:
-                        priced = price_event(_stored_call(stored), stored["started_at"], prices)
-                        new = (priced[0], priced[1], _truncated(priced[2]))
-                    except (ValueError, ArithmeticError):
-                        new = old  # usage no price can read (it was stored before a rule tightened): left as it is
-                if new == old:
-                    continue
-                cost_change += (new[0] or 0) - (old[0] or 0)
-                unpriced_change += (not new[1]) - (not old[1])
-                was = _storage_row(row, db_time)
-                now = was.copy()
-                now[_COST], now[_PRICED], now[_PRICE_ID] = new
-                before.append(was)
-                after.append(now)
-                updates.append({"event_id": row[0], "new_cost": new[0], "new_priced": new[1],
-                                "new_price_id": new[2]})
-        if updates:
-            _apply(session, tenant_id, before, after, updates, postgres)
-        done = end >= job["window_end"]
+        ).where(EVENTS.c.tenant_id == tenant_id, EVENTS.c.started_at >= first, EVENTS.c.started_at < last)).one()
+        cost_after, unpriced_after = int(cost_before or 0), int(unpriced_before or 0)
+        if changes:
+            _apply(session, tenant_id, changes, postgres)
+            cost_after += sum((change.new[0] or 0) - (change.old[0] or 0) for change in changes)
+            unpriced_after += sum((not change.new[1]) - (not change.old[1]) for change in changes)
         session.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(
-            events_seen=JOBS.c.events_seen + seen, calls_changed=JOBS.c.calls_changed + len(updates),
-            cost_before_nanos=JOBS.c.cost_before_nanos + cost_before,
-            cost_after_nanos=JOBS.c.cost_after_nanos + cost_before + cost_change,
-            unpriced_before=JOBS.c.unpriced_before + unpriced_before,
-            unpriced_after=JOBS.c.unpriced_after + unpriced_before + unpriced_change,
-            cursor_started=end, cursor_id=None,
+            events_seen=JOBS.c.events_seen + seen, calls_changed=JOBS.c.calls_changed + len(changes),
+            cost_before_nanos=JOBS.c.cost_before_nanos + int(cost_before or 0),
+            cost_after_nanos=JOBS.c.cost_after_nanos + cost_after,
+            unpriced_before=JOBS.c.unpriced_before + int(unpriced_before or 0),
+            unpriced_after=JOBS.c.unpriced_after + unpriced_after,
+            cursor_started=last, cursor_id=None,
             status="done" if done else "running", updated_at=utcnow(), finished_at=utcnow() if done else None))
+
+
+def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool:
+    """Re-price the job's next chunk (about ``events`` calls, ``CHUNK_EVENTS`` by default): read it without
+    holding any lock, then write what changed in pieces of at most ``WRITE_EVENTS`` calls, one short
+    transaction each. True when the job is over; a chunk another runner got to first is left to be read again."""
+    with engine.connect() as connection:
+        job = connection.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).mappings().one()
+        if job["status"] != "running":
+            return True
+        start = job["cursor_started"] or job["window_start"]
+        end = _chunk_end(connection, job["tenant_id"], start, job["window_end"], events or CHUNK_EVENTS)
+    prices: Prices = custom_prices.load_prices(engine, job["tenant_id"])  # as ingest prices now, read afresh
+    done = end >= job["window_end"]
+    pieces = _pieces(_changes(engine, job, start, end, prices), start, end)
+    try:
+        for number, (first, last, changes) in enumerate(pieces):
+            _write(engine, job_id, first, last, changes, done and number == len(pieces) - 1)
+    except _Moved:
+        return False
     return done
 
 
-def _apply(session: Session, tenant_id: int, before: list[list[Any]], after: list[list[Any]],
-           updates: list[dict[str, Any]], postgres: bool) -> None:
-    """Store the new prices of a chunk's changed events and move their measures in the rollups."""
-    session.execute(
-        sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("event_id")).values(
-            cost_nanos=sa.bindparam("new_cost"), priced=sa.bindparam("new_priced"),
-            price_id=sa.bindparam("new_price_id")),
-        updates)
+def _apply(session: Session, tenant_id: int, changes: list[_Change], postgres: bool) -> None:
+    """Store the new prices of changed calls (each only if its stored price is still the one read: else
+    ``_Moved``) and move their measures in the rollups."""
+    updated = session.execute(
+        sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("event_id"),
+                                EVENTS.c.cost_nanos.is_not_distinct_from(sa.bindparam("old_cost", type_=sa.BigInteger)),
+                                EVENTS.c.priced == sa.bindparam("old_priced", type_=sa.Boolean),
+                                EVENTS.c.price_id.is_not_distinct_from(sa.bindparam("old_price_id", type_=sa.String)))
+        .values(cost_nanos=sa.bindparam("new_cost"), priced=sa.bindparam("new_priced"),
+                price_id=sa.bindparam("new_price_id")),
+        [{"event_id": change.event_id, "old_cost": change.old[0], "old_priced": change.old[1],
+          "old_price_id": change.old[2], "new_cost": change.new[0], "new_priced": change.new[1],
+          "new_price_id": change.new[2]} for change in changes]).rowcount
+    if updated != len(changes):
+        raise _Moved
+    before, after = [tuple(change.was) for change in changes], [tuple(change.now) for change in changes]
     dialect = sql_dialect("postgresql" if postgres else "sqlite")
     cursor = session.connection().connection.cursor()
     try:
         target = (PostgresTarget if postgres else SqliteTarget)(session, cursor)
-        target.upsert(repricing_statements(dialect, tenant_id, [tuple(r) for r in before], [tuple(r) for r in after]))
+        target.upsert(repricing_statements(dialect, tenant_id, before, after))
     finally:
         cursor.close()
-    first, last = (min(row[STARTED] for row in before), max(row[STARTED] for row in before))
-    if not postgres:  # storage text back to aware datetimes for the query
-        first, last = (datetime.fromisoformat(text + "+00:00") for text in (first, last))
+    first, last = changes[0].started_at, changes[-1].started_at
     for table in (UsageHourly.__table__, TenantUsageHourly.__table__):  # a bucket of priced=false emptied
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.calls == 0,
                                                table.c.hour >= hour_floor(first), table.c.hour <= last))
@@ -372,6 +436,11 @@ def _check_caps(engine: sa.Engine, job_id: int) -> None:
         checks.check(engine, rules, app_clock()())
 
 
+def _cursor(engine: sa.Engine, job_id: int) -> datetime | None:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(JOBS.c.cursor_started).where(JOBS.c.id == job_id)).scalar()
+
+
 def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep,
         holder: str | None = None, ttl: timedelta = LEASE_TTL, chunk_events: int | None = None) -> None:
     """Run a job to its end, then evaluate the account's caps. Each chunk takes about ``CHUNK_SECONDS`` (its
@@ -383,6 +452,7 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
     size, largest = chunk_events or CHUNK_EVENTS, chunk_events or CHUNK_EVENTS * MAX_CHUNK_GROWTH
     smallest = chunk_events or max(1, CHUNK_EVENTS // 10)
     renewed = time.monotonic()
+    stalled, last_cursor = 0, _cursor(engine, job_id)
     try:
         while True:
             if holder is not None and time.monotonic() - renewed >= ttl.total_seconds() / 4:
@@ -395,6 +465,11 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
             took = time.monotonic() - began
             if done:
                 break
+            cursor = _cursor(engine, job_id)
+            stalled = stalled + 1 if cursor == last_cursor else 0
+            if stalled >= MAX_STALLED_CHUNKS:
+                raise RuntimeError(f"no progress in {stalled} chunks (calls changed by another writer each time)")
+            last_cursor = cursor
             if took < CHUNK_SECONDS / 2:
                 size = min(size * 2, largest)
             elif took > CHUNK_SECONDS * 2:

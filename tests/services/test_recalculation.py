@@ -80,6 +80,7 @@ def _save(engine, tenant: int, **fields: Any) -> None:
 
 def test_recalculation_equals_a_brute_force_re_pricing(engine, make_account, monkeypatch) -> None:
     monkeypatch.setattr(recalculation, "CHUNK_EVENTS", 7)  # many chunks, and a window not a multiple of it
+    monkeypatch.setattr(recalculation, "WRITE_EVENTS", 2)  # chunks written in several pieces
     tenant, _, _ = make_account("repriced")
     other, _, _ = make_account("untouched")
     sent = _events(random.Random(20261201), 150)
@@ -223,3 +224,40 @@ def test_a_killed_recalculation_is_continued_from_its_cursor_once_its_lease_expi
         rollups.rebuild_tenant(session, tenant)
     assert recalculated == rollup_snapshot(engine, tenant)
     assert recalculation.resume_due(engine, lease, background=False) == []  # nothing left running
+
+
+def test_a_call_re_priced_by_another_job_meanwhile_is_not_moved_twice(engine, make_account, monkeypatch) -> None:
+    """Two jobs over one window: the second runs to its end between the first's read of a chunk and its write.
+    The first's write finds the calls no longer as it read them, rolls back and reads the chunk again (then
+    nothing is left to change): every rollup still equals a rebuild, nothing counted twice."""
+    tenant, _, _ = make_account()
+    sent = _events(random.Random(17), 60)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+    _save(engine, tenant, provider="ollama", model="llama3.1:8b", input_per_mtok="0.2", output_per_mtok="0.6")
+    window = (DAY0, DAY0 + timedelta(days=5))
+    with session_scope(engine) as session:
+        first = recalculation.start(session, tenant, *window).id
+    read = recalculation._changes
+    others: list[PriceRecalculation] = []
+    interleaved: list[bool] = []
+
+    def read_then_another_job_runs(*args: Any) -> Any:
+        changes = read(*args)
+        if not interleaved:
+            interleaved.append(True)  # once: the other job reads through this function too
+            others.append(recalculation.recalculate(engine, tenant, *window))
+        return changes
+
+    monkeypatch.setattr(recalculation, "_changes", read_then_another_job_runs)
+    recalculation.run(engine, first, pause=0, chunk_events=1000)
+    (other,) = others
+    with session_scope(engine) as session:
+        job = session.get(PriceRecalculation, first)
+        assert (job.status, job.events_seen, job.calls_changed) == ("done", 60, 0)
+    assert other.calls_changed > 0 and other.events_seen == 60
+    assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
+    recalculated = rollup_snapshot(engine, tenant)
+    with session_scope(engine) as session:
+        rollups.rebuild_tenant(session, tenant)
+    assert recalculated == rollup_snapshot(engine, tenant)
