@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import logging
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,25 +48,17 @@ from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.ingest.fast_schema import INT_MAX
 from llmobserve_app.services.ingest.rollup_rows import repricing_statements
-from llmobserve_app.services.ingest.rows import (
-    COLUMN,
-    EVENT_COLUMNS,
-    STARTED,
-    Prices,
-    aware_time,
-    price_event,
-    sqlite_time,
-)
-from llmobserve_app.services.ingest.sql import POSTGRES, sql_dialect
+from llmobserve_app.services.ingest.rows import COLUMN, EVENT_COLUMNS, STARTED, Prices, price_event
+from llmobserve_app.services.ingest.sql import POSTGRES, SQLITE, Dialect, sql_dialect
 from llmobserve_app.services.ingest.store import PostgresTarget, SqliteTarget
 from llmobserve_app.services.money import NANOS_EXPONENT
 from llmobserve_app.services.time_range import hour_floor
 from pricing import FlatPrices
 
 logger = logging.getLogger(__name__)
-CHUNK_EVENTS = 2000  # events a chunk spans at first; ``run`` then sizes chunks to take about ``CHUNK_SECONDS``
-CHUNK_SECONDS = 0.01
-MAX_CHUNK_GROWTH = 50  # a chunk spans at most CHUNK_EVENTS × this
+CHUNK_EVENTS = 5000  # events a chunk spans at first; ``run`` then sizes chunks to take about ``CHUNK_SECONDS``
+CHUNK_SECONDS = 0.2
+MAX_CHUNK_GROWTH = 20  # a chunk spans at most CHUNK_EVENTS × this
 BACKGROUND_PAUSE = 4.0  # after each chunk, pause this many times as long as it took
 LEASE_TTL = timedelta(seconds=60)  # a runner renews its job's lease every quarter of this
 EVENTS = Event.__table__
@@ -124,16 +118,6 @@ def _stored_call(row: dict[str, Any]) -> SimpleNamespace:
         provider=row["provider"], model=row["model"], batch=row["batch"], service_tier=row["service_tier"],
         provider_reported_cost=None if reported is None else Decimal(reported) / NANOS_PER_USD,
         usage=SimpleNamespace(**{name: row[name] for name in _USAGE}))
-
-
-def _storage_row(row: Any, db_time: Any) -> list[Any]:
-    """An event as ``rows.event_row`` builds it (EVENT_COLUMNS order, times in storage form), as far as the
-    rollups read it."""
-    values: list[Any] = [None] * len(EVENT_COLUMNS)
-    for position, value in zip(_POSITIONS, row[1:len(_READ) + 1], strict=True):
-        values[position] = value
-    values[STARTED], values[_ENDED] = db_time(values[STARTED]), db_time(values[_ENDED])
-    return values
 
 
 def _lock_job(session: Session, job_id: int, postgres: bool) -> Any:
@@ -279,13 +263,25 @@ class _Moved(Exception):
     """What a write piece found was no longer as read (another runner or job got there first)."""
 
 
+def _aware(value: Any) -> datetime:
+    """A time as the driver returns it (SQLite: naive UTC text; PostgreSQL: aware, in the session's time zone)
+    as an aware UTC datetime."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+_MODE, _NEW_COST, _NEW_PRICE_ID = len(_SELECTED), len(_SELECTED) + 1, len(_SELECTED) + 2
+_ID, _OLD_COST, _OLD_PRICED, _OLD_PRICE_ID, _STARTED_AT, _UNITS = (
+    0, *(1 + _READ.index(name) for name in ("cost_nanos", "priced", "price_id", "started_at", "units")))
+
+
 def _changes(engine: sa.Engine, job: Any, start: datetime, end: datetime, prices: Prices) -> list[_Change]:
     """Read [start, end) of the job's window (a snapshot, no lock): the calls whose price changes, with their
-    rows before and after, in (started_at, id) order."""
-    postgres = sql_dialect(engine.dialect.name) is POSTGRES
-    db_time = aware_time if postgres else sqlite_time
+    rows before and after, in (started_at, id) order. Rows come as the driver returns them (SQLite: times as
+    the naive UTC text they are stored as, booleans as 0/1, JSON as text), which is what the rollup statements
+    take; the few values pricing in Python reads are converted."""
     in_chunk = (EVENTS.c.tenant_id == job["tenant_id"], EVENTS.c.started_at >= start, EVENTS.c.started_at < end)
     charged = EVENTS.c.charged.is_(sa.true())
+    postgres = sql_dialect(engine.dialect.name) is POSTGRES
     changes: list[_Change] = []
     with engine.connect() as connection:
         groups = connection.execute(sa.select(EVENTS.c.provider, EVENTS.c.model, _plain_call).where(*in_chunk, charged)
@@ -297,26 +293,35 @@ def _changes(engine: sa.Engine, job: Any, start: datetime, end: datetime, prices
                           sa.case(*costs, else_=None) if costs else sa.null(),
                           sa.case(*price_ids, else_=None) if price_ids else sa.null(),
                           ).where(*in_chunk, charged, sa.or_(*where)).order_by(EVENTS.c.started_at, EVENTS.c.id)
-        for row in connection.execute(query):
-            stored = row._mapping
-            old = (stored["cost_nanos"], stored["priced"], stored["price_id"])
-            mode, sql_cost, sql_price_id = row[-3:]
-            if mode == _SQL:
-                new = (sql_cost, True, sql_price_id)
-            elif mode == _UNPRICED:
-                new = (None, False, None)
-            else:
-                try:
-                    priced = price_event(_stored_call(stored), stored["started_at"], prices)
-                    new = (priced[0], priced[1], _truncated(priced[2]))
-                except (ValueError, ArithmeticError):
-                    new = old  # usage no price can read (it was stored before a rule tightened): left as it is
-            if new == old:
-                continue
-            was = _storage_row(row, db_time)
-            now = was.copy()
-            now[_COST], now[_PRICED], now[_PRICE_ID] = new
-            changes.append(_Change(stored["started_at"], row[0], old, new, was, now))
+        result = connection.execute(query)
+        rows = result.cursor.fetchall()  # the driver's values, without SQLAlchemy's per-value processing
+        result.close()
+    for row in rows:
+        old = (row[_OLD_COST], bool(row[_OLD_PRICED]), row[_OLD_PRICE_ID])
+        mode = row[_MODE]
+        if mode == _SQL:
+            new = (row[_NEW_COST], True, row[_NEW_PRICE_ID])
+        elif mode == _UNPRICED:
+            new = (None, False, None)
+        else:
+            stored = dict(zip(_READ, row[1:_MODE], strict=True))
+            units = stored["units"]
+            stored["units"] = json.loads(units) if isinstance(units, str) else units
+            try:
+                priced = price_event(_stored_call(stored), _aware(stored["started_at"]), prices)
+                new = (priced[0], priced[1], _truncated(priced[2]))
+            except (ValueError, ArithmeticError):
+                new = old  # usage no price can read (it was stored before a rule tightened): left as it is
+        if new == old:
+            continue
+        was: list[Any] = [None] * len(EVENT_COLUMNS)
+        for position, value in zip(_POSITIONS, row[1:_MODE], strict=True):
+            was[position] = value
+        if postgres:  # as ingest builds rows: UTC datetimes (the rollups' hours and days are UTC)
+            was[STARTED], was[_ENDED] = _aware(was[STARTED]), _aware(was[_ENDED])
+        now = was.copy()
+        now[_COST], now[_PRICED], now[_PRICE_ID] = new
+        changes.append(_Change(_aware(row[_STARTED_AT]), row[_ID], old, new, was, now))
     return changes
 
 
@@ -389,25 +394,26 @@ def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool
     return done
 
 
+@lru_cache(maxsize=2)
+def _update_sql(dialect: Dialect) -> str:
+    """One call's new price, only where its stored price is still the one read (NULL-safe comparisons)."""
+    same = "IS" if dialect is SQLITE else "IS NOT DISTINCT FROM"
+    mark = dialect.placeholder
+    return (f"UPDATE events SET cost_nanos = {mark}, priced = {mark}, price_id = {mark} WHERE id = {mark} AND "
+            f"cost_nanos {same} {mark} AND priced = {mark} AND price_id {same} {mark}")
+
+
 def _apply(session: Session, tenant_id: int, changes: list[_Change], postgres: bool) -> None:
     """Store the new prices of changed calls (each only if its stored price is still the one read: else
     ``_Moved``) and move their measures in the rollups."""
-    updated = session.execute(
-        sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("event_id"),
-                                EVENTS.c.cost_nanos.is_not_distinct_from(sa.bindparam("old_cost", type_=sa.BigInteger)),
-                                EVENTS.c.priced == sa.bindparam("old_priced", type_=sa.Boolean),
-                                EVENTS.c.price_id.is_not_distinct_from(sa.bindparam("old_price_id", type_=sa.String)))
-        .values(cost_nanos=sa.bindparam("new_cost"), priced=sa.bindparam("new_priced"),
-                price_id=sa.bindparam("new_price_id")),
-        [{"event_id": change.event_id, "old_cost": change.old[0], "old_priced": change.old[1],
-          "old_price_id": change.old[2], "new_cost": change.new[0], "new_priced": change.new[1],
-          "new_price_id": change.new[2]} for change in changes]).rowcount
-    if updated != len(changes):
-        raise _Moved
-    before, after = [tuple(change.was) for change in changes], [tuple(change.now) for change in changes]
     dialect = sql_dialect("postgresql" if postgres else "sqlite")
     cursor = session.connection().connection.cursor()
     try:
+        cursor.executemany(_update_sql(dialect), [(*change.new, change.event_id, *change.old) for change in changes])
+        updated = cursor.rowcount
+        if updated != len(changes):
+            raise _Moved
+        before, after = [tuple(change.was) for change in changes], [tuple(change.now) for change in changes]
         target = (PostgresTarget if postgres else SqliteTarget)(session, cursor)
         target.upsert(repricing_statements(dialect, tenant_id, before, after))
     finally:
