@@ -8,9 +8,10 @@
    recalculates the whole window at full speed (``recalculate``, no pause): events/s and the seconds for 1M;
 3. ingest: the real ingest app under Granian (``bench_ingest``: 1 worker and its SQLite writer process, 8 client
    threads POSTing gzip batches of 500) on the same database; each round measures ingest alone and while a
-   recalculation started with ``POST /v1/prices/recalculate`` runs (in the server's process, with its default
-   pause, as the app runs it), alternating which goes first; the job is stopped after the phase (its status set
-   to ``stopped``), and its progress during the phase is printed (the background rate).
+   recalculation started with ``POST /v1/prices/recalculate`` runs (as the app runs it: in a child process of
+   the server at nice 10, pausing 4× each chunk's time), alternating which goes first; the job is stopped after
+   the phase (its status set to ``stopped``), and its progress during the phase is printed (the background
+   rate).
 """
 
 from __future__ import annotations

@@ -1,22 +1,33 @@
 """Re-pricing an account's past calls with the prices in force now (after a custom price was saved, or price
 data was corrected), in bounded chunks that keep every rollup exact.
 
-A recalculation (``price_recalculations`` row) walks the account's events of a window in (started_at, id)
-order, ``CHUNK_EVENTS`` at a time, each chunk in one transaction:
+A recalculation (``price_recalculations`` row) walks the account's events of a window by ``started_at``, a
+chunk at a time: [cursor, the start of the N-th call after it) — N sized by ``run`` so a chunk takes about
+``CHUNK_SECONDS`` — and every chunk in two steps:
 
-1. it takes the job's row first — on SQLite by writing it, which takes the database's write lock, so nothing
-   read below changes before the commit; on PostgreSQL with ``FOR UPDATE`` on the job and on the chunk's events;
-2. prices each charged event again (``ingest.rows.price_event``, the account's prices as ingest applies them);
-3. updates the events whose cost, priced flag or price id changed, and moves their measures in every rollup
-   they are summed in (``rollup_rows.repricing_statements``: the event as it was subtracted, as it is added;
-   hourly buckets left at zero calls deleted), and invalidates the per-customer range totals;
-4. advances the job's cursor and its audit counters (calls changed, cost and unpriced calls before → after).
+1. read (``_changes``, no lock held, a snapshot): the chunk's charged calls are grouped by provider, model and
+   "plain token call" (no batch, tier, audio, units or reported cost), each group cut where its price may change
+   (``Prices.price_changes``: period starts). A plain group with integer rates (``pricing.flat``) is priced in
+   SQL (``flat_sql``: the same integer sum and half-even rounding as ingest's ``price_event``), and only the
+   calls whose cost, priced flag or price id differ are read; a model with no price at all reads only the calls
+   not already unpriced; everything else (tiered or daily prices, batch, audio…) is read and priced in Python
+   with ``price_event``. So a window where most prices did not change costs a scan in SQL, not a row in Python;
+2. write (``_write``), in pieces of at most ``WRITE_EVENTS`` changed calls (the calls of one instant never cut
+   apart), each in one short transaction: the job's row is taken first (on SQLite by writing it: the write
+   lock; on PostgreSQL ``FOR UPDATE``) and must still have its cursor where the piece starts; each call is
+   updated only if its stored price is still the one read, else the transaction rolls back and the chunk is
+   read again (another job or runner got there first: nothing is moved twice); the calls' measures move in
+   every rollup they are summed in (``rollup_rows.repricing_statements``: the call as it was subtracted, as it
+   is added; hourly buckets left at zero calls deleted); the per-customer range totals are invalidated; the
+   cursor and the audit counters (calls seen and changed, cost and unpriced calls before → after) advance.
 
-So a chunk is all-or-nothing, and running the same window again changes nothing (idempotent). A job whose
-process stopped (a restart) keeps ``status='running'`` and is not picked up by itself: start the same window
-again (the finished chunks then change nothing). An event ingested meanwhile is priced by ingest with the same prices. A
-pause after each chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took) leaves the
-database to ingest 80 % of the time (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
+So each piece is all-or-nothing, and running the same window again changes nothing (idempotent). An event
+ingested meanwhile is priced by ingest with the same prices. A runner holds the job's lease (``lease_name`` in
+``job_leases``, renewed every quarter of its life); a job whose process died keeps ``status='running'`` and is
+continued from its cursor by ``resume_due`` (the scheduler's minute job) once the lease has expired. When a job
+ends, the account's caps are evaluated (a cap crossed by newly priced calls fires, once). A pause after each
+chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took) leaves the database and the
+CPU to ingest (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
 
     python -m llmobserve_app.services.recalculation --tenant ID --from 2026-11-01 [--to 2026-12-01] [--pause 4]
 """
@@ -27,6 +38,8 @@ import argparse
 import itertools
 import json
 import logging
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -34,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -92,8 +106,9 @@ class _Change:
     now: list[Any]
 
 
-_running: set[int] = set()  # job ids this process is running in a background thread
-_running_lock = threading.Lock()
+BACKGROUND_NICE = 10  # a background job's process runs at this nice value: ingest first
+DATABASE_URL_VARIABLE = "LLMOBSERVE_RECALCULATION_DATABASE_URL"  # how a job's process learns its database
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(session: Session, tenant_id: int, window_start: datetime, window_end: datetime) -> PriceRecalculation:
@@ -342,8 +357,7 @@ def _pieces(changes: list[_Change], start: datetime, end: datetime) -> list[tupl
     return pieces
 
 
-def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, changes: list[_Change],
-           done: bool) -> None:
+def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, changes: list[_Change]) -> None:
     """Store one piece in one short transaction: the changed calls' new prices (each only if still as read),
     their measures moved in the rollups, the job's cursor moved to ``last`` and its audit counters. Raises
     ``_Moved`` (the transaction rolled back) when the job or a call is no longer as read."""
@@ -369,14 +383,14 @@ def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, chan
             cost_after_nanos=JOBS.c.cost_after_nanos + cost_after,
             unpriced_before=JOBS.c.unpriced_before + int(unpriced_before or 0),
             unpriced_after=JOBS.c.unpriced_after + unpriced_after,
-            cursor_started=last, cursor_id=None,
-            status="done" if done else "running", updated_at=utcnow(), finished_at=utcnow() if done else None))
+            cursor_started=last, cursor_id=None, updated_at=utcnow()))
 
 
 def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool:
     """Re-price the job's next chunk (about ``events`` calls, ``CHUNK_EVENTS`` by default): read it without
     holding any lock, then write what changed in pieces of at most ``WRITE_EVENTS`` calls, one short
-    transaction each. True when the job is over; a chunk another runner got to first is left to be read again."""
+    transaction each. True when the job is over (after the last chunk: its caps evaluated, the job done); a
+    chunk another runner got to first is left to be read again."""
     with engine.connect() as connection:
         job = connection.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).mappings().one()
         if job["status"] != "running":
@@ -384,14 +398,24 @@ def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool
         start = job["cursor_started"] or job["window_start"]
         end = _chunk_end(connection, job["tenant_id"], start, job["window_end"], events or CHUNK_EVENTS)
     prices: Prices = custom_prices.load_prices(engine, job["tenant_id"])  # as ingest prices now, read afresh
-    done = end >= job["window_end"]
-    pieces = _pieces(_changes(engine, job, start, end, prices), start, end)
     try:
-        for number, (first, last, changes) in enumerate(pieces):
-            _write(engine, job_id, first, last, changes, done and number == len(pieces) - 1)
+        for first, last, changes in _pieces(_changes(engine, job, start, end, prices), start, end):
+            _write(engine, job_id, first, last, changes)
     except _Moved:
         return False
-    return done
+    if end < job["window_end"]:
+        return False
+    _finish(engine, job_id)
+    return True
+
+
+def _finish(engine: sa.Engine, job_id: int) -> None:
+    """The window is done: evaluate the account's caps, then mark the job done (so a job seen done has had its
+    caps evaluated; a process that stops in between leaves the job to be finished by the next runner)."""
+    _check_caps(engine, job_id)
+    with engine.begin() as connection:
+        connection.execute(sa.update(JOBS).where(JOBS.c.id == job_id, JOBS.c.status == "running").values(
+            status="done", updated_at=utcnow(), finished_at=utcnow()))
 
 
 @lru_cache(maxsize=2)
@@ -436,10 +460,13 @@ def _check_caps(engine: sa.Engine, job_id: int) -> None:
     its alert (once: alerts have a unique key) and blocks as it would after an ingest batch."""
     with Session(engine) as session:
         tenant_id = session.execute(sa.select(JOBS.c.tenant_id).where(JOBS.c.id == job_id)).scalar_one()
-    enabled_caps.forget(engine, tenant_id)
-    rules = enabled_caps.rules(engine, tenant_id)
-    if rules:
-        checks.check(engine, rules, app_clock()())
+    try:
+        enabled_caps.forget(engine, tenant_id)
+        rules = enabled_caps.rules(engine, tenant_id)
+        if rules:
+            checks.check(engine, rules, app_clock()())
+    except Exception:  # the job is done; the minute catch-up (jobs.evaluate_caps) evaluates the caps again
+        logger.exception("price recalculation %s: evaluating the caps failed", job_id)
 
 
 def _cursor(engine: sa.Engine, job_id: int) -> datetime | None:
@@ -449,12 +476,12 @@ def _cursor(engine: sa.Engine, job_id: int) -> datetime | None:
 
 def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: Any = time.sleep,
         holder: str | None = None, ttl: timedelta = LEASE_TTL, chunk_events: int | None = None) -> None:
-    """Run a job to its end, then evaluate the account's caps. Each chunk takes about ``CHUNK_SECONDS`` (its
-    size follows the time the last one took); after each, pause ``pause`` times as long as it took (ingest has
-    the database meanwhile). With ``holder``, the job's lease (``lease_name``, taken by the caller) is renewed
-    every quarter of ``ttl`` and given up at the end; a runner that lost it (it stalled for longer than ``ttl``
-    and another took over) stops. ``chunk_events`` fixes the chunks' size instead. A failure marks the job
-    failed with the reason."""
+    """Run a job to its end (``run_chunk``: the last chunk evaluates the account's caps). Each chunk takes
+    about ``CHUNK_SECONDS`` (its size follows the time the last one took); after each, pause ``pause`` times as
+    long as it took (ingest has the database meanwhile). With ``holder``, the job's lease (``lease_name``,
+    taken by the caller) is renewed every quarter of ``ttl`` and given up at the end; a runner that lost it (it
+    stalled for longer than ``ttl`` and another took over) stops. ``chunk_events`` fixes the chunks' size
+    instead. A failure marks the job failed with the reason."""
     size, largest = chunk_events or CHUNK_EVENTS, chunk_events or CHUNK_EVENTS * MAX_CHUNK_GROWTH
     smallest = chunk_events or max(1, CHUNK_EVENTS // 10)
     renewed = time.monotonic()
@@ -470,7 +497,7 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
             done = run_chunk(engine, job_id, size)
             took = time.monotonic() - began
             if done:
-                break
+                return
             cursor = _cursor(engine, job_id)
             stalled = stalled + 1 if cursor == last_cursor else 0
             if stalled >= MAX_STALLED_CHUNKS:
@@ -482,7 +509,6 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
                 size = max(size // 2, smallest)
             if pause:
                 sleep(took * pause)
-        _check_caps(engine, job_id)
     except Exception as error:
         logger.exception("price recalculation %s failed", job_id)
         with Session(engine) as session, session.begin():
@@ -503,28 +529,20 @@ def claim(engine: sa.Engine, job_id: int, ttl: timedelta = LEASE_TTL) -> str | N
 
 def run_in_background(engine: sa.Engine, job_id: int, holder: str | None = None, ttl: timedelta = LEASE_TTL,
                       pause: float = BACKGROUND_PAUSE) -> bool:
-    """Run a job in a daemon thread of this process, holding its lease (``holder``: already taken, else taken
-    here); False when it already runs here or another process holds the lease."""
-    with _running_lock:
-        if job_id in _running:
-            return False
-        _running.add(job_id)
+    """Run a job in a child process at a lower CPU priority (``BACKGROUND_NICE``), holding its lease
+    (``holder``: already taken, else taken here): ingest's processes keep the CPU and their interpreter's lock;
+    the job uses what they leave. False when another runner holds the lease. If the child cannot run, its
+    lease expires and ``resume_due`` starts it again."""
     holder = holder or claim(engine, job_id, ttl)
     if holder is None:
-        with _running_lock:
-            _running.discard(job_id)
         return False
-
-    def work() -> None:
-        try:
-            run(engine, job_id, pause=pause, holder=holder, ttl=ttl)
-        except Exception:  # noqa: S110 — logged and recorded on the job by ``run``
-            pass
-        finally:
-            with _running_lock:
-                _running.discard(job_id)
-
-    threading.Thread(target=work, name=f"price-recalculation-{job_id}", daemon=True).start()
+    env = {**os.environ, DATABASE_URL_VARIABLE: engine.url.render_as_string(hide_password=False),
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(_ROOT), os.environ.get("PYTHONPATH"))))}
+    child = subprocess.Popen(  # noqa: S603 — our own module, arguments we made
+        [sys.executable, "-m", "llmobserve_app.services.recalculation", "--job", str(job_id), "--holder", holder,
+         "--pause", str(pause), "--lease-seconds", str(ttl.total_seconds()), "--nice", str(BACKGROUND_NICE)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    threading.Thread(target=child.wait, name=f"price-recalculation-{job_id}", daemon=True).start()  # reaped
     return True
 
 
@@ -532,14 +550,12 @@ def resume_due(engine: sa.Engine, ttl: timedelta = LEASE_TTL, background: bool =
                pause: float = BACKGROUND_PAUSE) -> list[int]:
     """Continue every job left running by a process that stopped (its lease expired, or it never took one)
     from its stored cursor: the job runner of the scheduler's minute job. Returns the jobs taken up (run in
-    background threads, or here to their end with ``background=False``)."""
+    background processes, or here to their end with ``background=False``)."""
     with engine.connect() as connection:
         running = connection.execute(sa.select(JOBS.c.id).where(JOBS.c.status == "running")
                                      .order_by(JOBS.c.id)).scalars().all()
     taken = []
     for job_id in running:
-        if job_id in _running:
-            continue
         holder = claim(engine, job_id, ttl)
         if holder is None:
             continue
@@ -583,15 +599,17 @@ def as_json(job: PriceRecalculation) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from llmobserve_app.db import get_engine  # the CLI reads the configured database; the service does not
-    from llmobserve_app.settings import get_settings
 
     parser = argparse.ArgumentParser(
         prog="python -m llmobserve_app.services.recalculation",
         description="Re-price an account's calls in a window with the prices now in force.")
-    parser.add_argument("--tenant", type=int, required=True, help="the account (user) id")
-    parser.add_argument("--from", dest="start", required=True, help="ISO date or datetime (UTC unless given)")
+    parser.add_argument("--tenant", type=int, help="the account (user) id")
+    parser.add_argument("--from", dest="start", help="ISO date or datetime (UTC unless given)")
     parser.add_argument("--to", dest="end", help="ISO date or datetime, exclusive (default: now)")
-    parser.add_argument("--database-url", help="default: DATABASE_URL")
+    parser.add_argument("--job", type=int, help="run this existing job instead (a background job's process)")
+    parser.add_argument("--holder", help="with --job: the lease holder name its starter took")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
+    parser.add_argument("--database-url", help=f"default: {DATABASE_URL_VARIABLE}, else DATABASE_URL")
     parser.add_argument("--lease-seconds", type=float,
                         help="the job's lease (another process continues the job once it expires; default: "
                         "LLMOBSERVE_JOB_LEASE_SECONDS)")
@@ -601,13 +619,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="after each chunk, pause this many times as long as it took "
                         f"(default {BACKGROUND_PAUSE:g}; 0: full speed, for a database nothing else writes)")
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
+    engine = get_engine(args.database_url or os.environ.get(DATABASE_URL_VARIABLE))
+    if args.lease_seconds:
+        ttl = timedelta(seconds=args.lease_seconds)
+    else:
+        from llmobserve_app.settings import get_settings
+
+        ttl = timedelta(seconds=get_settings().job_lease_seconds)
+    if args.job is not None:
+        holder = args.holder or claim(engine, args.job, ttl)
+        if holder is None:
+            print(f"error: job {args.job} is run by another process", file=sys.stderr)
+            return 3
+        run(engine, args.job, pause=args.pause, holder=holder, ttl=ttl, chunk_events=args.chunk_events)
+        return 0
+    if args.tenant is None or args.start is None:
+        parser.error("--tenant and --from are required (or --job)")
     try:
         window_start = custom_prices.parse_when(args.start, "from")
         window_end = custom_prices.parse_when(args.end, "to") or utcnow()
         assert window_start is not None
-        ttl = timedelta(seconds=args.lease_seconds or get_settings().job_lease_seconds)
-        job = recalculate(get_engine(args.database_url), args.tenant, window_start, window_end, args.pause, ttl,
-                          args.chunk_events)
+        job = recalculate(engine, args.tenant, window_start, window_end, args.pause, ttl, args.chunk_events)
     except UserFacingError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
