@@ -13,7 +13,7 @@ chunk at a time: [cursor, the start of the N-th call after it) — N sized by ``
    not already unpriced; everything else (tiered or daily prices, batch, audio…) is read and priced in Python
    with ``price_event``. So a window where most prices did not change costs a scan in SQL, not a row in Python;
 2. write (``_write``), in pieces of at most ``WRITE_EVENTS`` changed calls (the calls of one instant never cut
-   apart), each in one short transaction: the job's row is taken first (on SQLite by writing it: the write
+   apart; ``FULL_SPEED_WRITES`` times as many with no pause), each in one short transaction: the job's row is taken first (on SQLite by writing it: the write
    lock; on PostgreSQL ``FOR UPDATE``) and must still have its cursor where the piece starts; each call is
    updated only if its stored price is still the one read, else the transaction rolls back and the chunk is
    read again (another job or runner got there first: nothing is moved twice); the calls' measures move in
@@ -90,7 +90,8 @@ _USAGE = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_wr
           "reasoning_tokens", "audio_seconds", "web_searches", "requests", "units")
 _PYTHON, _SQL, _UNPRICED = 0, 1, 2  # how a selected event's new price is known: priced here, by SQL, none
 _SQL_BOUND = 2**62  # the SQL price of an event stays below this (SQLite's integers are 64-bit)
-WRITE_EVENTS = 500  # changed calls stored per write transaction at most
+WRITE_EVENTS = 100  # changed calls stored per write transaction at most (a short hold of SQLite's write lock)
+FULL_SPEED_WRITES = 10  # with no pause (nothing else writes), write transactions hold this many times as many
 MAX_STALLED_CHUNKS = 100  # chunks in a row that found their calls changed by another writer: the job fails
 
 
@@ -340,11 +341,12 @@ def _changes(engine: sa.Engine, job: Any, start: datetime, end: datetime, prices
     return changes
 
 
-def _pieces(changes: list[_Change], start: datetime, end: datetime) -> list[tuple[datetime, datetime, list[_Change]]]:
-    """[start, end) cut into ranges of about ``WRITE_EVENTS`` changes each (the calls of one instant are never
+def _pieces(changes: list[_Change], start: datetime, end: datetime,
+            size: int) -> list[tuple[datetime, datetime, list[_Change]]]:
+    """[start, end) cut into ranges of about ``size`` changes each (the calls of one instant are never
     cut apart): one write transaction each."""
     pieces = []
-    first, taken, index = start, 0, WRITE_EVENTS
+    first, taken, index = start, 0, size
     while index < len(changes):
         while index < len(changes) and changes[index].started_at == changes[index - 1].started_at:
             index += 1
@@ -352,7 +354,7 @@ def _pieces(changes: list[_Change], start: datetime, end: datetime) -> list[tupl
             break
         cut = changes[index].started_at  # after every call of the piece, so after ``first``
         pieces.append((first, cut, changes[taken:index]))
-        first, taken, index = cut, index, index + WRITE_EVENTS
+        first, taken, index = cut, index, index + size
     pieces.append((first, end, changes[taken:]))
     return pieces
 
@@ -386,10 +388,10 @@ def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, chan
             cursor_started=last, cursor_id=None, updated_at=utcnow()))
 
 
-def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool:
+def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None, write_events: int | None = None) -> bool:
     """Re-price the job's next chunk (about ``events`` calls, ``CHUNK_EVENTS`` by default): read it without
-    holding any lock, then write what changed in pieces of at most ``WRITE_EVENTS`` calls, one short
-    transaction each. True when the job is over (after the last chunk: its caps evaluated, the job done); a
+    holding any lock, then write what changed in pieces of at most ``write_events`` (``WRITE_EVENTS``) calls, one
+    short transaction each. True when the job is over (after the last chunk: its caps evaluated, the job done); a
     chunk another runner got to first is left to be read again."""
     with engine.connect() as connection:
         job = connection.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).mappings().one()
@@ -399,7 +401,8 @@ def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None) -> bool
         end = _chunk_end(connection, job["tenant_id"], start, job["window_end"], events or CHUNK_EVENTS)
     prices: Prices = custom_prices.load_prices(engine, job["tenant_id"])  # as ingest prices now, read afresh
     try:
-        for first, last, changes in _pieces(_changes(engine, job, start, end, prices), start, end):
+        changed = _changes(engine, job, start, end, prices)
+        for first, last, changes in _pieces(changed, start, end, write_events or WRITE_EVENTS):
             _write(engine, job_id, first, last, changes)
     except _Moved:
         return False
@@ -494,7 +497,7 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
                     return
                 renewed = time.monotonic()
             began = time.monotonic()
-            done = run_chunk(engine, job_id, size)
+            done = run_chunk(engine, job_id, size, WRITE_EVENTS * (1 if pause else FULL_SPEED_WRITES))
             took = time.monotonic() - began
             if done:
                 return

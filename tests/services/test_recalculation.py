@@ -81,6 +81,7 @@ def _save(engine, tenant: int, **fields: Any) -> None:
 def test_recalculation_equals_a_brute_force_re_pricing(engine, make_account, monkeypatch) -> None:
     monkeypatch.setattr(recalculation, "CHUNK_EVENTS", 7)  # many chunks, and a window not a multiple of it
     monkeypatch.setattr(recalculation, "WRITE_EVENTS", 2)  # chunks written in several pieces
+    monkeypatch.setattr(recalculation, "FULL_SPEED_WRITES", 1)
     tenant, _, _ = make_account("repriced")
     other, _, _ = make_account("untouched")
     sent = _events(random.Random(20261201), 150)
