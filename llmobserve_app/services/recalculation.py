@@ -12,22 +12,24 @@ chunk at a time: [cursor, the start of the N-th call after it) — N sized by ``
    calls whose cost, priced flag or price id differ are read; a model with no price at all reads only the calls
    not already unpriced; everything else (tiered or daily prices, batch, audio…) is read and priced in Python
    with ``price_event``. So a window where most prices did not change costs a scan in SQL, not a row in Python;
-2. write (``_write``), in pieces of at most ``WRITE_EVENTS`` changed calls (the calls of one instant never cut
-   apart; ``FULL_SPEED_WRITES`` times as many with no pause), each in one short transaction: the job's row is taken first (on SQLite by writing it: the write
-   lock; on PostgreSQL ``FOR UPDATE``) and must still have its cursor where the piece starts; each call is
-   updated only if its stored price is still the one read, else the transaction rolls back and the chunk is
-   read again (another job or runner got there first: nothing is moved twice); the calls' measures move in
-   every rollup they are summed in (``rollup_rows.repricing_statements``: the call as it was subtracted, as it
-   is added; hourly buckets left at zero calls deleted); the per-customer range totals are invalidated; the
-   cursor and the audit counters (calls seen and changed, cost and unpriced calls before → after) advance.
+2. write (``_write``), in pieces of at most ``WRITE_EVENTS`` changed calls (``FULL_SPEED_WRITES`` times as
+   many with no pause; the calls of one instant never cut apart), each in one short transaction: the job's row
+   is taken first (on SQLite by writing it: the write lock; on PostgreSQL ``FOR UPDATE``) and must still have
+   its cursor where the piece starts; each call is updated only if its stored price is still the one read, else
+   the transaction rolls back and the chunk is read again (another job or runner got there first: nothing is
+   moved twice); the calls' measures move in every rollup they are summed in
+   (``rollup_rows.repricing_statements``: the call as it was subtracted, as it is added; hourly buckets left
+   at zero calls deleted); the per-customer range totals are invalidated; the cursor and the audit counters
+   (calls seen and changed, cost and unpriced calls before → after) advance.
 
 So each piece is all-or-nothing, and running the same window again changes nothing (idempotent). An event
 ingested meanwhile is priced by ingest with the same prices. A runner holds the job's lease (``lease_name`` in
 ``job_leases``, renewed every quarter of its life); a job whose process died keeps ``status='running'`` and is
 continued from its cursor by ``resume_due`` (the scheduler's minute job) once the lease has expired. When a job
-ends, the account's caps are evaluated (a cap crossed by newly priced calls fires, once). A pause after each
-chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took) leaves the database and the
-CPU to ingest (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
+ends, the account's caps are evaluated (a cap crossed by newly priced calls fires, once). A job started from
+the API or the page (``run_in_background``) runs in a child process at nice ``BACKGROUND_NICE``, and pauses
+after each chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took), leaving the
+database and the CPU to ingest (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
 
     python -m llmobserve_app.services.recalculation --tenant ID --from 2026-11-01 [--to 2026-12-01] [--pause 4]
 """
