@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, PriceRecalculation
-from llmobserve_app.services import custom_prices, recalculation, rollups
+from llmobserve_app.services import custom_prices, leases, recalculation, rollups
 from llmobserve_app.services.custom_prices import parse_price
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.ingest.store import ingest_events
@@ -262,3 +262,30 @@ def test_a_call_re_priced_by_another_job_meanwhile_is_not_moved_twice(engine, ma
     with session_scope(engine) as session:
         rollups.rebuild_tenant(session, tenant)
     assert recalculated == rollup_snapshot(engine, tenant)
+
+
+def test_the_minute_job_continues_a_job_in_a_background_process(engine, make_account) -> None:
+    """``resume_due`` as the scheduler calls it: a job left running with no runner is taken up in a child process
+    (``run_in_background``), which finishes it and gives its lease up."""
+    tenant, _, _ = make_account()
+    sent = _events(random.Random(23), 40)
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, sent)
+    _save(engine, tenant, provider="ollama", model="llama3.1:8b", input_per_mtok="0.3", output_per_mtok="0.9")
+    with session_scope(engine) as session:
+        job_id = recalculation.start(session, tenant, DAY0, DAY0 + timedelta(days=5)).id
+    assert recalculation.resume_due(engine, timedelta(seconds=30), pause=0) == [job_id]
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.connect() as connection:
+            status = connection.execute(sa.select(PriceRecalculation.status)
+                                        .where(PriceRecalculation.id == job_id)).scalar_one()
+        if status != "running":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status == "done"
+    assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
+    while leases.current_holder(engine, recalculation.lease_name(job_id)) is not None:  # given up after "done"
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
