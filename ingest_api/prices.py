@@ -136,7 +136,9 @@ class RecalculationOut(BaseModel):
 JobIdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="The id of one of this account's recalculations.")]
 
 
-@router.post(routes.API_PRICES_RECALCULATE, status_code=202, response_model=RecalculationOut, responses=ERRORS,
+@router.post(routes.API_PRICES_RECALCULATE, status_code=202, response_model=RecalculationOut,
+             responses={**ERRORS, 409: {"model": ApiError,
+                                        "description": "A recalculation of this account is already running."}},
              summary="Re-price this account's calls of a window with the prices in force now (in the background)")
 async def recalculate(body: RecalculateIn, tenant_id: TenantDep, engine: EngineDep) -> JSONResponse:
     """Rollups and per-customer totals stay exact; running it again changes nothing. Follow it with
@@ -155,6 +157,8 @@ async def recalculate(body: RecalculateIn, tenant_id: TenantDep, engine: EngineD
 
     try:
         job = await run_in_threadpool(create)
+    except recalculation.RecalculationRunning as error:
+        raise ApiProblem(409, "recalculation_running", error.message) from None
     except UserFacingError as error:
         raise ApiProblem(422, "invalid_range", f"body.{error.field}: {error.message}") from None
     recalculation.run_in_background(engine, job["id"])

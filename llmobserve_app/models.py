@@ -492,7 +492,12 @@ class PriceRecalculation(SQLModel, table=True):
     (``services/recalculation.py``): its progress while it runs, then its audit record."""
 
     __tablename__ = "price_recalculations"
-    __table_args__ = (sa.Index("ix_price_recalculations_tenant", "tenant_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_price_recalculations_tenant", "tenant_id", "id"),
+        # one running job per account (each runs in a process of its own): migration 0012
+        sa.Index("ux_price_recalculations_one_running", "tenant_id", unique=True,
+                 sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="users.id")
     window_start: datetime = _ts()

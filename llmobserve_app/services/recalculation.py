@@ -114,14 +114,32 @@ DATABASE_URL_VARIABLE = "LLMOBSERVE_RECALCULATION_DATABASE_URL"  # how a job's p
 _ROOT = Path(__file__).resolve().parents[2]
 
 
+class RecalculationRunning(UserFacingError):
+    """The account already has a running recalculation (one at a time: each runs in a process of its own)."""
+
+    def __init__(self, job_id: int | None) -> None:
+        super().__init__(f"A recalculation of this account is already running (job {job_id}); start the next one "
+                         "when it has finished.", "from", "recalculation_running")
+        self.job_id = job_id
+
+
 def start(session: Session, tenant_id: int, window_start: datetime, window_end: datetime) -> PriceRecalculation:
     """Create a job for ``tenant_id``'s calls that started in [window_start, window_end) (aware datetimes)."""
     if window_start >= window_end:
         raise UserFacingError("from must be before to.", "from")
-    job = PriceRecalculation(tenant_id=tenant_id, window_start=window_start, window_end=window_end)
-    session.add(job)
-    session.flush()
-    return job
+    running = session.execute(sa.select(JOBS.c.id).where(JOBS.c.tenant_id == tenant_id,
+                                                         JOBS.c.status == "running")).scalar()
+    if running is None:
+        job = PriceRecalculation(tenant_id=tenant_id, window_start=window_start, window_end=window_end)
+        try:
+            with session.begin_nested():  # a racing request's job wins the unique index: report it
+                session.add(job)
+                session.flush()
+            return job
+        except sa.exc.IntegrityError:
+            running = session.execute(sa.select(JOBS.c.id).where(JOBS.c.tenant_id == tenant_id,
+                                                                 JOBS.c.status == "running")).scalar()
+    raise RecalculationRunning(running)
 
 
 def get(session: Session, tenant_id: int, job_id: int) -> PriceRecalculation | None:

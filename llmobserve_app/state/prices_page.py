@@ -154,6 +154,12 @@ class PricesState(SessionState):
         try:
             since = custom_prices.parse_when(self.recalc_since, "from")
             job_id = await run_db(_start_recalculation, user.id, since)
+        except recalculation.RecalculationRunning as running:
+            self.error = running.message
+            if running.job_id is not None:
+                self.recalc_job = running.job_id
+                self.recalc_status = await run_db(_recalculation_status, user.id, running.job_id)
+            return None
         except (UserFacingError, TypeError):
             self.error = "Give the start as a date (2026-12-01) or a date and time (UTC)."
             return None

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from ingest_api import create_ingest_app
 from llmobserve_app import routes
+from llmobserve_app.db import session_scope
 from llmobserve_app.models import CapAlert, Event
+from llmobserve_app.services import recalculation
 from pricing import PRICE_DATA_VERSION
 from tests.factories import event
 
@@ -187,3 +189,18 @@ def test_a_cap_crossed_by_re_priced_calls_fires_once_and_blocks(client, make_acc
     assert [entry["scope"] for entry in blocked] == ["global"]
     assert _recalculated(client, key, since)["calls_changed"] == 0
     assert exceeded() == 1  # evaluated again, fired once
+
+
+def test_a_second_recalculation_while_one_runs_is_409_naming_it(client, make_account, engine) -> None:
+    tenant, _, key = make_account()
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:  # a job left running (its runner busy elsewhere)
+        running = recalculation.start(session, tenant, now - timedelta(days=1), now).id
+    reply = client.post(routes.API_PRICES_RECALCULATE, json={"from": (now - timedelta(days=2)).date().isoformat()},
+                        headers=_auth(key))
+    assert reply.status_code == 409, reply.text
+    assert reply.json()["error"] == "recalculation_running" and f"job {running}" in reply.json()["detail"]
+    _, _, other_key = make_account("other")
+    other = client.post(routes.API_PRICES_RECALCULATE, json={"from": now.date().isoformat()},
+                        headers=_auth(other_key))
+    assert other.status_code == 202, other.text
