@@ -107,7 +107,10 @@ class Coalescer:
     """After-batch checks of one tenant run one at a time in a process; the batches stored while one runs
     share the next (like group commit). Every batch is still evaluated after it was stored — a round starts
     only after each of its batches joined it, and a batch joins once stored — so the reply to the batch that
-    crossed a limit still carries the block, at a fraction of the evaluations under concurrent ingest."""
+    crossed a limit still carries the block, at a fraction of the evaluations under concurrent ingest.
+
+    A key's lock is dropped when its round ends with no batch waiting, so the table holds only tenants being
+    checked now, not every tenant ever seen."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -140,6 +143,14 @@ class Coalescer:
                 raise
             finally:
                 joined.done.set()
+                with self._lock:  # still holding ``running``: a waiting round's leader holds this same lock
+                    if key not in self._waiting:
+                        del self._running[key]
+
+    def keys(self) -> int:
+        """How many tenants have a lock now (a bounded number: the ones being checked)."""
+        with self._lock:
+            return len(self._running)
 
 
 _after_batch_rounds = Coalescer()

@@ -50,6 +50,7 @@ def test_batches_stored_during_an_evaluation_share_the_next_one() -> None:
     results.clear()
     batch("d")  # nothing running: evaluated at once, alone
     assert [set(t.customers) for t in evaluated][-1] == {"d"}
+    assert coalescer.keys() == 0  # no tenant is being checked: no lock is kept for any
 
 
 def test_an_error_reaches_every_batch_of_the_round() -> None:
@@ -65,3 +66,40 @@ def test_an_error_reaches_every_batch_of_the_round() -> None:
     else:
         raise AssertionError("the error was swallowed")
     assert coalescer.run(KEY, Touched(), lambda _t: CheckResult()).statuses == []
+    assert coalescer.keys() == 0
+
+
+def test_locks_of_idle_tenants_are_dropped_and_rounds_of_a_tenant_never_overlap() -> None:
+    """Thousands of tenants leave no lock behind, and two rounds of one tenant never run at once even while
+    locks come and go (a dropped lock must not let a round start beside the running one)."""
+    coalescer = Coalescer()
+    running: dict[tuple[str, int], int] = {}
+    overlaps: list[tuple[str, int]] = []
+    guard = threading.Lock()
+
+    def evaluate(key: tuple[str, int]):
+        def run(_touched: Touched) -> CheckResult:
+            with guard:
+                running[key] = running.get(key, 0) + 1
+                if running[key] > 1:
+                    overlaps.append(key)
+            time.sleep(0.0005)
+            with guard:
+                running[key] -= 1
+            return CheckResult()
+        return run
+
+    def worker(number: int) -> None:
+        for batch in range(200):
+            key = ("db", (number + batch) % 3)
+            coalescer.run(key, Touched(), evaluate(key))
+        for tenant in range(1000):
+            coalescer.run(("db", 100 + tenant), Touched(), evaluate(("db", 100 + tenant)))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert overlaps == []
+    assert coalescer.keys() == 0
