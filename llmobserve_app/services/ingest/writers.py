@@ -58,6 +58,8 @@ def _database_file(engine: sa.Engine) -> str | None:
 
 
 def _writers_file(engine: sa.Engine) -> _WritersFile | None:
+    """None for a database without a file; OSError when the file cannot be opened (no such directory: the
+    database cannot be written either)."""
     path = _database_file(engine)
     if path is None:
         return None
@@ -75,7 +77,10 @@ def serve(engine: sa.Engine) -> None:
     """Declare this process a writer of ingest batches for ``engine``'s database, for the rest of its life.
     Call before storing the first batch (then other processes stop answering from memory before it stores
     anything). Cheap when already declared."""
-    writers = _writers_file(engine)
+    try:
+        writers = _writers_file(engine)
+    except OSError:
+        return  # the batch cannot be stored either: its write fails with the database's own error
     if writers is None or writers.serving:
         return
     with writers.lock:
@@ -88,7 +93,10 @@ def alone(engine: sa.Engine) -> bool:
     """Whether no other process declared itself a writer of ingest batches for this database (``serve``)."""
     if engine.url.get_backend_name() != "sqlite":
         return False
-    writers = _writers_file(engine)
+    try:
+        writers = _writers_file(engine)
+    except OSError:
+        return False  # cannot tell
     if writers is None:
         return True
     with writers.lock:  # this process's own lock must not change mode under another thread's test
@@ -103,13 +111,16 @@ def alone(engine: sa.Engine) -> bool:
 
 def stamp(engine: sa.Engine) -> bytes:
     """The database's current write stamp (changes whenever ``changed`` runs, in any process)."""
-    writers = _writers_file(engine)
+    writers = _writers_file(engine)  # (``alone`` answered first: the file opens)
     return b"" if writers is None else os.pread(writers.fd, _STAMP_SIZE, _STAMP_OFFSET)
 
 
 def changed(engine: sa.Engine) -> None:
     """Spend changed outside the ingest API's batches: write a new stamp."""
-    writers = _writers_file(engine)
+    try:
+        writers = _writers_file(engine)
+    except OSError:
+        return  # then no process can open it, and none answers from memory (``alone`` is False)
     if writers is not None:
         os.pwrite(writers.fd, uuid.uuid4().bytes, _STAMP_OFFSET)
 
