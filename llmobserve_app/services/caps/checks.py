@@ -188,7 +188,8 @@ def _after_batches(engine: sa.Engine, key: tuple[str, int], rules: tuple[CapRule
     touched = merged(touched_by(rows) for rows in batches)
     snapshot = Snapshot()
     result = check(engine, rules, now, _every_scope(rules, touched), snapshot=snapshot)
-    memory = headroom.seed(rules, result.statuses, snapshot, result.blocked, now, stamp)
+    small = headroom.INFINITE if remembered is None else 4 * max(remembered.absorbed, 1)
+    memory = headroom.seed(rules, result.statuses, snapshot, result.blocked, now, stamp, small)
     if memory is not None:
         headrooms.put(key, memory)
     return result

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -86,16 +86,25 @@ class _Period:
 
 class Headroom:
     """What one exact evaluation of a tenant left to spend, minus the batches stored since. Used and changed
-    only inside the tenant's after-batch rounds (``checks.Coalescer``), which never overlap."""
+    only inside the tenant's after-batch rounds (``checks.Coalescer``), which never overlap.
+
+    Rooms are kept one by one only when small (``room``): the others, per period, as one ``slack`` — their
+    smallest — that every event of the period spends, whatever its scope (an event spends at most its cost
+    from any one cap). So a batch that nears no cap costs one pass summing its cost, and only the caps near a
+    level are followed scope by scope."""
 
     def __init__(self, rules: tuple[CapRule, ...], blocked: list[dict[str, Any]], now: datetime, stamp: bytes,
-                 room: dict[Key, int], ceiling: dict[str, int]) -> None:
+                 room: dict[Key, int], slack: dict[str, int], ceiling: dict[str, int],
+                 known: dict[str, frozenset[str]]) -> None:
         self.rules = rules
         self.blocked = blocked
         self.now = now
         self.stamp = stamp
-        self.room = room
+        self.room = room  # the small rooms, one by one
+        self.slack = slack  # period → the smallest of the other rooms
         self.ceiling = ceiling  # period → room of the account's whole spend, for customer:* caps' other customers
+        self.known = known  # period → the customers whose customer:* rooms are kept (in ``room`` or ``slack``)
+        self.absorbed = 0  # cost of the batches taken (how much the next memory may expect in its life)
         self.seeded_at = time.monotonic()
         self.periods = []
         for name in sorted({rule.period for rule in rules}):
@@ -106,53 +115,96 @@ class Headroom:
         start = max(period.start for period in self.periods)
         self.inner = _Period("", start, self.until, sqlite_time(start), sqlite_time(self.until))
         self.everywhere = (True,) * len(self.periods)
-        scopes = {key[0] for key in room}
-        self.tracks = ("provider" in scopes, "model" in scopes, "agent" in scopes,
-                       bool(scopes & {"customer", EVERY}) or bool(ceiling))
+        self.followed = {scope: frozenset(value for kind, value, _ in room if kind in kinds)
+                         for scope, kinds in (("provider", {"provider"}), ("model", {"model"}),
+                                              ("agent", {"agent"}), ("customer", {"customer", EVERY}))}
 
     def fresh(self, rules: Sequence[CapRule], now: datetime, stamp: bytes) -> bool:
         """Whether this memory still describes the tenant's caps (see the module docstring)."""
         return ((rules is self.rules or tuple(rules) == self.rules) and self.now <= now < self.until
                 and stamp == self.stamp and time.monotonic() - self.seeded_at < MAX_AGE_SECONDS)
 
-    def take(self, batches: Iterable[Sequence[tuple[Any, ...]]]) -> bool:
+    def take(self, batches: Sequence[Sequence[tuple[Any, ...]]]) -> bool:
         """Subtract the batches' cost from the rooms; False when some cap may have reached a level (the rooms
         are then partly spent: the caller evaluates exactly and replaces this memory)."""
-        providers, models, agents, customers = self.tracks
-        inner, everywhere = self.inner, self.everywhere
-        by_period: dict[tuple[bool, ...], list[Any]] = {}  # which periods hold an event → its sums
+        # The hot loop: events in every period (nearly all: events just made) stored as SQLite text, summed
+        # inline; any other event (an earlier period, a datetime) is set aside for ``_sums``.
+        start_text, end_text = self.inner.start_text, self.inner.end_text
+        providers, models, agents, customers = (self.followed[scope]
+                                                for scope in ("provider", "model", "agent", "customer"))
+        total = 0
+        by_provider: dict[str, int] = {}
+        by_model: dict[str, int] = {}
+        by_section: dict[str, int] = {}
+        by_customer: dict[str, int] = {}
+        elsewhere: list[tuple[Any, ...]] = []
         for rows in batches:
             for row in rows:
                 cost = row[_COST]
                 if not cost:
                     continue  # unpriced (None) or free: no spend
                 started = row[STARTED]
-                where = (everywhere if inner.holds(started)
-                         else tuple(period.holds(started) for period in self.periods))
-                sums = by_period.get(where)
-                if sums is None:
-                    sums = by_period[where] = [0, {}, {}, {}, {}]
-                sums[0] += cost
-                if providers:
-                    sums[1][row[_PROVIDER]] = sums[1].get(row[_PROVIDER], 0) + cost
-                if models:
-                    model = row[_MODEL] or ""
-                    sums[2][model] = sums[2].get(model, 0) + cost
-                if agents and row[_SECTION]:
-                    sums[3][row[_SECTION]] = sums[3].get(row[_SECTION], 0) + cost
-                if customers and row[_CUSTOMER]:
-                    sums[4][row[_CUSTOMER]] = sums[4].get(row[_CUSTOMER], 0) + cost
+                if type(started) is not str or not start_text <= started < end_text:
+                    elsewhere.append(row)
+                    continue
+                total += cost
+                if providers and (key := row[_PROVIDER]) in providers:
+                    by_provider[key] = by_provider.get(key, 0) + cost
+                if models and (key := row[_MODEL] or "") in models:
+                    by_model[key] = by_model.get(key, 0) + cost
+                if agents and (key := row[_SECTION]):
+                    by_section[key] = by_section.get(key, 0) + cost
+                if customers and (key := row[_CUSTOMER]) in customers:
+                    by_customer[key] = by_customer.get(key, 0) + cost
+        groups = self._sums(elsewhere) if elsewhere else {}
+        if total:
+            groups[self.everywhere] = self._merged(groups.get(self.everywhere),
+                                                   [total, by_provider, by_model, by_section, by_customer])
+        self.absorbed += sum(sums[0] for sums in groups.values())
         ok = True
-        for where, (total, by_provider, by_model, by_section, by_customer) in by_period.items():
+        for where, sums in groups.items():
             for period, inside in zip(self.periods, where, strict=True):
                 if inside:
-                    ok = self._take_period(period.name, total, by_provider, by_model, by_section, by_customer) and ok
+                    ok = self._take_period(period.name, *sums) and ok
+        if ok and any(self.ceiling[period] <= 0 for period in self.ceiling):
+            ok = self._only_known_customers(batches)
         return ok
+
+    def _sums(self, rows: list[tuple[Any, ...]]) -> dict[tuple[bool, ...], list[Any]]:
+        """The rows' cost per set of periods holding them: [total, per provider, model, section, customer]."""
+        groups: dict[tuple[bool, ...], list[Any]] = {}
+        for row in rows:
+            where = tuple(period.holds(row[STARTED]) for period in self.periods)
+            cost = row[_COST]
+            sums = groups.setdefault(where, [0, {}, {}, {}, {}])
+            sums[0] += cost
+            for index, key in ((1, row[_PROVIDER]), (2, row[_MODEL] or ""), (3, row[_SECTION]),
+                               (4, row[_CUSTOMER])):
+                if key or index == 2:  # a model cap can name the model '' (calls without one)
+                    sums[index][key] = sums[index].get(key, 0) + cost
+        return groups
+
+    @staticmethod
+    def _merged(one: list[Any] | None, other: list[Any]) -> list[Any]:
+        if one is None:
+            return other
+        merged = [one[0] + other[0]]
+        for mine, theirs in zip(one[1:], other[1:], strict=True):
+            both = dict(mine)
+            for key, cost in theirs.items():
+                both[key] = both.get(key, 0) + cost
+            merged.append(both)
+        return merged
 
     def _take_period(self, period: str, total: int, by_provider: dict[str, int], by_model: dict[str, int],
                      by_section: dict[str, int], by_customer: dict[str, int]) -> bool:
         room = self.room
         ok = True
+        if period in self.slack:
+            self.slack[period] -= total
+            ok = self.slack[period] > 0
+        if period in self.ceiling:
+            self.ceiling[period] -= total  # (checked once all periods are taken: ``_only_known_customers``)
 
         def spend(key: Key, cost: int) -> None:
             nonlocal ok
@@ -170,30 +222,36 @@ class Headroom:
         for section, cost in by_section.items():
             for agent in _agents(section):
                 spend(("agent", agent, period), cost)
-        every = period in self.ceiling
-        if every:
-            self.ceiling[period] -= total
         for customer, cost in by_customer.items():
             spend(("customer", customer, period), cost)
-            if every:
-                key = (EVERY, customer, period)
-                if key in room:
-                    spend(key, cost)
-                elif self.ceiling[period] <= 0:
-                    ok = False  # a customer this memory does not know, and the account's total is near
+            spend((EVERY, customer, period), cost)
         return ok
+
+    def _only_known_customers(self, batches: Sequence[Sequence[tuple[Any, ...]]]) -> bool:
+        """With the account's total near a ``customer:*`` threshold, a paying customer this memory does not
+        know could have reached it: whether every customer that spent in such a period is known."""
+        near = [period for period in self.periods if self.ceiling.get(period.name, 1) <= 0]
+        for rows in batches:
+            for row in rows:
+                customer = row[_CUSTOMER]
+                if customer and row[_COST] and any(period.holds(row[STARTED]) and customer not in
+                                                   self.known[period.name] for period in near):
+                    return False
+        return True
 
 
 def seed(rules: tuple[CapRule, ...], statuses: Sequence[CapStatus], snapshot: Snapshot, blocked: list[dict[str, Any]],
-         now: datetime, stamp: bytes) -> Headroom | None:
+         now: datetime, stamp: bytes, small: int = INFINITE) -> Headroom | None:
     """The memory of an exact evaluation of EVERY one of ``rules`` (None when a cap has no status in it: its
-    room would be unknown)."""
-    room: dict[Key, int] = {}
+    room would be unknown). Rooms up to ``small`` are followed one by one, the others as one slack per period
+    (``small``: a few times what the last memory took in its life; any value is correct, this one is fast)."""
+    rooms: dict[Key, int] = {}
 
     def keep(key: Key, rule: CapRule, spend_nanos: int) -> None:
-        room[key] = min(room.get(key, INFINITE), room_of(rule, spend_nanos))
+        rooms[key] = min(rooms.get(key, INFINITE), room_of(rule, spend_nanos))
 
     ceiling: dict[str, int] = {}
+    known: dict[str, frozenset[str]] = {}
     evaluated = {status.rule.id for status in statuses}
     for rule in rules:
         if not rule.every_customer:
@@ -203,7 +261,9 @@ def seed(rules: tuple[CapRule, ...], statuses: Sequence[CapStatus], snapshot: Sn
         reach = max(rule.threshold_nanos, 1)  # a customer not asked about is below it (else it is blocked
         # or already asked about): its next level is the threshold
         ceiling[rule.period] = min(ceiling.get(rule.period, INFINITE), reach - snapshot.totals[rule.period])
-        for customer, spend_nanos in snapshot.customers.get(rule.period, {}).items():
+        asked = snapshot.customers.get(rule.period, {})
+        known[rule.period] = frozenset(asked)
+        for customer, spend_nanos in asked.items():
             keep((EVERY, customer, rule.period), rule, spend_nanos)
     for rule in rules:
         if not rule.every_customer and rule.id not in evaluated:
@@ -211,7 +271,12 @@ def seed(rules: tuple[CapRule, ...], statuses: Sequence[CapStatus], snapshot: Sn
     for status in statuses:
         if not status.rule.every_customer:
             keep((status.rule.scope, status.rule.value, status.rule.period), status.rule, status.spend_nanos)
-    return Headroom(rules, blocked, now, stamp, room, ceiling)
+    room = {key: left for key, left in rooms.items() if left <= small}
+    slack: dict[str, int] = {}
+    for (_, _, period), left in rooms.items():
+        if left > small:
+            slack[period] = min(slack.get(period, INFINITE), left)
+    return Headroom(rules, blocked, now, stamp, room, slack, ceiling, known)
 
 
 class Headrooms:

@@ -102,6 +102,24 @@ def test_a_crossing_while_the_memory_is_warm_fires_once_and_the_reply_blocks(eng
     assert _alerts(engine, tenant) == [("exceeded", ""), ("threshold", "")]
 
 
+def test_a_cap_far_from_its_level_is_followed_as_slack_and_still_fires_when_reached(engine, make_account,
+                                                                                   sqlite_only) -> None:
+    """After a memory that took little, rooms far larger than that are kept as one slack per period, spent by
+    every event: a batch that reaches the level is still evaluated exactly."""
+    tenant, _, _ = make_account()
+    _cap(engine, tenant, scope="global", period="day", limit_usd="1.00", threshold_pct=50, action="block")
+    cheap = {"usage": {"input_tokens": 1_000}}  # $0.00015
+    batch(engine, tenant, **cheap)
+    assert batch(engine, tenant, **cheap).from_memory
+    store(engine, tenant, [spend_event(NOW - timedelta(days=3))])  # a write outside the API: the next is exact
+    assert not batch(engine, tenant, **cheap).from_memory
+    memory = headroom.headrooms._entries[(str(engine.url), tenant)]
+    assert memory.room == {} and memory.slack["day"] > 0  # $0.49955 left: far above 4 × $0.00015
+    reaching = batch(engine, tenant, count=4)  # $0.60 more: the $0.50 threshold
+    assert not reaching.from_memory
+    assert [alert.level for alert in reaching.fired] == ["threshold"]
+
+
 def test_raising_or_disabling_a_cap_lifts_the_block_at_the_next_reply(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
     cap = _cap(engine, tenant, scope="customer", value="acme", period="day", limit_usd="0.10", action="block")
