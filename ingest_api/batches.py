@@ -94,9 +94,9 @@ def writer_process_for(database_path: str) -> WriterProcess:
 def close_writer_processes() -> None:
     """Stop every writer child (each finishes the group it is writing)."""
     with _writers_lock:
-        writers = list(_writers.values())
+        children = list(_writers.values())
         _writers.clear()
-    for writer in writers:
+    for writer in children:
         writer.close()
 
 
