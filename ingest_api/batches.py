@@ -28,6 +28,7 @@ from ingest_api.writer_process import WRITE_TIMEOUT_SECONDS, WriterProcess
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import utcnow
 from llmobserve_app.services import custom_prices
+from llmobserve_app.services.ingest import writers
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, prepare_events
 from llmobserve_app.services.ingest.fast_schema import FastEvent
 from llmobserve_app.services.ingest.schema import EventIn, Rejection, parse_valid_batch, validate_events
@@ -93,9 +94,9 @@ def writer_process_for(database_path: str) -> WriterProcess:
 def close_writer_processes() -> None:
     """Stop every writer child (each finishes the group it is writing)."""
     with _writers_lock:
-        writers = list(_writers.values())
+        children = list(_writers.values())
         _writers.clear()
-    for writer in writers:
+    for writer in children:
         writer.close()
 
 
@@ -143,6 +144,7 @@ class BatchWriter:
         with self._preparing:
             events, rejected = events_from_body(raw, max_events)
             engine = self._engine()
+            writers.serve(engine)  # before this process stores its first batch (see services/ingest/writers)
             prices = custom_prices.prices_for(engine, tenant_id)
             batch = prepare_events(tenant_id, events, rejected, engine.dialect.name, prices)
             path = _sqlite_file(engine)

@@ -6,6 +6,7 @@ Every route resolves the tenant itself from the API key; nothing in the body can
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,8 +28,33 @@ from llmobserve_app.settings import get_settings
 
 router = APIRouter()
 logger = logging.getLogger(__name__)
-# The blocked list last computed per (database, tenant): the answer when an evaluation fails (see below).
-_last_blocked: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+
+class LastBlocked:
+    """The blocked list last computed per (database, tenant): the answer when an evaluation fails. Request
+    threads share it, so every read and write holds the lock; only tenants that had a block are kept, at most
+    ``size`` of them (emptied when full: an entry is only a fallback)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._lists: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+    def get(self, key: tuple[str, int]) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._lists.get(key, [])
+
+    def remember(self, key: tuple[str, int], blocked: list[dict[str, Any]]) -> None:
+        with self._lock:
+            if not blocked:
+                self._lists.pop(key, None)
+                return
+            if key not in self._lists and len(self._lists) >= self.size:
+                self._lists.clear()
+            self._lists[key] = blocked
+
+
+_last_blocked = LastBlocked()
 
 _EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -48,11 +74,8 @@ def _blocked_after_batch(engine: sa.Engine, tenant_id: int, rows: list[tuple[Any
         blocked = caps_checks.after_batch(engine, tenant_id, rows, clock()).blocked
     except Exception:  # the batch is stored whatever happens here: never an error the SDK would retry
         logger.exception("caps evaluation failed after a stored batch of tenant %s", tenant_id)
-        return _last_blocked.get(key, [])
-    if blocked or key in _last_blocked:
-        if len(_last_blocked) > 10_000:
-            _last_blocked.clear()
-        _last_blocked[key] = blocked
+        return _last_blocked.get(key)
+    _last_blocked.remember(key, blocked)
     return blocked
 
 

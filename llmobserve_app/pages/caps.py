@@ -108,7 +108,7 @@ def _url_field(label: str, name: str, is_set: rx.Var) -> rx.Component:
 
 
 def cap_form() -> rx.Component:
-    value_hint = rx.match(CapsState.form_scope, ("global", "Leave empty: a global cap covers all spend."),
+    value_hint = rx.match(CapsState.form.scope, ("global", "Leave empty: a global cap covers all spend."),
                           ("customer", "A customer id, or * for every customer separately."),
                           "Required: the provider, model or agent name.")
     return rx.dialog.root(
@@ -118,31 +118,31 @@ def cap_form() -> rx.Component:
                 rx.vstack(
                     rx.cond(CapsState.field_errors["form"],
                             rx.callout(CapsState.field_errors["form"], color_scheme="red", size="1")),
-                    _field("Name (optional)", rx.input(name="name", id="cap-name", default_value=CapsState.form_name,
+                    _field("Name (optional)", rx.input(name="name", id="cap-name", default_value=CapsState.form.name,
                                                        max_length=200, width="100%"), "name"),
                     rx.grid(
-                        _field("Scope", _select("scope", SCOPE_OPTIONS, CapsState.form_scope,
+                        _field("Scope", _select("scope", SCOPE_OPTIONS, CapsState.form.scope,
                                                 on_change=CapsState.set_form_scope), "scope"),
-                        _field("Value", rx.input(name="value", id="cap-value", default_value=CapsState.form_value,
+                        _field("Value", rx.input(name="value", id="cap-value", default_value=CapsState.form.value,
                                                  max_length=200, width="100%"), "value", value_hint),
-                        _field("Period", _select("period", PERIOD_OPTIONS, CapsState.form_period), "period"),
+                        _field("Period", _select("period", PERIOD_OPTIONS, CapsState.form.period), "period"),
                         _field("Limit (USD)", rx.input(name="limit_usd", id="cap-limit", inputmode="decimal",
-                                                       default_value=CapsState.form_limit, placeholder="10.00",
+                                                       default_value=CapsState.form.limit_usd, placeholder="10.00",
                                                        width="100%"), "limit_usd"),
                         _field("Warning threshold (%)",
                                rx.input(name="threshold_pct", id="cap-threshold", inputmode="numeric",
-                                        default_value=CapsState.form_threshold, width="100%"), "threshold_pct"),
-                        _field("Action", _select("action", ACTION_OPTIONS, CapsState.form_action), "action"),
+                                        default_value=CapsState.form.threshold_pct, width="100%"), "threshold_pct"),
+                        _field("Action", _select("action", ACTION_OPTIONS, CapsState.form.action), "action"),
                         columns="2", spacing="3", width="100%",
                     ),
                     _field("Email", rx.el.label(rx.hstack(
-                        rx.checkbox(name="notify_email", id="cap-email", default_checked=CapsState.form_email),
+                        rx.checkbox(name="notify_email", id="cap-email", default_checked=CapsState.form.notify_email),
                         rx.text("Email the account's address", size="2"), align="center", spacing="2")),
                            "notify_email",
                            rx.cond(CapsState.email_configured, "", "Email is not configured on this server.")),
                     _url_field("Slack incoming-webhook URL (optional)", "slack_webhook_url",
-                               CapsState.form_slack_set),
-                    _url_field("Webhook URL (optional, signed)", "webhook_url", CapsState.form_webhook_set),
+                               CapsState.form.slack_set),
+                    _url_field("Webhook URL (optional, signed)", "webhook_url", CapsState.form.webhook_set),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
                         rx.button(rx.cond(CapsState.form_cap_id != "", "Save", "Create cap"), type="submit",

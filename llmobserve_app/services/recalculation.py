@@ -62,6 +62,7 @@ from llmobserve_app.services import custom_prices, customer_ranges, leases
 from llmobserve_app.services.caps import checks
 from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.errors import UserFacingError
+from llmobserve_app.services.ingest import writers
 from llmobserve_app.services.ingest.fast_schema import INT_MAX
 from llmobserve_app.services.ingest.rollup_rows import repricing_statements
 from llmobserve_app.services.ingest.rows import COLUMN, EVENT_COLUMNS, STARTED, Prices, price_event
@@ -470,6 +471,7 @@ def _apply(session: Session, tenant_id: int, changes: list[_Change], postgres: b
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.calls == 0,
                                                table.c.hour >= hour_floor(first), table.c.hour <= last))
     customer_ranges.invalidate(session, tenant_id)  # closed days' per-customer totals were summed before
+    writers.changed_after_commit(session)  # spend changed: the caps' memory of it is stale
 
 
 def lease_name(job_id: int) -> str:

@@ -38,6 +38,7 @@ from llmobserve_app.models import (
     User,
 )
 from llmobserve_app.services import customer_ranges
+from llmobserve_app.services.ingest import writers
 
 EVENTS = Event.__table__
 HOURLY = UsageHourly.__table__
@@ -193,6 +194,7 @@ def rebuild_tenant(session: Session, tenant_id: int) -> RebuildResult:
     for table in ROLLUPS:
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
     customer_ranges.invalidate(session, tenant_id)  # per-customer range totals were summed from the old rollups
+    writers.changed_after_commit(session)  # the caps' memory of spend is stale too
     for table, (names, query) in (
         (HOURLY, _hourly_select(tenant_id, dialect)),
         (TENANT_HOURLY, _hourly_select(tenant_id, dialect, per_customer=False)),

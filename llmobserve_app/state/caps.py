@@ -9,7 +9,7 @@ an edit shows whether a URL is set, keeps it when the input is left empty, and r
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,26 +60,28 @@ def _alerts(session: Session, tenant_id: int) -> list[dict[str, str]]:
 
 
 @dataclass(frozen=True)
-class _Editable:
-    """The non-secret fields of a cap the edit form starts from, and whether each URL is set."""
+class CapForm:
+    """What the form starts from: a cap's non-secret fields (a new cap's defaults), and whether each URL is
+    set. One State var; the page reads its fields (``CapsState.form.scope``)."""
 
-    name: str
-    scope: str
-    value: str
-    period: str
-    limit_usd: str
-    threshold_pct: str
-    action: str
-    notify_email: bool
-    slack_set: bool
-    webhook_set: bool
+    name: str = ""
+    scope: str = "customer"
+    value: str = ""
+    period: str = "day"
+    limit_usd: str = ""
+    threshold_pct: str = "80"
+    action: str = "alert"
+    notify_email: bool = True
+    slack_set: bool = False
+    webhook_set: bool = False
 
 
-def _editable(session: Session, tenant_id: int, cap_id: int) -> _Editable:
+def _editable(session: Session, tenant_id: int, cap_id: int) -> CapForm:
     cap = crud.get_cap(session, tenant_id, cap_id)
-    return _Editable(cap.name, cap.scope, cap.value, cap.period, usd_plain(cap.limit_nanos),
-                     str(cap.threshold_pct), cap.action, cap.notify_email, bool(cap.slack_webhook_url),
-                     bool(cap.webhook_url))
+    return CapForm(name=cap.name, scope=cap.scope, value=cap.value, period=cap.period,
+                   limit_usd=usd_plain(cap.limit_nanos), threshold_pct=str(cap.threshold_pct), action=cap.action,
+                   notify_email=cap.notify_email, slack_set=bool(cap.slack_webhook_url),
+                   webhook_set=bool(cap.webhook_url))
 
 
 def form_fields(form: dict[str, Any], editing: bool) -> dict[str, Any]:
@@ -118,16 +120,7 @@ class CapsState(SessionState):
     form_open: bool = False
     form_cap_id: str = ""
     form_key: int = 0  # changes each time the form opens, so its uncontrolled inputs start afresh
-    form_name: str = ""
-    form_scope: str = "customer"
-    form_value: str = ""
-    form_period: str = "day"
-    form_limit: str = ""
-    form_threshold: str = "80"
-    form_action: str = "alert"
-    form_email: bool = True
-    form_slack_set: bool = False
-    form_webhook_set: bool = False
+    form: CapForm = CapForm()
     field_errors: dict[str, str] = {}
     # Delete confirmation and the alert history (a dialog).
     delete_cap_id: str = ""
@@ -154,16 +147,13 @@ class CapsState(SessionState):
         self.loading = False
         return None
 
-    def _open_form(self, cap_id: str, values: _Editable) -> None:
+    def _open_form(self, cap_id: str, values: CapForm) -> None:
         self.form_cap_id, self.form_key, self.field_errors, self.form_open = cap_id, self.form_key + 1, {}, True
-        self.form_name, self.form_scope, self.form_value = values.name, values.scope, values.value
-        self.form_period, self.form_limit, self.form_threshold = values.period, values.limit_usd, values.threshold_pct
-        self.form_action, self.form_email = values.action, values.notify_email
-        self.form_slack_set, self.form_webhook_set = values.slack_set, values.webhook_set
+        self.form = values
 
     @rx.event
     def new_cap(self) -> None:
-        self._open_form("", _Editable("", "customer", "", "day", "", "80", "alert", True, False, False))
+        self._open_form("", CapForm())
 
     @rx.event
     async def edit_cap(self, cap_id: str):
@@ -184,7 +174,7 @@ class CapsState(SessionState):
 
     @rx.event
     def set_form_scope(self, value: str) -> None:
-        self.form_scope = value
+        self.form = replace(self.form, scope=value)  # the value's hint follows the scope
 
     @rx.event
     async def save_cap(self, form: dict[str, Any]):

@@ -1,7 +1,7 @@
 """Saving a cap change (create, update, delete) the way both the API and the caps page do it.
 
-After the commit the process's cache of enabled caps is dropped again, and what the saved cap already reached
-fires at once (a lowered limit alerts now, not at the next batch).
+The process's cache of enabled caps is dropped when the change commits (``crud`` arranges it), and what the
+saved cap already reached fires at once (a lowered limit alerts now, not at the next batch).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap
 from llmobserve_app.services.caps import checks, crud
 from llmobserve_app.services.caps.overview import CapOverview, overviews
-from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.caps.rules import rule_of
 
 
@@ -25,7 +24,6 @@ def save_and_check(engine: sa.Engine, now: datetime, work: Callable[[Session], C
     list shows it. ``UserFacingError`` and ``CapNotFound`` from ``work`` propagate, with nothing saved."""
     with session_scope(engine) as session:
         cap = work(session)
-    enabled_caps.forget(engine, cap.tenant_id)  # again, now that it is committed
     if cap.enabled:
         checks.check(engine, [rule_of(cap)], now)
     with session_scope(engine) as session:
@@ -36,4 +34,3 @@ def delete(engine: sa.Engine, tenant_id: int, cap_id: int) -> None:
     """Delete a cap and its history (``CapNotFound`` for another tenant's); its block lifts at the next reply."""
     with session_scope(engine) as session:
         crud.delete_cap(session, tenant_id, cap_id)
-    enabled_caps.forget(engine, tenant_id)  # again, now that it is committed

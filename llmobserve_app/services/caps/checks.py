@@ -2,7 +2,8 @@
 
 Every firing goes through ``check``, in one transaction with the alerts it inserts and their notifications
 (one outbox message per channel of the cap), so an alert and its messages commit together or not at all;
-after the commit ``notifications.wake()`` starts sending them at once.
+after the commit ``notifications.wake()`` starts sending them at once. After a batch, ``headroom`` answers
+without evaluating while no cap can have reached a level (one writer process only: see there).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -20,14 +21,18 @@ from sqlmodel import Session
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Cap, CapAlert
 from llmobserve_app.services import notifications
+from llmobserve_app.services.caps import headroom
 from llmobserve_app.services.caps.blocks import blocked_scopes
-from llmobserve_app.services.caps.evaluation import CapStatus, alert_keys, evaluate, fire
+from llmobserve_app.services.caps.evaluation import CapStatus, Snapshot, alert_keys, evaluate, fire
+from llmobserve_app.services.caps.headroom import headrooms
 from llmobserve_app.services.caps.messages import alert_messages
 from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.caps.rules import CapRule, select_rules
 from llmobserve_app.services.caps.touched import Touched, merged, touched_by
+from llmobserve_app.services.ingest import writers
 
 _MEMO_LIMIT = 100_000
+Item = TypeVar("Item")
 
 
 class FiredMemo:
@@ -66,22 +71,24 @@ class CheckResult:
     statuses: list[CapStatus] = field(default_factory=list)
     fired: list[CapAlert] = field(default_factory=list)  # alerts inserted by this check: the ones to notify
     messages: list[dict[str, Any]] = field(default_factory=list)  # their outbox messages (``alert_messages``)
+    blocked_list: list[dict[str, Any]] | None = None  # an answer from memory: no statuses, this blocked list
+    from_memory: bool = False  # answered by ``headroom`` without evaluating
 
     @property
     def blocked(self) -> list[dict[str, Any]]:
-        return blocked_scopes(self.statuses)
+        return blocked_scopes(self.statuses) if self.blocked_list is None else self.blocked_list
 
 
 def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: Touched | None = None,
-          memo: FiredMemo | None = USE_PROCESS_MEMO) -> CheckResult:
+          memo: FiredMemo | None = USE_PROCESS_MEMO, snapshot: Snapshot | None = None) -> CheckResult:
     """Evaluate ``rules`` (one tenant's enabled caps) at ``now`` and fire the levels they reached
-    (``memo=None``: ask the database every time, as racing processes would)."""
+    (``memo=None``: ask the database every time, as racing processes would; ``snapshot`` is filled)."""
     if not rules:
         return CheckResult()
     if memo is USE_PROCESS_MEMO:
         memo = memo_for(engine)
     with session_scope(engine) as session:
-        statuses = evaluate(session, rules, now, touched)
+        statuses = evaluate(session, rules, now, touched, snapshot)
         fired = fire(session, statuses, now, memo)
         messages = alert_messages(session, fired, {rule.id: rule for rule in rules})
         for message in messages:  # in the alerts' transaction: both commit or neither
@@ -93,34 +100,38 @@ def check(engine: sa.Engine, rules: Sequence[CapRule], now: datetime, touched: T
     return CheckResult(statuses, fired, messages)
 
 
-class _Round:
+class _Round(Generic[Item]):
     """One evaluation shared by the batches of a tenant that were stored before it started."""
 
     def __init__(self) -> None:
-        self.touched: list[Touched] = []
+        self.items: list[Item] = []
         self.done = threading.Event()
         self.result: CheckResult | None = None
         self.error: BaseException | None = None
 
 
-class Coalescer:
+class Coalescer(Generic[Item]):
     """After-batch checks of one tenant run one at a time in a process; the batches stored while one runs
     share the next (like group commit). Every batch is still evaluated after it was stored — a round starts
     only after each of its batches joined it, and a batch joins once stored — so the reply to the batch that
-    crossed a limit still carries the block, at a fraction of the evaluations under concurrent ingest."""
+    crossed a limit still carries the block, at a fraction of the evaluations under concurrent ingest.
+
+    ``evaluate`` gets the items (one per batch) of its round. A key's lock is dropped when its round ends
+    with no batch waiting, so the table holds only tenants being checked now, not every tenant ever seen."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[tuple[str, int], threading.Lock] = {}
-        self._waiting: dict[tuple[str, int], _Round] = {}
+        self._waiting: dict[tuple[str, int], _Round[Item]] = {}
 
-    def run(self, key: tuple[str, int], touched: Touched, evaluate: Callable[[Touched], CheckResult]) -> CheckResult:
+    def run(self, key: tuple[str, int], item: Item,
+            evaluate: Callable[[list[Item]], CheckResult]) -> CheckResult:
         with self._lock:
             joined = self._waiting.get(key)
             leader = joined is None
             if joined is None:
                 joined = self._waiting[key] = _Round()
-            joined.touched.append(touched)
+            joined.items.append(item)
             running = self._running.setdefault(key, threading.Lock())
         if not leader:
             joined.done.wait()
@@ -131,28 +142,68 @@ class Coalescer:
         with running:
             with self._lock:
                 del self._waiting[key]  # batches stored from now on form the next round
-                touched_all = merged(joined.touched)
             try:
-                joined.result = evaluate(touched_all)
+                joined.result = evaluate(joined.items)
                 return joined.result
             except BaseException as error:
                 joined.error = error
                 raise
             finally:
                 joined.done.set()
+                with self._lock:  # still holding ``running``: a waiting round's leader holds this same lock
+                    if key not in self._waiting:
+                        del self._running[key]
+
+    def keys(self) -> int:
+        """How many tenants have a lock now (a bounded number: the ones being checked)."""
+        with self._lock:
+            return len(self._running)
 
 
-_after_batch_rounds = Coalescer()
+Rows = Sequence[tuple[Any, ...]]
+_after_batch_rounds: Coalescer[Rows] = Coalescer()
 
 
-def after_batch(engine: sa.Engine, tenant_id: int, rows: Sequence[tuple[Any, ...]], now: datetime) -> CheckResult:
-    """Right after a batch of event rows was stored: re-evaluate the caps on scopes it touched (and the block
-    caps, for the full blocked list of the reply). A tenant without enabled caps costs one cache lookup."""
+def after_batch(engine: sa.Engine, tenant_id: int, rows: Rows, now: datetime) -> CheckResult:
+    """Right after a batch of event rows was stored by this process: the tenant's blocked list, and the
+    alerts its caps reached fired. A tenant without enabled caps costs one cache lookup; while no cap can
+    have reached a level since the last exact evaluation, the answer comes from memory (``headroom``)."""
     rules = enabled_caps.rules(engine, tenant_id)
     if not rules:
         return CheckResult()
-    return _after_batch_rounds.run((str(engine.url), tenant_id), touched_by(rows),
-                                   lambda touched: check(engine, rules, now, touched))
+    key = (str(engine.url), tenant_id)
+    return _after_batch_rounds.run(key, rows, lambda batches: _after_batches(engine, key, rules, now, batches))
+
+
+def _after_batches(engine: sa.Engine, key: tuple[str, int], rules: tuple[CapRule, ...], now: datetime,
+                   batches: list[Rows]) -> CheckResult:
+    """One round: from memory when it is fresh and every cap has room for the round's batches, else exact."""
+    remembered = headrooms.pop(key)  # put back only once it is right again
+    if not writers.alone(engine):  # another process stores batches too: its spend is not in the memory
+        return check(engine, rules, now, merged(touched_by(rows) for rows in batches))
+    stamp = writers.stamp(engine)  # read before the evaluation reads spend: a later change is then seen
+    if remembered is not None and remembered.fresh(rules, now, stamp) and remembered.take(batches):
+        headrooms.put(key, remembered)
+        return CheckResult(blocked_list=remembered.blocked, from_memory=True)
+    touched = merged(touched_by(rows) for rows in batches)
+    snapshot = Snapshot()
+    result = check(engine, rules, now, _every_scope(rules, touched), snapshot=snapshot)
+    small = headroom.INFINITE if remembered is None else 4 * max(remembered.absorbed, 1)
+    memory = headroom.seed(rules, result.statuses, snapshot, result.blocked, now, stamp, small)
+    if memory is not None:
+        headrooms.put(key, memory)
+    return result
+
+
+def _every_scope(rules: Sequence[CapRule], touched: Touched) -> Touched:
+    """``touched`` plus the scope of every cap: the evaluation that seeds the memory must know each cap's
+    spend (a ``customer:*`` cap's for the batches' customers)."""
+    values: dict[str, set[str]] = {"provider": set(), "model": set(), "agent": set(), "customer": set()}
+    for rule in rules:
+        if rule.scope in values and not rule.every_customer:
+            values[rule.scope].add(rule.value)
+    return Touched(touched.providers | values["provider"], touched.models | values["model"],
+                   touched.agents | values["agent"], touched.customers | values["customer"], True)
 
 
 def current_blocks(engine: sa.Engine, tenant_id: int, now: datetime) -> list[dict[str, Any]]:

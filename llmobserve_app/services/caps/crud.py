@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from llmobserve_app.models import Cap, CapAlert, utcnow
 from llmobserve_app.services.caps import validation
-from llmobserve_app.services.caps.registry import enabled_caps
+from llmobserve_app.services.caps.registry import forget_after_commit
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.money import nanos_to_usd
 
@@ -52,7 +52,7 @@ def create_cap(session: Session, tenant_id: int, *, scope: str, period: str, lim
     cap = Cap(tenant_id=tenant_id, created_at=now, updated_at=now, **values)
     session.add(cap)
     session.flush()
-    enabled_caps.forget(session.get_bind(), tenant_id)
+    forget_after_commit(session, tenant_id)
     return cap
 
 
@@ -80,7 +80,7 @@ def update_cap(session: Session, tenant_id: int, cap_id: int, **changes: Any) ->
     cap.updated_at = utcnow()
     session.add(cap)
     session.flush()
-    enabled_caps.forget(session.get_bind(), tenant_id)
+    forget_after_commit(session, tenant_id)
     return cap
 
 
@@ -90,7 +90,7 @@ def delete_cap(session: Session, tenant_id: int, cap_id: int) -> None:
     session.execute(sa.delete(CapAlert).where(CapAlert.cap_id == cap.id))
     session.delete(cap)
     session.flush()
-    enabled_caps.forget(session.get_bind(), tenant_id)
+    forget_after_commit(session, tenant_id)
 
 
 def list_caps(session: Session, tenant_id: int) -> list[Cap]:

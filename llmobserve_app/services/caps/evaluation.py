@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -102,15 +102,24 @@ def _exceeded_customers(session: Session, rules: Sequence[CapRule], now: datetim
     return found
 
 
+@dataclass
+class Snapshot:
+    """What an evaluation read besides the statuses, for ``headroom`` to keep: per period, the account's
+    whole priced spend (an upper bound of any one customer's) and the spend of each customer it asked about."""
+
+    totals: dict[str, int] = field(default_factory=dict)
+    customers: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
 def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
-             touched: Touched | None = None) -> list[CapStatus]:
+             touched: Touched | None = None, snapshot: Snapshot | None = None) -> list[CapStatus]:
     """The status of ``rules`` (enabled or not) at ``now``.
 
     With ``touched`` (after an ingest batch): only the caps on scopes the batch touched, plus every ``block``
     cap (the reply carries the full blocked list); a ``customer:*`` cap is evaluated for the batch's customers
     and, if it blocks, for those it already fired ``exceeded`` for. Without it (catch-up job, status poll):
     everything. A ``customer:*`` cap yields one status per customer at or over its threshold (none when no
-    customer is near): below it there is nothing to fire or block.
+    customer is near): below it there is nothing to fire or block. ``snapshot`` is filled when given.
     """
     rules = [rule for rule in rules if touched is None or rule.action == "block" or touched.touches(rule)]
     if not rules:
@@ -119,19 +128,21 @@ def evaluate(session: Session, rules: Iterable[CapRule], now: datetime,
     bounds = {period: period_bounds(period, now) for period in {rule.period for rule in rules}}
     statuses: list[CapStatus] = []
     scopes = {rule.scope for rule in rules}
-    if scopes - {"customer"}:
+    if scopes - {"customer"} or snapshot is not None:
         spends = closed_hours.spends(session, tenant_id, bounds, now, providers="provider" in scopes,
                                      models="model" in scopes, agents="agent" in scopes)
         statuses += [status_at(rule, "", spends[rule.period].of(rule.scope, rule.value), bounds[rule.period], now)
                      for rule in rules if rule.scope != "customer"]
+        if snapshot is not None:
+            snapshot.totals = {period: spends[period].total.cost_nanos for period in bounds}
     customer_rules = [rule for rule in rules if rule.scope == "customer"]
     if customer_rules:
-        statuses += _customer_statuses(session, customer_rules, bounds, now, touched)
+        statuses += _customer_statuses(session, customer_rules, bounds, now, touched, snapshot)
     return statuses
 
 
 def _customer_statuses(session: Session, rules: list[CapRule], bounds: Bounds, now: datetime,
-                       touched: Touched | None) -> list[CapStatus]:
+                       touched: Touched | None, snapshot: Snapshot | None) -> list[CapStatus]:
     every = [rule for rule in rules if rule.every_customer]
     candidates = (_exceeded_customers(session, [rule for rule in every if rule.action == "block"], now)
                   if touched is not None else {})
@@ -144,6 +155,10 @@ def _customer_statuses(session: Session, rules: list[CapRule], bounds: Bounds, n
         named |= touched.customers
         named = named.union(*(candidates.get(rule.id, ()) for rule in every))
     spends = customer_spends(session, rules[0].tenant_id, bounds, customers=named, at_least=at_least)
+    if snapshot is not None:
+        snapshot.customers = {period: {**dict.fromkeys(named, 0),  # asked, nothing spent: zero
+                                       **{customer: spend.cost_nanos for customer, spend in by_customer.items()}}
+                              for period, by_customer in spends.items()}
     statuses: list[CapStatus] = []
     for rule in rules:
         period_spends = spends[rule.period]

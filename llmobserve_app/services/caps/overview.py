@@ -16,7 +16,7 @@ from llmobserve_app.services.caps.crud import list_caps
 from llmobserve_app.services.caps.evaluation import CapStatus, evaluate, status_at
 from llmobserve_app.services.caps.periods import period_bounds
 from llmobserve_app.services.caps.rules import rule_of
-from llmobserve_app.services.caps.spend import Spend, top_customer
+from llmobserve_app.services.caps.spend import Spend, top_customers
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,22 @@ def alerting(session: Session, tenant_id: int, now: datetime) -> list[CapOvervie
 
 
 def overviews(session: Session, caps: Sequence[Cap], now: datetime) -> list[CapOverview]:
-    """One overview per cap, in the order given."""
+    """One overview per cap (all of one tenant), in the order given."""
     statuses = evaluate(session, [rule_of(cap) for cap in caps], now)
     worst: dict[int, CapStatus] = {}
     for status in statuses:
         best = worst.get(status.rule.id)
         if best is None or status.spend_nanos > best.spend_nanos:
             worst[status.rule.id] = status
+    missing = [cap for cap in caps if cap.id not in worst]  # customer:* caps with no customer near the threshold
+    bounds = {cap.period: period_bounds(cap.period, now) for cap in missing}
+    tops = top_customers(session, caps[0].tenant_id, bounds) if missing else {}
     result = []
     for cap in caps:
         status = worst.get(cap.id)
-        if status is None:  # a customer:* cap with no customer near its threshold
-            rule = rule_of(cap)
-            start, end = period_bounds(cap.period, now)
-            top = top_customer(session, cap.tenant_id, start, end)
-            customer, spend = top if top is not None else ("", Spend())
-            status = status_at(rule, customer, spend, (start, end), now)
+        if status is None:
+            customer, spend = tops.get(cap.period, ("", Spend()))
+            status = status_at(rule_of(cap), customer, spend, bounds[cap.period], now)
         result.append(CapOverview(cap, status.spend_nanos, status.unpriced_calls,
                                   status.status if cap.enabled else "disabled", status.period_start,
                                   status.period_end, status.projected_at, status.scope_value))

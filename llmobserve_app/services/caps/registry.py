@@ -1,8 +1,10 @@
 """The enabled caps of a tenant, cached per process for a short time: ingest asks for them on every batch,
 and a tenant without caps must cost next to nothing.
 
-Safe with several worker processes: the process that changes a cap forgets its copy at once, the others
-see the change within ``TTL_SECONDS`` (and the catch-up job evaluates from the database every minute).
+Safe with several worker processes: the process that changes a cap forgets its copy once the change is
+committed (``forget_after_commit``: forgetting before the commit would let a concurrent reader cache the old
+rules again for a whole TTL), the others see the change within ``TTL_SECONDS`` (and the catch-up job
+evaluates from the database every minute).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import threading
 import time
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
 
 from llmobserve_app.models import Cap
 from llmobserve_app.services.caps.rules import CapRule, select_rules
@@ -51,3 +55,23 @@ class EnabledCaps:
 
 
 enabled_caps = EnabledCaps()
+
+
+_PENDING = "caps_forget_after_commit"  # session.info key: the (bind, tenant) pairs to forget at its commit
+
+
+def forget_after_commit(session: Session, tenant_id: int) -> None:
+    """Forget the tenant's cached caps when ``session`` commits (whoever commits it: the crud functions leave
+    that to their caller). A rolled-back change forgets nothing, which is harmless either way."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = set()
+        event.listen(session, "after_commit", _forget_pending)
+        event.listen(session, "after_rollback", lambda session_: session_.info.get(_PENDING, set()).clear())
+    pending.add((session.get_bind(), tenant_id))
+
+
+def _forget_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING, set())
+    while pending:
+        enabled_caps.forget(*pending.pop())

@@ -184,14 +184,23 @@ def customer_spends(session: Session, tenant_id: int, bounds: Bounds, *, custome
     return result
 
 
-def top_customer(session: Session, tenant_id: int, start: datetime, end: datetime) -> tuple[str, Spend] | None:
-    """The customer who spent the most in ``[start, end)`` (what a ``customer:*`` cap shows when none is near)."""
+def top_customers(session: Session, tenant_id: int, bounds: Bounds) -> dict[str, tuple[str, Spend]]:
+    """Per period of ``bounds``, the customer who spent the most in it (what a ``customer:*`` cap shows when
+    none is near), in one query: a ``LIMIT 1`` per period, joined by UNION ALL. Periods nobody spent in are
+    left out."""
+    if not bounds:
+        return {}
     cost = sa.func.sum(DAILY.c.cost_nanos)
-    row = session.execute(
-        sa.select(DAILY.c.customer_id, cost, sa.func.sum(DAILY.c.unpriced_calls))
-        .where(DAILY.c.tenant_id == tenant_id, DAILY.c.day >= start, DAILY.c.day < end)
-        .group_by(DAILY.c.customer_id).order_by(cost.desc(), DAILY.c.customer_id).limit(1)).first()
-    return None if row is None else (row[0], Spend(int(row[1] or 0), int(row[2] or 0)))
+    parts = []
+    for period, (start, end) in sorted(bounds.items()):
+        top = (sa.select(sa.literal(period).label("period"), DAILY.c.customer_id.label("customer"),
+                         cost.label("cost"), sa.func.sum(DAILY.c.unpriced_calls).label("unpriced"))
+               .where(DAILY.c.tenant_id == tenant_id, DAILY.c.day >= start, DAILY.c.day < end)
+               .group_by(DAILY.c.customer_id).order_by(cost.desc(), DAILY.c.customer_id).limit(1).subquery())
+        parts.append(sa.select(top))
+    query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    return {period: (customer, Spend(int(cost_ or 0), int(unpriced or 0)))
+            for period, customer, cost_, unpriced in session.execute(query)}
 
 
 # -- the closed days and hours of a period, cached -------------------------------------------------------------

@@ -26,6 +26,7 @@ from sqlmodel import Session
 from llmobserve_app.models import utcnow
 from llmobserve_app.services import custom_prices
 from llmobserve_app.services.customer_ranges import LATE_SQL, late_event_params
+from llmobserve_app.services.ingest import writers
 from llmobserve_app.services.ingest.batch import IngestResult, PreparedBatch, oldest_started, prepare_events
 from llmobserve_app.services.ingest.rows import SPAN
 from llmobserve_app.services.ingest.schema import validate_events
@@ -153,4 +154,5 @@ def ingest_events(session: Session, tenant_id: int, raw_events: Sequence[Any], n
     validated, rejected = validate_events(raw_events)
     prices = custom_prices.prices_for(session.get_bind(), tenant_id)  # type: ignore[arg-type]
     prepared = prepare_events(tenant_id, validated, rejected, dialect_name(session), prices)
+    writers.changed_after_commit(session)  # not an ingest API batch: the caps' memory of spend is stale
     return write_prepared(session, prepared, now or utcnow())

@@ -6,6 +6,7 @@ import pytest
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.services.caps import crud
+from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.errors import UserFacingError
 
 GOOD = {"scope": "customer", "value": "acme", "period": "day", "limit_usd": "0.10"}
@@ -55,3 +56,21 @@ def test_create_update_delete_and_isolation(engine, make_account) -> None:
         crud.delete_cap(session, tenant, cap.id)
     with session_scope(engine) as session:
         assert crud.list_caps(session, tenant) == []
+
+
+def test_the_enabled_caps_cache_is_forgotten_after_the_commit_not_before(engine, make_account) -> None:
+    """A reader that caches the tenant's caps while a change is still uncommitted must not keep the old rules
+    after the commit (forgetting inside the transaction would let it re-cache them for a whole TTL)."""
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        cap = crud.create_cap(session, tenant, **GOOD)
+        assert enabled_caps.rules(engine, tenant) == ()  # another connection: the cap is not committed yet
+    assert [rule.id for rule in enabled_caps.rules(engine, tenant)] == [cap.id]
+    with session_scope(engine) as session:
+        crud.update_cap(session, tenant, cap.id, enabled=False)
+        assert [rule.id for rule in enabled_caps.rules(engine, tenant)] == [cap.id]
+    assert enabled_caps.rules(engine, tenant) == ()
+    with pytest.raises(RuntimeError), session_scope(engine) as session:  # rolled back: nothing to forget
+        crud.update_cap(session, tenant, cap.id, enabled=True)
+        raise RuntimeError("abandon the change")
+    assert enabled_caps.rules(engine, tenant) == ()
