@@ -34,6 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import server_memory  # noqa: E402
 
 MODELS = [("openai", "gpt-4o-mini", 40), ("openai", "gpt-4o", 12), ("anthropic", "claude-3-5-haiku-20241022", 15),
           ("anthropic", "claude-sonnet-4-20250514", 6), ("google", "gemini-2.0-flash", 10),
@@ -210,27 +213,14 @@ PAGES = {
     "/customers?range=30d": "#customers-table", "/customers?range=24h": "#customers-table",
     "/agents?range=30d": "#agents-table", "/runs?range=30d": "#runs-table", "/llms?range=30d": "#llms-table",
     "/infrastructure?range=30d": "#infrastructure-table", "/costs?range=30d&group_by=customer": "#costs-table",
-    "/insights": "#movers", "/customers/cust_00042?range=30d": "#kpi-customer-cost",
+    "/insights": "#movers", "/customers/cust_00042?range=30d": "#kpi-customer-cost", "/?range=30d": "#recent-runs",
 }
+EXPORTS = ["/api/export/runs.csv?range=24h", "/api/export/runs.json?range=24h",
+           "/api/export/costs.csv?range=30d&group_by=customer", "/api/export/costs.json?range=30d&group_by=model"]
 
 
-def _server_memory_mib(session_id: int) -> list[tuple[str, float, float]]:
-    """(command, RSS MiB, peak RSS MiB) of every process of the server's session, from /proc: the server runs
-    in its own session, so this counts exactly its processes."""
-    found = []
-    for stat in sorted(Path("/proc").glob("[0-9]*/stat")):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session_id:  # field 6 of /proc/PID/stat: session id
-                continue
-            status = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines()
-                          if line.startswith(("VmRSS", "VmHWM")))
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended meanwhile
-        rss, hwm = (int(status.get(key, "0 kB").split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
-        found.append((" ".join(Path(part).name if "/" in part else part for part in command.split()[:4]), rss, hwm))
-    return found
+def _load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
@@ -274,17 +264,23 @@ def measure_render(database_url: str, data_dir: Path, repeat: int = 5) -> None:
             print("  dashboard navigations (ms):", ", ".join(f"{sample:.0f}" for sample in samples))
             print(f"  dashboard rendered in Chromium: median {statistics.median(samples):.0f} ms, "
                   f"max {max(samples):.0f} ms over {repeat} navigations", flush=True)
-            for path, selector in PAGES.items():  # every page once: the server's memory after serving them all
-                began = time.perf_counter()
-                page.goto(f"http://localhost:{port}{path}")
-                page.wait_for_selector(selector, timeout=60_000)
-                print(f"  {path:<42} rendered in {(time.perf_counter() - began) * 1000:6.0f} ms", flush=True)
+            for visit in (1, 2):  # every page and export: the server's memory after serving them all, twice
+                for path, selector in PAGES.items():
+                    began = time.perf_counter()
+                    page.goto(f"http://localhost:{port}{path}")
+                    page.wait_for_selector(selector, timeout=60_000)
+                    print(f"  {path:<42} rendered in {(time.perf_counter() - began) * 1000:6.0f} ms", flush=True)
+                for path in EXPORTS:  # the signed-in browser's cookie; the body read to its end
+                    began = time.perf_counter()
+                    response = page.request.get(f"http://localhost:{port}{path}", timeout=600_000)
+                    size = len(response.body())
+                    assert response.ok, (path, response.status)
+                    print(f"  {path:<42} downloaded in {(time.perf_counter() - began) * 1000:6.0f} ms "
+                          f"({size / 2**20:.1f} MiB)", flush=True)
+                print(f"  server memory after every page and export, visit {visit} (MiB; {_load()}):")
+                print(server_memory.table(server_memory.server_memory(server.pid, data_dir / "bench.db")),
+                      flush=True)
             browser.close()
-        processes = _server_memory_mib(server.pid)
-        print(f"  server memory after every page: {sum(rss for _, rss, _ in processes):.0f} MiB RSS in all its "
-              f"{len(processes)} processes:")
-        for command, rss, peak in processes:
-            print(f"    {rss:6.0f} MiB now, {peak:6.0f} MiB peak  {command}")
     finally:
         os.killpg(server.pid, 15)
 
