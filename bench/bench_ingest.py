@@ -517,14 +517,14 @@ def _raw_rows(count: int) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 def bench_raw(workdir: Path, count: int) -> dict[str, float]:
     """Plain sqlite3 executemany into the migrated ``events`` table, with the app's PRAGMAs."""
-    from llmobserve_app.db import SQLITE_PRAGMAS, migrate
+    from llmobserve_app.db import migrate, sqlite_pragmas
 
     path = workdir / f"raw-{uuid.uuid4().hex[:8]}.db"  # new each round
     migrate(f"sqlite:///{path}")
     columns, rows = _raw_rows(count)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in sqlite_pragmas(writer=True):  # as the ingest writer's connection
             connection.execute(f"PRAGMA {pragma}")
         connection.execute("INSERT INTO users (id, email, name, password_hash, subscription_tier, created_at) "
                            "VALUES (1, 'raw@example.com', 'Raw', 'x', 'free', '2026-01-01 00:00:00.000000')")

@@ -31,9 +31,9 @@ from llmobserve_app.services.ingest.store import Row, Statements, only_new, stor
 logger = logging.getLogger(__name__)
 
 
-def _connect(path: str) -> apsw.Connection:
+def _connect(path: str, *, writer: bool = False) -> apsw.Connection:
     connection = apsw.Connection(path)
-    for pragma in sqlite_pragmas():
+    for pragma in sqlite_pragmas(writer=writer):
         connection.execute(f"PRAGMA {pragma}").fetchall()
     return connection
 
@@ -95,7 +95,7 @@ class SqliteWriter:
     STARVED_WAIT_SECONDS = 30.0
 
     def __init__(self, path: str) -> None:
-        self._connection = _connect(path)
+        self._connection = _connect(path, writer=True)
         self._connection.execute("PRAGMA wal_autocheckpoint=0").fetchall()  # the checkpointer's job
         # Once the WAL starts over, it is cut back to this size (else its file keeps its largest size).
         self._connection.execute(f"PRAGMA journal_size_limit={self.CHECKPOINT_PAGES * 4096 * 2}").fetchall()

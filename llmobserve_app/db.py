@@ -23,17 +23,26 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # is fsynced only when a checkpoint starts, so a power cut (or a kernel crash) can roll back the last
 # transactions — acknowledged ingest batches included. SQLITE_SYNCHRONOUS=FULL fsyncs the WAL at every
 # commit (one per group of batches on the ingest writer): nothing acknowledged is lost to a power cut either.
-# A 32 MiB page cache per connection (default 2 MiB) keeps the hot index pages of ingest in memory, and
-# checkpointing every 10,000 pages (default 1,000) lets a busy ingest write the WAL in long sequential runs
+# Checkpointing every 10,000 pages (default 1,000) lets a busy ingest write the WAL in long sequential runs
 # instead of copying it back to the database every few batches (docs/BENCHMARKS.md).
+# SQLite's page cache is private to each connection and stays allocated while the connection is open. The
+# ingest writer's one connection gets 32 MiB, which keeps the hot index pages of ingest in memory. Every other
+# connection keeps SQLite's default 2 MiB: the web process's pool holds one connection per thread that ran a
+# query (up to 5 idle ones), the OS page cache already holds the file's hot pages once for all of them, and at
+# 32 MiB each they grew the backend worker by ~100 MiB after a round of the analytics pages at 1M events with
+# no faster page queries (docs/BENCHMARKS.md, issue 14).
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
-                   "cache_size=-32768", "wal_autocheckpoint=10000")
+                  "cache_size=-2000", "wal_autocheckpoint=10000")
+WRITER_CACHE_PRAGMA = "cache_size=-32768"
 
 
-def sqlite_pragmas() -> tuple[str, ...]:
-    """The pragmas every SQLite connection of the app runs, ``synchronous`` as configured."""
-    synchronous = f"synchronous={get_settings().sqlite_synchronous}"
-    return tuple(synchronous if pragma.startswith("synchronous=") else pragma for pragma in SQLITE_PRAGMAS)
+def sqlite_pragmas(*, writer: bool = False) -> tuple[str, ...]:
+    """The pragmas every SQLite connection of the app runs, ``synchronous`` as configured; ``writer``: the
+    ingest writer's connection, with the larger page cache."""
+    replaced = {"synchronous": f"synchronous={get_settings().sqlite_synchronous}"}
+    if writer:
+        replaced["cache_size"] = WRITER_CACHE_PRAGMA
+    return tuple(replaced.get(pragma.split("=")[0], pragma) for pragma in SQLITE_PRAGMAS)
 
 
 def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:

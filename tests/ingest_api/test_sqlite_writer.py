@@ -416,3 +416,21 @@ def test_the_writer_process_starts_with_the_server_and_stores_its_first_batch(tm
     # In-memory databases write in the request's thread: there is no writer process to start.
     memory = create_ingest_app("sqlite://")
     assert memory.state.batch_writer.start_writer() is None
+
+
+def test_only_the_ingest_writer_connection_has_the_large_page_cache(tmp_path) -> None:
+    """SQLite's page cache is private to each connection: 32 MiB for the ingest writer's hot index pages, SQLite's
+    default 2 MiB (``cache_size=-2000``, in KiB) for its checkpointer and for every connection of the app's pool,
+    which would otherwise hold 32 MiB per thread that ever ran a page query."""
+    path, _ = _database(tmp_path, "caches")
+    writer = SqliteWriter(path)
+    try:
+        assert writer._connection.execute("PRAGMA cache_size").fetchall() == [(-32768,)]
+        assert writer._checkpointer._connection.execute("PRAGMA cache_size").fetchall() == [(-2000,)]
+    finally:
+        writer.close()
+    engine = get_engine(f"sqlite:///{path}")
+    with engine.connect() as first, engine.connect() as second:
+        assert [connection.exec_driver_sql("PRAGMA cache_size").scalar() for connection in (first, second)] == [
+            -2000, -2000]
+    engine.dispose()
