@@ -6,6 +6,9 @@
     .venv/bin/python bench/bench_analytics.py --events 1000000 --render   # + Chromium render of /
     .venv/bin/python bench/bench_analytics.py --reuse /tmp/llmo-10m --render-only  # render + server memory
 
+Server memory: every process of the server (bench/server_memory.py), RSS and PSS (shared pages counted once), after
+every analytics page and export, twice.
+
 Events go through the server's ingest path (one-pass validation, pricing and rollups as the web process does
 them, then the writer process's APSW writer) in batches of 5,000, into SQLite, in time order across the days
 as a live stream arrives.
