@@ -36,6 +36,9 @@ COST_ROW_VALUES = tuple(POSITION[name] for name in ("cost_nanos", "calls", "unpr
                                                     "input_tokens", "output_tokens"))  # a CostRow's, in order
 
 _KEPT = 8  # decoded bases per process (~10k customers, a few MiB each)
+# and customer rows in all of them (~350 bytes each with their rankings: ~35 MiB): without it the memory would grow
+# with a tenant's customers (8 bases of 100k customers: ~300 MiB). The newest base is always kept.
+_KEPT_ROWS = 100_000
 
 
 @dataclass
@@ -104,7 +107,8 @@ def _decode(session: Session, base: customer_ranges.Base) -> _Decoded | None:
     decoded = _Decoded(key, rows)
     with _decoded_lock:
         _decoded[key] = decoded
-        while len(_decoded) > _KEPT:
+        while len(_decoded) > _KEPT or (
+                len(_decoded) > 1 and sum(len(kept.rows) for kept in _decoded.values()) > _KEPT_ROWS):
             _decoded.popitem(last=False)
     return decoded
 

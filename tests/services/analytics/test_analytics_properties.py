@@ -483,3 +483,38 @@ def test_closed_days_kept_until_a_late_event_or_invalidate(engine, make_account)
         customer_ranges.invalidate(session, tenant)
     events = [event for event in events if day_floor(datetime.fromisoformat(event["started_at"])) != dropped]
     check(events)
+
+
+def test_decoded_customer_bases_are_bounded_by_rows_too(engine, make_account, monkeypatch) -> None:
+    """The bases kept decoded in memory are bounded by their customer rows in all, not only by their number, so
+    the memory does not grow with a tenant's customers: beyond the budget only the newest base stays, and the
+    pages still agree with the rollups alone."""
+    from collections import OrderedDict
+
+    from llmobserve_app.services.analytics import customer_view
+
+    clock = NOW + timedelta(minutes=30)
+    tenant, _, _ = make_account()
+    events = [_materialise({**_SAME_CALL, "minutes_ago": minutes, "customer_id": f"c{minutes % 9}"})
+              for minutes in range(0, 60 * 24 * 12, 97)]
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, events, now=clock)
+    scopes = [analytics.Scope(tenant, window.start, window.end)
+              for window in (resolve_range(key, now=clock) for key in ("30d", "7d"))]
+
+    def pages() -> tuple[list[int], list]:
+        """The rows of each base kept after reading both windows' first pages, and those pages."""
+        with session_scope(engine) as session:
+            found = [analytics.customers_page(session, scope, page_size=5, now=clock) for scope in scopes]
+        return [len(kept.rows) for kept in customer_view._decoded.values()], found
+
+    monkeypatch.setattr(customer_view, "_decoded", OrderedDict())
+    kept, through_bases = pages()
+    assert len(kept) == 2 and all(rows >= 9 for rows in kept)
+    monkeypatch.setattr(customer_view, "_decoded", OrderedDict())
+    monkeypatch.setattr(customer_view, "_KEPT_ROWS", kept[0] + 1)
+    kept_within_budget, again = pages()
+    assert kept_within_budget == [kept[1]] and again == through_bases
+    with monkeypatch.context() as patch:
+        patch.setattr(per_customer, "_customer_base", lambda *args: None)
+        assert pages()[1] == through_bases
