@@ -161,7 +161,7 @@ async def recalculate(body: RecalculateIn, tenant_id: TenantDep, engine: EngineD
         raise ApiProblem(409, "recalculation_running", error.message) from None
     except UserFacingError as error:
         raise ApiProblem(422, "invalid_range", f"body.{error.field}: {error.message}") from None
-    recalculation.run_in_background(engine, job["id"])
+    await run_in_threadpool(recalculation.run_in_background, engine, job["id"])  # a lease query and a fork
     return json_reply(202, job)
 
 

@@ -58,3 +58,11 @@ def current_holder(engine: sa.Engine, name: str) -> str | None:
     with engine.connect() as connection:
         row = connection.execute(sa.select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.name == name)).first()
     return row.holder if row is not None and row.expires_at > datetime.now(UTC) else None
+
+
+def held_count(engine: sa.Engine, prefix: str) -> int:
+    """How many unexpired leases have a name starting with ``prefix`` (e.g. running background jobs)."""
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).where(
+            LEASES.c.name.startswith(prefix, autoescape=True),
+            LEASES.c.expires_at > datetime.now(UTC))).scalar_one()

@@ -127,7 +127,7 @@ def refresh(engine: sa.Engine) -> None:
     """``apply_latest``; a database or data problem is logged (the current prices stay) and tried again later."""
     try:
         apply_latest(engine)
-    except (sa.exc.SQLAlchemyError, ValueError, PricingDataError):
+    except Exception:  # whatever it is, the current prices stay and the refresh thread lives on
         logger.warning("could not apply the fetched price data; the current prices stay in force", exc_info=True)
 
 

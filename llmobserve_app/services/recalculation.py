@@ -25,18 +25,18 @@ chunk at a time: [cursor, the start of the N-th call after it) — N sized by ``
 So each piece is all-or-nothing, and running the same window again changes nothing (idempotent). An event
 ingested meanwhile is priced by ingest with the same prices. A runner holds the job's lease (``lease_name`` in
 ``job_leases``, renewed every quarter of its life); a job whose process died keeps ``status='running'`` and is
-continued from its cursor by ``resume_due`` (the scheduler's minute job) once the lease has expired. When a job
+continued from its cursor by ``resume_due`` (the scheduler's minute job) once the lease has expired
+(``MAX_ATTEMPTS`` runners at most; ``MAX_BACKGROUND_JOBS`` job processes at once). When a job
 ends, the account's caps are evaluated (a cap crossed by newly priced calls fires, once). A job started from
 the API or the page (``run_in_background``) runs in a child process at nice ``BACKGROUND_NICE``, and pauses
 after each chunk (``run``'s ``pause``: ``BACKGROUND_PAUSE`` times as long as the chunk took), leaving the
 database and the CPU to ingest (docs/BENCHMARKS.md: what that costs ingest, and the full speed).
 
-    python -m llmobserve_app.services.recalculation --tenant ID --from 2026-11-01 [--to 2026-12-01] [--pause 4]
+    python -m llmobserve_app.recalculate --tenant ID --from 2026-11-01 [--to 2026-12-01] [--pause 4]
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
@@ -58,7 +58,7 @@ from sqlmodel import Session
 
 from llmobserve_app.clock import app_clock
 from llmobserve_app.models import NANOS_PER_USD, Event, PriceRecalculation, TenantUsageHourly, UsageHourly, utcnow
-from llmobserve_app.services import custom_prices, customer_ranges, leases
+from llmobserve_app.services import custom_prices, customer_ranges, leases, price_updates
 from llmobserve_app.services.caps import checks
 from llmobserve_app.services.caps.registry import enabled_caps
 from llmobserve_app.services.errors import UserFacingError
@@ -110,6 +110,9 @@ class _Change:
     now: list[Any]
 
 
+LEASE_PREFIX = "price-recalculation:"
+MAX_BACKGROUND_JOBS = 2  # job processes at once on an installation (one per account at most: migration 0012)
+MAX_ATTEMPTS = 10  # runners started for one job before it is marked failed
 BACKGROUND_NICE = 10  # a background job's process runs at this nice value: ingest first
 DATABASE_URL_VARIABLE = "LLMOBSERVE_RECALCULATION_DATABASE_URL"  # how a job's process learns its database
 _ROOT = Path(__file__).resolve().parents[2]
@@ -477,7 +480,7 @@ def _apply(session: Session, tenant_id: int, changes: list[_Change], postgres: b
 def lease_name(job_id: int) -> str:
     """The ``job_leases`` row of one job's runner: held while a process runs the job, renewed every chunk or
     so; once it expires (the process died), ``resume_due`` lets another process continue the job."""
-    return f"price-recalculation:{job_id}"
+    return f"{LEASE_PREFIX}{job_id}"
 
 
 def _check_caps(engine: sa.Engine, job_id: int) -> None:
@@ -511,6 +514,12 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
     smallest = chunk_events or max(1, CHUNK_EVENTS // 10)
     renewed = time.monotonic()
     stalled, last_cursor = 0, _cursor(engine, job_id)
+    price_updates.refresh(engine)  # the prices in force: the newest accepted PRICING_URL data too
+    if _count_attempt(engine, job_id) > MAX_ATTEMPTS:
+        _fail(engine, job_id, f"gave up after {MAX_ATTEMPTS} attempts (its runners kept stopping)")
+        if holder is not None:
+            leases.release(engine, lease_name(job_id), holder)
+        return
     try:
         while True:
             if holder is not None and time.monotonic() - renewed >= ttl.total_seconds() / 4:
@@ -534,16 +543,32 @@ def run(engine: sa.Engine, job_id: int, pause: float = BACKGROUND_PAUSE, sleep: 
                 size = max(size // 2, smallest)
             if pause:
                 sleep(took * pause)
+    except sa.exc.OperationalError:
+        # the database was busy or unreachable: not the job's fault; it stays running, and once this runner's
+        # lease is given up (below) or expires, ``resume_due`` continues it (``MAX_ATTEMPTS`` bounds the tries)
+        logger.exception("price recalculation %s stopped; it is continued later", job_id)
+        raise
     except Exception as error:
         logger.exception("price recalculation %s failed", job_id)
-        with Session(engine) as session, session.begin():
-            session.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(
-                status="failed", error=f"{type(error).__name__}: {error}"[:300], finished_at=utcnow(),
-                updated_at=utcnow()))
+        if holder is None or leases.current_holder(engine, lease_name(job_id)) in (holder, None):
+            _fail(engine, job_id, f"{type(error).__name__}: {error}")  # not when another runner took it over
         raise
     finally:
         if holder is not None:
             leases.release(engine, lease_name(job_id), holder)
+
+
+def _count_attempt(engine: sa.Engine, job_id: int) -> int:
+    """One more runner started the job: how many have (a job whose runners keep dying is given up)."""
+    with engine.begin() as connection:
+        connection.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(attempts=JOBS.c.attempts + 1))
+        return connection.execute(sa.select(JOBS.c.attempts).where(JOBS.c.id == job_id)).scalar_one()
+
+
+def _fail(engine: sa.Engine, job_id: int, reason: str) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(sa.update(JOBS).where(JOBS.c.id == job_id, JOBS.c.status == "running").values(
+            status="failed", error=reason[:300], finished_at=utcnow(), updated_at=utcnow()))
 
 
 def claim(engine: sa.Engine, job_id: int, ttl: timedelta = LEASE_TTL) -> str | None:
@@ -558,13 +583,15 @@ def run_in_background(engine: sa.Engine, job_id: int, holder: str | None = None,
     (``holder``: already taken, else taken here): ingest's processes keep the CPU and their interpreter's lock;
     the job uses what they leave. False when another runner holds the lease. If the child cannot run, its
     lease expires and ``resume_due`` starts it again."""
+    if holder is None and leases.held_count(engine, LEASE_PREFIX) >= MAX_BACKGROUND_JOBS:
+        return False  # enough job processes on this installation: the minute job starts it when one ends
     holder = holder or claim(engine, job_id, ttl)
     if holder is None:
         return False
     env = {**os.environ, DATABASE_URL_VARIABLE: engine.url.render_as_string(hide_password=False),
            "PYTHONPATH": os.pathsep.join(filter(None, (str(_ROOT), os.environ.get("PYTHONPATH"))))}
     child = subprocess.Popen(  # noqa: S603 — our own module, arguments we made
-        [sys.executable, "-m", "llmobserve_app.services.recalculation", "--job", str(job_id), "--holder", holder,
+        [sys.executable, "-m", "llmobserve_app.recalculate", "--job", str(job_id), "--holder", holder,
          "--pause", str(pause), "--lease-seconds", str(ttl.total_seconds()), "--nice", str(BACKGROUND_NICE)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     threading.Thread(target=child.wait, name=f"price-recalculation-{job_id}", daemon=True).start()  # reaped
@@ -581,6 +608,8 @@ def resume_due(engine: sa.Engine, ttl: timedelta = LEASE_TTL, background: bool =
                                      .order_by(JOBS.c.id)).scalars().all()
     taken = []
     for job_id in running:
+        if background and leases.held_count(engine, LEASE_PREFIX) >= MAX_BACKGROUND_JOBS:
+            break  # the rest wait for a later minute
         holder = claim(engine, job_id, ttl)
         if holder is None:
             continue
@@ -620,59 +649,3 @@ def as_json(job: PriceRecalculation) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "error": job.error,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from llmobserve_app.db import get_engine  # the CLI reads the configured database; the service does not
-
-    parser = argparse.ArgumentParser(
-        prog="python -m llmobserve_app.services.recalculation",
-        description="Re-price an account's calls in a window with the prices now in force.")
-    parser.add_argument("--tenant", type=int, help="the account (user) id")
-    parser.add_argument("--from", dest="start", help="ISO date or datetime (UTC unless given)")
-    parser.add_argument("--to", dest="end", help="ISO date or datetime, exclusive (default: now)")
-    parser.add_argument("--job", type=int, help="run this existing job instead (a background job's process)")
-    parser.add_argument("--holder", help="with --job: the lease holder name its starter took")
-    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
-    parser.add_argument("--database-url", help=f"default: {DATABASE_URL_VARIABLE}, else DATABASE_URL")
-    parser.add_argument("--lease-seconds", type=float,
-                        help="the job's lease (another process continues the job once it expires; default: "
-                        "LLMOBSERVE_JOB_LEASE_SECONDS)")
-    parser.add_argument("--chunk-events", type=int, help="calls per chunk (default: sized to take "
-                        f"{CHUNK_SECONDS * 1000:g} ms each)")
-    parser.add_argument("--pause", type=float, default=BACKGROUND_PAUSE,
-                        help="after each chunk, pause this many times as long as it took "
-                        f"(default {BACKGROUND_PAUSE:g}; 0: full speed, for a database nothing else writes)")
-    args = parser.parse_args(argv)
-    if args.nice:
-        os.nice(args.nice)
-    engine = get_engine(args.database_url or os.environ.get(DATABASE_URL_VARIABLE))
-    if args.lease_seconds:
-        ttl = timedelta(seconds=args.lease_seconds)
-    else:
-        from llmobserve_app.settings import get_settings
-
-        ttl = timedelta(seconds=get_settings().job_lease_seconds)
-    if args.job is not None:
-        holder = args.holder or claim(engine, args.job, ttl)
-        if holder is None:
-            print(f"error: job {args.job} is run by another process", file=sys.stderr)
-            return 3
-        run(engine, args.job, pause=args.pause, holder=holder, ttl=ttl, chunk_events=args.chunk_events)
-        return 0
-    if args.tenant is None or args.start is None:
-        parser.error("--tenant and --from are required (or --job)")
-    try:
-        window_start = custom_prices.parse_when(args.start, "from")
-        window_end = custom_prices.parse_when(args.end, "to") or utcnow()
-        assert window_start is not None
-        job = recalculate(engine, args.tenant, window_start, window_end, args.pause, ttl, args.chunk_events)
-    except UserFacingError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    print(as_json(job))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

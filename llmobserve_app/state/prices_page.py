@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -163,7 +164,7 @@ class PricesState(SessionState):
         except (UserFacingError, TypeError):
             self.error = "Give the start as a date (2026-12-01) or a date and time (UTC)."
             return None
-        recalculation.run_in_background(get_engine(), job_id)
+        await asyncio.to_thread(recalculation.run_in_background, get_engine(), job_id)  # a lease query, a fork
         self.recalc_job, self.error = job_id, ""
         self.recalc_status = await run_db(_recalculation_status, user.id, job_id)
         return None

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from llmobserve_app import recalculate as recalculate_cli
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event, PriceRecalculation
 from llmobserve_app.services import custom_prices, leases, recalculation, rollups
@@ -159,10 +160,10 @@ def test_the_command_line_re_prices_a_window(engine, database_url, make_account,
     _save(engine, tenant, model="house-model", input_per_mtok="0", output_per_mtok="0")
     args = ["--tenant", str(tenant), "--from", DAY0.date().isoformat(), "--database-url", database_url,
             "--pause", "0"]
-    assert recalculation.main(args) == 0
+    assert recalculate_cli.main(args) == 0
     assert "'status': 'done', 'from'" in capsys.readouterr().out
     assert _stored(engine, tenant) == _brute_force(engine, tenant, sent)
-    assert recalculation.main([*args[:3], "2026-13-01", *args[4:]]) == 2  # --from 2026-13-01
+    assert recalculate_cli.main([*args[:3], "2026-13-01", *args[4:]]) == 2  # --from 2026-13-01
     assert "from must be an ISO date" in capsys.readouterr().err
 
 
@@ -181,7 +182,7 @@ def test_a_killed_recalculation_is_continued_from_its_cursor_once_its_lease_expi
     _save(engine, tenant, provider="openai", model="gpt-4o-mini", input_per_mtok="0.1", output_per_mtok="0.4")
     lease = timedelta(seconds=2)
     process = subprocess.Popen(
-        [sys.executable, "-m", "llmobserve_app.services.recalculation", "--tenant", str(tenant),
+        [sys.executable, "-m", "llmobserve_app.recalculate", "--tenant", str(tenant),
          "--from", DAY0.isoformat(), "--to", (DAY0 + timedelta(days=5)).isoformat(), "--database-url", database_url,
          "--chunk-events", "15", "--pause", "40", "--lease-seconds", str(lease.total_seconds())],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -304,9 +305,90 @@ def test_an_account_runs_one_recalculation_at_a_time(engine, make_account) -> No
         recalculation.start(session, tenant, start, end)
     assert refused.value.job_id == first and f"job {first}" in refused.value.message
     with session_scope(engine) as session:
-        assert recalculation.start(session, other, start, end).id != first
+        others_job = recalculation.start(session, other, start, end).id
+    assert others_job != first
+    recalculation.run(engine, others_job, pause=0)  # nothing left running for the next tests' minute jobs
     with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:  # what a racing insert meets
         session.add(PriceRecalculation(tenant_id=tenant, window_start=start, window_end=end))
-    recalculation.run(engine, first)
+    recalculation.run(engine, first, pause=0)
     with session_scope(engine) as session:
-        assert recalculation.start(session, tenant, start, end).id > first
+        second = recalculation.start(session, tenant, start, end).id
+    assert second > first
+    recalculation.run(engine, second, pause=0)
+
+
+def test_a_job_process_prices_with_the_accepted_pricing_url_data(engine, database_url, make_account,
+                                                                  fetched_prices) -> None:
+    """A job's own process (the command line, as a background job runs) re-prices with the prices in force on
+    the server: the newest accepted PRICING_URL document, not only the bundled data."""
+    tenant, _, _ = make_account()
+    call = event("remote-1", provider="openai", model="gpt-4o", started_at=(DAY0 + timedelta(hours=1)).isoformat(),
+                 usage={"input_tokens": 1_000_000, "output_tokens": 0})
+    with session_scope(engine) as session:
+        ingest_events(session, tenant, [call])
+    fetched_prices("2026-12-05.1", "100")  # accepted by another process: $100 per million input tokens
+    done = subprocess.run(
+        [sys.executable, "-m", "llmobserve_app.recalculate", "--tenant", str(tenant), "--from", DAY0.isoformat(),
+         "--database-url", database_url, "--pause", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as connection:
+        cost, price_id = connection.execute(sa.select(Event.cost_nanos, Event.price_id).where(
+            Event.tenant_id == tenant)).one()
+    assert cost == 100 * 10**9 and price_id.startswith("remote:"), (cost, price_id)
+
+
+def test_a_job_whose_runners_keep_stopping_is_given_up(engine, make_account) -> None:
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        job_id = recalculation.start(session, tenant, DAY0, DAY0 + timedelta(days=1)).id
+    with engine.begin() as connection:
+        connection.execute(sa.update(PriceRecalculation).where(PriceRecalculation.id == job_id)
+                           .values(attempts=recalculation.MAX_ATTEMPTS))
+    recalculation.run(engine, job_id, pause=0)
+    with session_scope(engine) as session:
+        job = session.get(PriceRecalculation, job_id)
+        assert (job.status, job.error) == ("failed", f"gave up after {recalculation.MAX_ATTEMPTS} attempts "
+                                                     "(its runners kept stopping)")
+
+
+def test_a_database_error_leaves_the_job_to_be_continued(engine, make_account, monkeypatch) -> None:
+    """A busy or unreachable database is not the job's fault: it stays running, its lease is given up, and
+    the minute job continues it."""
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        job_id = recalculation.start(session, tenant, DAY0, DAY0 + timedelta(days=1)).id
+
+    def busy(*args: Any, **kwargs: Any) -> bool:
+        raise sa.exc.OperationalError("UPDATE events", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(recalculation, "run_chunk", busy)
+    holder = recalculation.claim(engine, job_id)
+    with pytest.raises(sa.exc.OperationalError):
+        recalculation.run(engine, job_id, pause=0, holder=holder)
+    with session_scope(engine) as session:
+        assert session.get(PriceRecalculation, job_id).status == "running"
+    assert leases.current_holder(engine, recalculation.lease_name(job_id)) is None
+    monkeypatch.undo()
+    assert job_id in recalculation.resume_due(engine, background=False)
+    with session_scope(engine) as session:
+        assert session.get(PriceRecalculation, job_id).status == "done"
+
+
+def test_background_job_processes_are_bounded_per_installation(engine, make_account) -> None:
+    """At most MAX_BACKGROUND_JOBS job processes at once: a further job waits (running, no process) for the
+    minute job to start it once one has ended."""
+    tenant, _, _ = make_account()
+    with session_scope(engine) as session:
+        job_id = recalculation.start(session, tenant, DAY0, DAY0 + timedelta(days=1)).id
+    others = [f"{recalculation.LEASE_PREFIX}busy-{index}-{job_id}"
+              for index in range(recalculation.MAX_BACKGROUND_JOBS)]
+    try:
+        for name in others:
+            assert leases.claim(engine, name, "elsewhere", timedelta(minutes=5))
+        assert recalculation.run_in_background(engine, job_id) is False
+        assert recalculation.resume_due(engine) == []
+        assert leases.current_holder(engine, recalculation.lease_name(job_id)) is None
+    finally:
+        for name in others:
+            leases.release(engine, name, "elsewhere")
+    assert job_id in recalculation.resume_due(engine, background=False)
