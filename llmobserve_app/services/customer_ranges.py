@@ -280,7 +280,7 @@ _building_lock = threading.Lock()
 
 
 class _DayBaseGone(Exception):
-    """The ``day`` base a ``dayhour`` base was being built from was evicted or rebuilt meanwhile."""
+    """The ``day`` base a ``dayhour`` base was being built from was evicted, rebuilt or made stale meanwhile."""
 
 
 def _build(session: Session, key: RangeKey, now: datetime, day_base: Base | None = None) -> Base | None:
@@ -302,7 +302,9 @@ def _build(session: Session, key: RangeKey, now: datetime, day_base: Base | None
             # this base stale; never silently missing.
             version = builder.execute(sa.select(_current_version(key))).scalar_one()
             _fill(builder, key, day_base)
-            if day_base is not None and not still_valid(builder, day_base):
+            # The day base still in place AND current (a late call for a closed day moves both counters: one
+            # committed after the day base was checked is in no row here, yet ``version`` already counts it).
+            if day_base is not None and _stored(builder, day_base.key) != day_base:
                 raise _DayBaseGone(day_base.key)
             builder.execute(sa.insert(STATE).values(tenant_id=key.tenant_id, grain=key.grain, range_start=key.start,
                                                     range_end=key.end, late_version=version, build_id=build_id,

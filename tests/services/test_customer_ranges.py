@@ -292,3 +292,28 @@ def test_rollup_rebuild_makes_every_base_stale(engine, make_account, clock) -> N
         base = customer_ranges._stored(session, customer_ranges.RangeKey(
             tenant, "day", _scope(tenant).start, datetime(2026, 11, 23, tzinfo=UTC)))
     assert base is None
+
+
+def test_a_dayhour_base_is_not_built_on_a_day_base_a_late_call_made_stale(engine, make_account, clock) -> None:
+    """A late call for a closed day commits between the day base's check and the dayhour build (both counters
+    move): the dayhour base must not be stored as current on the stale day base's rows; the reader falls back
+    and the next read builds both again, with the call."""
+    tenant = _tenant_with_history(engine, make_account)
+    scope = _scope(tenant)
+    with session_scope(engine) as session:
+        analytics.customers_page(session, scope, now=clock.now)  # both bases built
+    (day_row, dayhour_row) = sorted(_state(engine, tenant))
+    day_key = customer_ranges.RangeKey(tenant, "day", day_row[1], day_row[2])
+    dayhour_key = customer_ranges.RangeKey(tenant, "dayhour", dayhour_row[1], dayhour_row[2])
+    with session_scope(engine) as session:
+        day_base = customer_ranges.acquire(session, day_key, clock.now)
+    assert day_base is not None
+    with session_scope(engine) as session:  # the late call for last week, after the day base was taken
+        ingest_events(session, tenant, [_at(CLOCK - timedelta(days=6), "late")], now=clock.now)
+    with engine.begin() as connection:  # the dayhour base must be built again: drop it
+        connection.execute(sa.delete(STATE).where(*dayhour_key.where(STATE)))
+    with session_scope(engine) as session:
+        assert customer_ranges._build(session, dayhour_key, clock.now, day_base) is None
+    with session_scope(engine) as session:
+        page = analytics.customers_page(session, scope, now=clock.now)
+    assert "late" in {row.customer_id for row in page.rows}
