@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from ingest_api.body import BodyError, read_body
 from ingest_api.deps import error_reply
 from llmobserve_app.settings import get_settings
 
@@ -33,8 +34,9 @@ def cross_origin_refusal() -> JSONResponse:
 
 async def read_form(request: Request) -> dict[str, str]:
     """The first value of each field of a url-encoded form (nothing for a body over ``MAX_FORM_BYTES``)."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    try:
+        body = await read_body(request, MAX_FORM_BYTES)  # stops reading past the limit: never held whole
+    except BodyError:
         return {}
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=10)
     return {name: values[0] for name, values in parsed.items()}
