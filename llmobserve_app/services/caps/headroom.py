@@ -294,7 +294,10 @@ class Headrooms:
     def put(self, key: tuple[str, int], headroom: Headroom) -> None:
         with self._lock:
             if key not in self._entries and len(self._entries) >= self.size:
-                self._entries.clear()
+                oldest = time.monotonic() - MAX_AGE_SECONDS  # never fresh again: only an exact check follows
+                self._entries = {held: entry for held, entry in self._entries.items() if entry.seeded_at > oldest}
+                if len(self._entries) >= self.size:
+                    self._entries.clear()
             self._entries[key] = headroom
 
     def clear(self) -> None:

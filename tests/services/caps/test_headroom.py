@@ -279,3 +279,22 @@ def test_replies_and_alerts_equal_exact_evaluation(engine, make_account, sqlite_
                      for a in crud.alert_history(session, tenant, limit=10_000)}
         assert reached <= fired
     assert [alert for alert in checks.catch_up(engine, NOW) if alert.tenant_id == tenant] == []
+
+
+def test_a_full_memory_drops_the_entries_too_old_to_use_first() -> None:
+    """Entries older than MAX_AGE_SECONDS are never fresh again: when the memory is full they go first, and
+    only a memory full of fresh entries is emptied."""
+    from types import SimpleNamespace
+
+    from llmobserve_app.services.caps.headroom import MAX_AGE_SECONDS, Headrooms
+
+    memory = Headrooms(size=2)
+    fresh = SimpleNamespace(seeded_at=time.monotonic())
+    stale = SimpleNamespace(seeded_at=time.monotonic() - 2 * MAX_AGE_SECONDS)
+    memory.put(("db", 1), fresh)  # type: ignore[arg-type]
+    memory.put(("db", 2), stale)  # type: ignore[arg-type]
+    memory.put(("db", 3), fresh)  # type: ignore[arg-type]
+    assert memory.pop(("db", 2)) is None and memory.pop(("db", 1)) is fresh
+    memory.put(("db", 1), fresh)  # type: ignore[arg-type]
+    memory.put(("db", 4), fresh)  # type: ignore[arg-type]  # full of fresh entries: emptied
+    assert memory.pop(("db", 1)) is None and memory.pop(("db", 4)) is fresh
