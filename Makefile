@@ -59,9 +59,12 @@ workers-check:
 demo: migrate
 	$(BIN)/python -m llmobserve_app.demo
 
+# Two pytest runs: everything but the browser and multi-server tests on two workers (each its own databases;
+# a file's tests stay together), then those, which start servers and Chromium, one at a time.
 test: dev-deps chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/e2e --ignore=tests/scale_out
+	$(BIN)/python -m pytest tests/e2e tests/scale_out
 
 bench: dev-deps
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
