@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -170,6 +171,23 @@ def bench_ingest_during(engine, url: str, key: str, tenant: int, workdir: Path, 
     return pairs
 
 
+def database_with_history(workdir: Path, events: int) -> tuple[str, str, Any, int]:
+    """A fresh SQLite database in ``workdir`` holding ``events`` calls of the days before now (in-process
+    ``ingest_events``, batches of 500): its URL, API key, engine and tenant id."""
+    os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
+    os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
+    from llmobserve_app.db import get_engine, session_scope
+    from llmobserve_app.services.ingest.store import ingest_events
+
+    url, key = _setup_database(workdir, "sqlite")
+    engine, tenant = get_engine(url), _tenant_of(url, key)
+    history = _history(events)
+    for start in range(0, len(history), BATCH):
+        with session_scope(engine) as session:
+            ingest_events(session, tenant, history[start:start + BATCH])
+    return url, key, engine, tenant
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="calls stored before the measurements")
@@ -180,19 +198,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmo-bench-recalc-") as tmp:
         workdir = Path(tmp)
-        os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
-        os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
-        from llmobserve_app.db import get_engine, session_scope
-        from llmobserve_app.services.ingest.store import ingest_events
-
-        url, key = _setup_database(workdir, "sqlite")
-        engine, tenant = get_engine(url), _tenant_of(url, key)
-        history = _history(args.events)
         began = time.perf_counter()
-        for start in range(0, len(history), BATCH):
-            with session_scope(engine) as session:
-                ingest_events(session, tenant, history[start:start + BATCH])
-        del history
+        url, key, engine, tenant = database_with_history(workdir, args.events)
         print(f"recalculation bench (SQLite): {args.events:,} calls stored in {time.perf_counter() - began:.0f} s",
               flush=True)
         since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS + 1)

@@ -16,16 +16,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_caps import _tenant_of  # noqa: E402
-from bench_ingest import BATCH, _setup_database  # noqa: E402
-from bench_recalculation import CHEAPER, _history  # noqa: E402
+from bench_recalculation import CHEAPER, database_with_history  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -56,17 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmo-bench-recalc-ab-") as tmp:
         workdir = Path(tmp)
-        os.environ.setdefault("LLMOBSERVE_DATA_DIR", str(workdir))
-        os.environ.setdefault("JWT_SECRET", "bench-" + uuid.uuid4().hex)
-        from llmobserve_app.db import get_engine, session_scope
-        from llmobserve_app.services.ingest.store import ingest_events
-
-        url, key = _setup_database(workdir, "sqlite")
-        engine, tenant = get_engine(url), _tenant_of(url, key)
-        history = _history(args.events)
-        for start in range(0, len(history), BATCH):
-            with session_scope(engine) as session:
-                ingest_events(session, tenant, history[start:start + BATCH])
+        url, _, engine, tenant = database_with_history(workdir, args.events)
         engine.dispose()
         checkouts = [("other", args.other.resolve()), ("this", ROOT)]
         runs = 0

@@ -26,12 +26,7 @@ NOTIFICATIONS = Notification.__table__
 
 @pytest.fixture
 def slack() -> Iterator[FakeReceiver]:
-    with FakeReceiver() as fake:
-        yield fake
-
-
-@pytest.fixture
-def hook() -> Iterator[FakeReceiver]:
+    """A second receiver beside the shared ``receiver`` (the generic webhook's)."""
     with FakeReceiver() as fake:
         yield fake
 
@@ -58,11 +53,11 @@ def _outbox(engine: sa.Engine, tenant: int) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("channels", ["email+slack+webhook", "slack only", "email only"])
 def test_a_crossing_enqueues_one_message_per_channel_and_each_is_delivered(
-        engine, account, config, sendgrid_fake: FakeSendGrid, slack: FakeReceiver, hook: FakeReceiver,
+        engine, account, config, sendgrid_fake: FakeSendGrid, slack: FakeReceiver, receiver: FakeReceiver,
         channels: str) -> None:
     tenant, email = account
     notify = {"email+slack+webhook": {"slack_webhook_url": f"{slack.url}/services/T/B/x",
-                                      "webhook_url": f"{hook.url}/caps"},
+                                      "webhook_url": f"{receiver.url}/caps"},
               "slack only": {"notify_email": False, "slack_webhook_url": f"{slack.url}/services/T/B/x"},
               "email only": {}}[channels]
     cap = _cap(engine, tenant, name="acme daily", scope="customer", value="acme", period="day", limit_usd="0.40",
@@ -104,12 +99,12 @@ def test_a_crossing_enqueues_one_message_per_channel_and_each_is_delivered(
     assert {request.path for request in slack.requests} <= {"/services/T/B/x"}
     if cap.webhook_url:
         bodies = sorted((request.json()["data"]["level"], request.json()["data"]["spend_usd"])
-                        for request in hook.requests)
+                        for request in receiver.requests)
         assert bodies == [("exceeded", "0.6"), ("threshold", "0.3")]
         assert all(verify_signature(secret, request.headers["x-llmobserve-signature"], request.body,
-                                    int(time.time())) for request in hook.requests)
+                                    int(time.time())) for request in receiver.requests)
     else:
-        assert hook.requests == []
+        assert receiver.requests == []
 
 
 def test_sendgrid_failing_twice_then_accepting_gets_the_email_delivered_once(
