@@ -93,7 +93,6 @@ async def put_price(body: PriceIn, tenant_id: TenantDep, engine: EngineDep) -> J
             return custom_prices.as_json(custom_prices.put_price(session, tenant_id, price))
 
     saved = await run_in_threadpool(save)
-    custom_prices.forget(tenant_id)  # committed now: this process prices with it from the next batch on
     return json_reply(200, saved)
 
 
@@ -106,7 +105,6 @@ async def delete_price(price_id: PriceIdPath, tenant_id: TenantDep, engine: Engi
 
     if not await run_in_threadpool(delete):
         raise ApiProblem(404, "price_not_found", f"price_id: no price {price_id} in this account")
-    custom_prices.forget(tenant_id)
     return Response(status_code=204)
 
 

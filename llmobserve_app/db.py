@@ -95,6 +95,11 @@ def migrate(database_url: str | None = None) -> None:
     command.upgrade(_alembic_config(url), "head")
 
 
+def insert_for(dialect_name: str) -> Callable:
+    """``INSERT … ON CONFLICT`` for the database at hand (SQLite and PostgreSQL spell it the same)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def _main(argv: list[str]) -> int:
     from alembic import command
 
@@ -117,8 +122,3 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main(sys.argv[1:]))
-
-
-def insert_for(dialect_name: str) -> Callable:
-    """``INSERT … ON CONFLICT`` for the database at hand (SQLite and PostgreSQL spell it the same)."""
-    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert

@@ -510,7 +510,6 @@ class PriceRecalculation(SQLModel, table=True):
     unpriced_before: int = _bigint(default=0)
     unpriced_after: int = _bigint(default=0)
     cursor_started: datetime | None = _ts(default=None)  # where the next chunk starts (calls before it: done)
-    cursor_id: int | None = _bigint(default=None)  # unused since chunks are started_at ranges (kept: schema)
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # runners started (migration 0012)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)

@@ -6,16 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from llmobserve_app import routes
+from llmobserve_app.components.cap_status import status_badge
 from llmobserve_app.components.layout import app_frame, error_callout
 from llmobserve_app.state.caps import ACTION_OPTIONS, PERIOD_OPTIONS, SCOPE_OPTIONS, CapsState
-
-STATUS_COLORS = {"ok": "green", "warning": "amber", "exceeded": "orange", "blocked": "red", "disabled": "gray"}
-
-
-def status_badge(status: rx.Var) -> rx.Component:
-    return rx.match(status, *[(name, rx.badge(name, color_scheme=color, class_name="cap-status"))
-                              for name, color in STATUS_COLORS.items()],
-                    rx.badge(status, class_name="cap-status"))
 
 
 def _bar_color(status: rx.Var) -> rx.Var:

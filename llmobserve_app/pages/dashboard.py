@@ -6,9 +6,9 @@ import reflex as rx
 
 from llmobserve_app import routes
 from llmobserve_app.components.blocks import data_table, empty_state, kpi_card, kpi_grid, page_skeleton, table_card
+from llmobserve_app.components.cap_status import status_badge
 from llmobserve_app.components.columns import COST_COLUMNS, RUN_COLUMNS
 from llmobserve_app.components.layout import app_frame, error_callout
-from llmobserve_app.pages.caps import status_badge
 from llmobserve_app.pages.landing import landing
 from llmobserve_app.state.dashboard import DashboardState as S
 

@@ -21,12 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from llmobserve_app.models import NANOS_PER_USD, CustomPrice, utcnow
+from llmobserve_app.services.after_commit import after_commit
 from llmobserve_app.services.errors import UserFacingError
 from llmobserve_app.services.ingest.rows import SHARED_PRICES, Prices
 from llmobserve_app.services.money import usd_plain
@@ -181,8 +183,9 @@ def _same_key(price: PriceInput) -> list[Any]:
 
 
 def put_price(session: Session, tenant_id: int, price: PriceInput) -> CustomPrice:
-    """Save a price: the one of the same provider, model and effective_from is replaced (the caller commits,
-    then calls ``forget``: before the commit another thread could cache the old rows again)."""
+    """Save a price: the one of the same provider, model and effective_from is replaced (this process forgets
+    the tenant's cached prices when the caller commits)."""
+    after_commit(session, partial(forget, tenant_id))
     row = session.exec(select(CustomPrice).where(CustomPrice.tenant_id == tenant_id, *_same_key(price))).first()
     if row is None:
         row = CustomPrice(tenant_id=tenant_id, provider=price.provider, model=price.model,
@@ -196,8 +199,9 @@ def put_price(session: Session, tenant_id: int, price: PriceInput) -> CustomPric
 
 
 def delete_price(session: Session, tenant_id: int, price_id: int) -> bool:
-    """Delete one of the tenant's prices; False when there is none of that id for this tenant (the caller
-    commits, then calls ``forget``)."""
+    """Delete one of the tenant's prices; False when there is none of that id for this tenant (this process
+    forgets the tenant's cached prices when the caller commits)."""
+    after_commit(session, partial(forget, tenant_id))
     row = session.get(CustomPrice, price_id)
     if row is None or row.tenant_id != tenant_id:
         return False

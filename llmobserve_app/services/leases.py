@@ -15,8 +15,8 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from llmobserve_app.db import insert_for
 from llmobserve_app.models import JobLease, UTCDateTime
 
 LEASES = JobLease.__table__
@@ -29,12 +29,11 @@ def new_holder() -> str:
 
 def claim(engine: sa.Engine, name: str, holder: str, ttl: timedelta) -> bool:
     """Take or renew the lease ``name`` for ``holder`` until ``ttl`` from now; False when another holds it."""
+    insert = insert_for(engine.dialect.name)
     if engine.dialect.name == "postgresql":
-        insert = postgresql.insert
         now: sa.ColumnElement[datetime] = sa.func.clock_timestamp()
         expires: sa.ColumnElement[datetime] = now + sa.literal(ttl, sa.Interval())
     else:
-        insert = sqlite.insert
         moment = datetime.now(UTC)
         now, expires = sa.literal(moment, UTCDateTime()), sa.literal(moment + ttl, UTCDateTime())
     statement = insert(LEASES).values(name=name, holder=holder, expires_at=expires)

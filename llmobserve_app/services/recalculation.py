@@ -310,8 +310,8 @@ def _aware(value: Any) -> datetime:
 
 
 _MODE, _NEW_COST, _NEW_PRICE_ID = len(_SELECTED), len(_SELECTED) + 1, len(_SELECTED) + 2
-_ID, _OLD_COST, _OLD_PRICED, _OLD_PRICE_ID, _STARTED_AT, _UNITS = (
-    0, *(1 + _READ.index(name) for name in ("cost_nanos", "priced", "price_id", "started_at", "units")))
+_ID, _OLD_COST, _OLD_PRICED, _OLD_PRICE_ID, _STARTED_AT = (
+    0, *(1 + _READ.index(name) for name in ("cost_nanos", "priced", "price_id", "started_at")))
 
 
 def _changes(engine: sa.Engine, job: Any, start: datetime, end: datetime, prices: Prices) -> list[_Change]:
@@ -409,7 +409,7 @@ def _write(engine: sa.Engine, job_id: int, first: datetime, last: datetime, chan
             cost_after_nanos=JOBS.c.cost_after_nanos + cost_after,
             unpriced_before=JOBS.c.unpriced_before + int(unpriced_before or 0),
             unpriced_after=JOBS.c.unpriced_after + unpriced_after,
-            cursor_started=last, cursor_id=None, updated_at=utcnow()))
+            cursor_started=last, updated_at=utcnow()))
 
 
 def run_chunk(engine: sa.Engine, job_id: int, events: int | None = None, write_events: int | None = None) -> bool:

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import reflex as rx
 from sqlmodel import Session
 
+from llmobserve_app.clock import app_clock
 from llmobserve_app.db import get_engine
 from llmobserve_app.services import custom_prices, recalculation
 from llmobserve_app.services.custom_prices import InvalidPrice, PriceInput
@@ -50,7 +51,7 @@ def _delete(session: Session, user_id: int, price_id: int) -> bool:
 
 
 def _start_recalculation(session: Session, user_id: int, since: datetime) -> int:
-    job_id = recalculation.start(session, user_id, since, datetime.now(UTC)).id
+    job_id = recalculation.start(session, user_id, since, app_clock()()).id
     assert job_id is not None
     return job_id
 
@@ -121,10 +122,9 @@ class PricesState(SessionState):
             self.field_errors = {error.field or "model": error.message}
             return None
         await run_db(_save, user.id, price)
-        custom_prices.forget(user.id)  # committed: this process prices the next batches with it
         self.form, self.field_errors, self.error = empty_form(), {}, ""
         self.prices = await run_db(_rows, user.id)
-        since = price.effective_from or datetime.now(UTC) - timedelta(days=30)
+        since = price.effective_from or app_clock()() - timedelta(days=30)
         self.recalc_since, self.recalc_status = since.strftime("%Y-%m-%d %H:%M"), ""
         return rx.toast.success(f"Saved: {price.model} calls are priced with it from "
                                 f"{price.effective_from:%Y-%m-%d %H:%M} UTC on." if price.effective_from else
@@ -142,7 +142,6 @@ class PricesState(SessionState):
         if not deleted:
             self.error = "That price does not exist (any more)."
             return None
-        custom_prices.forget(user.id)
         self.prices = await run_db(_rows, user.id)
         return rx.toast.success("Price deleted: new calls get the bundled price again.")
 
@@ -154,6 +153,8 @@ class PricesState(SessionState):
             return self._to_login()
         try:
             since = custom_prices.parse_when(self.recalc_since, "from")
+            if since is None:
+                raise UserFacingError("from is required", "from")
             job_id = await run_db(_start_recalculation, user.id, since)
         except recalculation.RecalculationRunning as running:
             self.error = running.message
@@ -161,7 +162,7 @@ class PricesState(SessionState):
                 self.recalc_job = running.job_id
                 self.recalc_status = await run_db(_recalculation_status, user.id, running.job_id)
             return None
-        except (UserFacingError, TypeError):
+        except UserFacingError:
             self.error = "Give the start as a date (2026-12-01) or a date and time (UTC)."
             return None
         await asyncio.to_thread(recalculation.run_in_background, get_engine(), job_id)  # a lease query, a fork

@@ -201,10 +201,15 @@ def test_another_process_change_is_seen_after_the_cache_time_and_this_process_ch
     assert seen is not SHARED_PRICES and not seen.unknown_model("any", "m")
     clock[0] += custom_prices.CACHE_SECONDS * 2
     assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is seen  # unchanged rows: not rebuilt
+    with pytest.raises(RuntimeError), session_scope(engine) as session:  # rolled back: nothing forgotten
+        (row,) = custom_prices.list_prices(session, tenant)
+        assert custom_prices.delete_price(session, tenant, row.id)
+        raise RuntimeError("changed my mind")
+    assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is seen
     with session_scope(engine) as session:
         (row,) = custom_prices.list_prices(session, tenant)
         assert custom_prices.delete_price(session, tenant, row.id)
-    custom_prices.forget(tenant)  # committed: this process forgets at once, as the API and the page do
+    # the commit itself made this process forget (no caller has to): the next batch gets the shared prices
     assert custom_prices.prices_for(engine, tenant, lambda: clock[0]) is SHARED_PRICES
 
 

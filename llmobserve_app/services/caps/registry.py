@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlmodel import Session
 
 from llmobserve_app.models import Cap
+from llmobserve_app.services.after_commit import after_commit
 from llmobserve_app.services.caps.rules import CapRule, select_rules
 
 CAPS = Cap.__table__
@@ -57,21 +58,7 @@ class EnabledCaps:
 enabled_caps = EnabledCaps()
 
 
-_PENDING = "caps_forget_after_commit"  # session.info key: the (bind, tenant) pairs to forget at its commit
-
-
 def forget_after_commit(session: Session, tenant_id: int) -> None:
     """Forget the tenant's cached caps when ``session`` commits (whoever commits it: the crud functions leave
-    that to their caller). A rolled-back change forgets nothing, which is harmless either way."""
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
-        event.listen(session, "after_commit", _forget_pending)
-        event.listen(session, "after_rollback", lambda session_: session_.info.get(_PENDING, set()).clear())
-    pending.add((session.get_bind(), tenant_id))
-
-
-def _forget_pending(session: Session) -> None:
-    pending = session.info.get(_PENDING, set())
-    while pending:
-        enabled_caps.forget(*pending.pop())
+    that to their caller)."""
+    after_commit(session, partial(enabled_caps.forget, session.get_bind(), tenant_id))
