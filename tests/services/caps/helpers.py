@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Event
+from llmobserve_app.services.caps import crud
+from llmobserve_app.services.caps.rules import CapRule, rule_of
 from llmobserve_app.services.ingest.rows import EVENT_COLUMNS
 from llmobserve_app.services.ingest.store import ingest_events
 
@@ -30,3 +32,9 @@ def store(engine: sa.Engine, tenant_id: int, events: list[dict[str, Any]]) -> li
     with session_scope(engine) as session:
         return [tuple(row) for row in session.execute(
             sa.select(*columns).where(Event.tenant_id == tenant_id, Event.span_id.in_(spans)))]
+
+
+def make_cap(engine: sa.Engine, tenant_id: int, **fields: Any) -> CapRule:
+    """Create a cap through ``crud`` (validated as the API and the page do); its rule as checks read it."""
+    with session_scope(engine) as session:
+        return rule_of(crud.create_cap(session, tenant_id, **fields))

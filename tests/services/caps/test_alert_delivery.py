@@ -13,12 +13,11 @@ import sqlalchemy as sa
 
 from llmobserve_app.db import session_scope
 from llmobserve_app.models import Notification, utcnow
-from llmobserve_app.services.caps import checks, crud
-from llmobserve_app.services.caps.rules import rule_of
+from llmobserve_app.services.caps import checks
 from llmobserve_app.services.notifications import deliver_due
 from llmobserve_app.services.notifications.signing_secrets import rotate_signing_secret
 from llmobserve_app.services.notifications.webhook import verify_signature
-from tests.services.caps.helpers import spend_event, store
+from tests.services.caps.helpers import make_cap, spend_event, store
 from tests.services.notifications.fakes import FakeReceiver, FakeSendGrid
 
 NOTIFICATIONS = Notification.__table__
@@ -38,11 +37,6 @@ def account(make_account, empty_outbox: None) -> tuple[int, str]:
     return tenant, email
 
 
-def _cap(engine: sa.Engine, tenant: int, **fields):
-    with session_scope(engine) as session:
-        return rule_of(crud.create_cap(session, tenant, **fields))
-
-
 def _outbox(engine: sa.Engine, tenant: int) -> list[tuple[str, str, str]]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(NOTIFICATIONS.c.channel, NOTIFICATIONS.c.target,
@@ -60,7 +54,7 @@ def test_a_crossing_enqueues_one_message_per_channel_and_each_is_delivered(
                                       "webhook_url": f"{receiver.url}/caps"},
               "slack only": {"notify_email": False, "slack_webhook_url": f"{slack.url}/services/T/B/x"},
               "email only": {}}[channels]
-    cap = _cap(engine, tenant, name="acme daily", scope="customer", value="acme", period="day", limit_usd="0.40",
+    cap = make_cap(engine, tenant, name="acme daily", scope="customer", value="acme", period="day", limit_usd="0.40",
                threshold_pct=50, action="block", **notify)
     now = utcnow()
     store(engine, tenant, [spend_event(now - timedelta(minutes=2), customer_id="acme") for _ in range(2)])  # $0.30
@@ -110,7 +104,7 @@ def test_a_crossing_enqueues_one_message_per_channel_and_each_is_delivered(
 def test_sendgrid_failing_twice_then_accepting_gets_the_email_delivered_once(
         engine, account, config, sendgrid_fake: FakeSendGrid) -> None:
     tenant, email = account
-    cap = _cap(engine, tenant, scope="global", period="month", limit_usd="0.10")
+    cap = make_cap(engine, tenant, scope="global", period="month", limit_usd="0.10")
     now = utcnow()
     store(engine, tenant, [spend_event(now - timedelta(minutes=1))])  # $0.15: threshold and exceeded at once
     assert sorted(alert.level for alert in checks.check(engine, [cap], now, memo=None).fired) == [

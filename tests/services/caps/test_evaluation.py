@@ -14,16 +14,10 @@ from llmobserve_app.models import CapAlert
 from llmobserve_app.services.caps import checks, crud
 from llmobserve_app.services.caps.evaluation import evaluate, projected_at
 from llmobserve_app.services.caps.registry import enabled_caps
-from llmobserve_app.services.caps.rules import rule_of
-from tests.services.caps.helpers import spend_event, store
+from tests.services.caps.helpers import make_cap, spend_event, store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday noon
 TOMORROW = NOW + timedelta(days=1)
-
-
-def _cap(engine, tenant, **fields):
-    with session_scope(engine) as session:
-        return rule_of(crud.create_cap(session, tenant, **fields))
 
 
 def _alerts(engine, tenant) -> list[tuple]:
@@ -33,7 +27,7 @@ def _alerts(engine, tenant) -> list[tuple]:
 
 def test_threshold_then_exceeded_each_fire_once_per_period(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="global", period="day", limit_usd="1.00", threshold_pct=50)
+    cap = make_cap(engine, tenant, scope="global", period="day", limit_usd="1.00", threshold_pct=50)
     store(engine, tenant, [spend_event(NOW - timedelta(hours=1)) for _ in range(3)])  # $0.45
     assert [s.status for s in checks.check(engine, [cap], NOW, memo=None).statuses] == ["ok"]
     store(engine, tenant, [spend_event(NOW - timedelta(hours=1))])  # $0.60
@@ -60,8 +54,8 @@ def test_racing_evaluators_fire_each_alert_once(engine, database_url, make_accou
     """Eight evaluators at the same crossing, as threads on one engine or spread over separate engines
     (separate connection pools, as separate processes would have): each level is inserted and returned once."""
     tenant, _, _ = make_account()
-    caps = [_cap(engine, tenant, scope="customer", value="*", period="day", limit_usd="0.20"),
-            _cap(engine, tenant, scope="provider", value="openai", period="month", limit_usd="0.20")]
+    caps = [make_cap(engine, tenant, scope="customer", value="*", period="day", limit_usd="0.20"),
+            make_cap(engine, tenant, scope="provider", value="openai", period="month", limit_usd="0.20")]
     store(engine, tenant, [spend_event(NOW, customer_id=c) for c in ("a", "a", "b", "b")])
     engines = [sa.create_engine(database_url) if separate_engines else engine for _ in range(8)]
     barrier = threading.Barrier(8)
@@ -93,7 +87,7 @@ def test_racing_evaluators_fire_each_alert_once(engine, database_url, make_accou
 
 def test_customer_block_lifts_next_day_when_raised_disabled_or_deleted(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="customer", value="acme", period="day", limit_usd="0.10", action="block")
+    cap = make_cap(engine, tenant, scope="customer", value="acme", period="day", limit_usd="0.10", action="block")
     rows = store(engine, tenant, [spend_event(NOW, customer_id="acme")])  # $0.15
     reply = checks.after_batch(engine, tenant, rows, NOW)
     assert reply.blocked == [{"scope": "customer", "value": "acme", "until": "2026-11-26T00:00:00Z"}]
@@ -116,7 +110,7 @@ def test_customer_block_lifts_next_day_when_raised_disabled_or_deleted(engine, m
 
 def test_every_customer_block_stays_in_replies_for_batches_of_other_customers(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="customer", value="*", period="week", limit_usd="0.20", action="block")
+    make_cap(engine, tenant, scope="customer", value="*", period="week", limit_usd="0.20", action="block")
     acme = store(engine, tenant, [spend_event(NOW, customer_id="acme") for _ in range(2)])
     assert checks.after_batch(engine, tenant, acme, NOW).blocked == [
         {"scope": "customer", "value": "acme", "until": "2026-11-30T00:00:00Z"}]
@@ -131,8 +125,8 @@ def test_every_customer_block_stays_in_replies_for_batches_of_other_customers(en
 def test_tenants_are_isolated(engine, make_account) -> None:
     tenant, _, _ = make_account()
     other, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="month", limit_usd="0.01", action="block")
-    mine = _cap(engine, other, scope="global", period="month", limit_usd="5", action="block")
+    make_cap(engine, tenant, scope="global", period="month", limit_usd="0.01", action="block")
+    mine = make_cap(engine, other, scope="global", period="month", limit_usd="5", action="block")
     rows = store(engine, tenant, [spend_event(NOW)])
     assert checks.after_batch(engine, tenant, rows, NOW).blocked[0]["scope"] == "global"
     assert checks.after_batch(engine, other, [], NOW).blocked == []
@@ -145,7 +139,7 @@ def test_tenants_are_isolated(engine, make_account) -> None:
 
 def test_catch_up_fires_what_a_lowered_limit_crossed(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="model", value="gpt-4o-mini", period="week", limit_usd="10")
+    cap = make_cap(engine, tenant, scope="model", value="gpt-4o-mini", period="week", limit_usd="10")
     store(engine, tenant, [spend_event(NOW)])
     assert [a for a in checks.catch_up(engine, NOW) if a.tenant_id == tenant] == []
     with session_scope(engine) as session:
@@ -157,7 +151,7 @@ def test_catch_up_fires_what_a_lowered_limit_crossed(engine, make_account) -> No
 
 def test_disabled_caps_are_not_cached_as_enabled(engine, make_account) -> None:
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="global", period="day", limit_usd="1")
+    cap = make_cap(engine, tenant, scope="global", period="day", limit_usd="1")
     assert [r.id for r in enabled_caps.rules(engine, tenant)] == [cap.id]
     with session_scope(engine) as session:
         crud.update_cap(session, tenant, cap.id, enabled=False)
@@ -178,7 +172,7 @@ def test_a_late_event_in_a_closed_hour_counts_despite_the_cache(engine, make_acc
     """Closed hours are cached per tenant and late version: an event for a closed hour bumps the version."""
     tenant, _, _ = make_account()
     now = datetime.now(UTC)
-    cap = _cap(engine, tenant, scope="provider", value="openai", period="month", limit_usd="100")
+    cap = make_cap(engine, tenant, scope="provider", value="openai", period="month", limit_usd="100")
     started = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(hours=3))
     store(engine, tenant, [spend_event(started)])
     with session_scope(engine) as session:
@@ -190,7 +184,7 @@ def test_a_late_event_in_a_closed_hour_counts_despite_the_cache(engine, make_acc
 
 def test_each_new_alert_has_one_outbox_message_per_channel(engine, make_account) -> None:
     tenant, email, _ = make_account()
-    cap = _cap(engine, tenant, name="acme daily", scope="customer", value="*", period="day", limit_usd="0.20",
+    cap = make_cap(engine, tenant, name="acme daily", scope="customer", value="*", period="day", limit_usd="0.20",
                action="block", slack_webhook_url="https://hooks.slack.com/services/T/B/x",
                webhook_url="http://127.0.0.1:9/hook")
     store(engine, tenant, [spend_event(NOW, customer_id="acme") for _ in range(2)])  # $0.30
@@ -214,7 +208,7 @@ def test_late_events_in_closed_days_and_in_todays_closed_hours_are_counted(engin
     """The closed part of a period is cached in two segments (earlier days; today's closed hours): a late
     event in either is summed at the next evaluation."""
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="global", period="month", limit_usd="100")
+    cap = make_cap(engine, tenant, scope="global", period="month", limit_usd="100")
 
     def spend() -> int:
         with session_scope(engine) as session:

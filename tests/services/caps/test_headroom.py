@@ -26,12 +26,11 @@ from llmobserve_app.models import utcnow
 from llmobserve_app.services import custom_prices
 from llmobserve_app.services.caps import checks, crud, headroom
 from llmobserve_app.services.caps.evaluation import alert_keys, evaluate
-from llmobserve_app.services.caps.rules import rule_of
 from llmobserve_app.services.ingest import writers
 from llmobserve_app.services.ingest.batch import prepare_events
 from llmobserve_app.services.ingest.schema import validate_events
 from llmobserve_app.services.ingest.store import write_prepared
-from tests.services.caps.helpers import spend_event, store
+from tests.services.caps.helpers import make_cap, spend_event, store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday noon
 TOMORROW = NOW + timedelta(days=1)
@@ -54,11 +53,6 @@ def batch(engine: sa.Engine, tenant: int, count: int = 1, at: datetime = NOW, no
     return checks.after_batch(engine, tenant, rows, now)
 
 
-def _cap(engine, tenant, **fields):
-    with session_scope(engine) as session:
-        return rule_of(crud.create_cap(session, tenant, **fields))
-
-
 def _alerts(engine, tenant) -> list[tuple[str, str]]:
     with session_scope(engine) as session:
         return sorted((a.level, a.scope_value) for a in crud.alert_history(session, tenant))
@@ -74,7 +68,7 @@ def test_postgresql_evaluates_every_batch(engine, make_account) -> None:
     if engine.dialect.name == "sqlite":
         pytest.skip("PostgreSQL only")
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="day", limit_usd="100")
+    make_cap(engine, tenant, scope="global", period="day", limit_usd="100")
     assert not writers.alone(engine)
     assert [batch(engine, tenant).from_memory for _ in range(3)] == [False, False, False]
 
@@ -83,7 +77,7 @@ def test_a_crossing_while_the_memory_is_warm_fires_once_and_the_reply_blocks(eng
                                                                              sqlite_only) -> None:
     """Levels at $0.30 and $0.60, reached EXACTLY by batches that arrive while the memory answers."""
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="provider", value="openai", period="week", limit_usd="0.60", threshold_pct=50,
+    make_cap(engine, tenant, scope="provider", value="openai", period="week", limit_usd="0.60", threshold_pct=50,
          action="block")
     first = batch(engine, tenant)  # $0.15: exact, seeds the memory
     assert (first.from_memory, first.blocked, first.fired) == (False, [], [])
@@ -107,7 +101,7 @@ def test_a_cap_far_from_its_level_is_followed_as_slack_and_still_fires_when_reac
     """After a memory that took little, rooms far larger than that are kept as one slack per period, spent by
     every event: a batch that reaches the level is still evaluated exactly."""
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="day", limit_usd="1.00", threshold_pct=50, action="block")
+    make_cap(engine, tenant, scope="global", period="day", limit_usd="1.00", threshold_pct=50, action="block")
     cheap = {"usage": {"input_tokens": 1_000}}  # $0.00015
     batch(engine, tenant, **cheap)
     assert batch(engine, tenant, **cheap).from_memory
@@ -122,7 +116,7 @@ def test_a_cap_far_from_its_level_is_followed_as_slack_and_still_fires_when_reac
 
 def test_raising_or_disabling_a_cap_lifts_the_block_at_the_next_reply(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
-    cap = _cap(engine, tenant, scope="customer", value="acme", period="day", limit_usd="0.10", action="block")
+    cap = make_cap(engine, tenant, scope="customer", value="acme", period="day", limit_usd="0.10", action="block")
     assert batch(engine, tenant, customer_id="acme").blocked != []
     assert batch(engine, tenant, customer_id="other").from_memory  # warm, still blocked
     with session_scope(engine) as session:
@@ -140,7 +134,7 @@ def test_raising_or_disabling_a_cap_lifts_the_block_at_the_next_reply(engine, ma
 
 def test_the_end_of_the_period_lifts_the_block(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="day", limit_usd="0.10", action="block")
+    make_cap(engine, tenant, scope="global", period="day", limit_usd="0.10", action="block")
     assert batch(engine, tenant).blocked != []
     assert batch(engine, tenant, now=NOW + timedelta(hours=11, minutes=59)).from_memory
     next_day = batch(engine, tenant, at=TOMORROW, now=TOMORROW)  # $0.15 today: blocked again, but exact
@@ -155,7 +149,7 @@ def test_an_unseen_write_is_seen_once_the_memory_is_older_than_its_max_age(engin
     """Spend this process did not add (as another process's batch would be) is seen within the max age."""
     monkeypatch.setattr(headroom, "MAX_AGE_SECONDS", 0.2)
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="month", limit_usd="1.00", action="block")
+    make_cap(engine, tenant, scope="global", period="month", limit_usd="1.00", action="block")
     batch(engine, tenant)
     ingest(engine, tenant, [spend_event(NOW) for _ in range(10)])  # $1.50 more, no after_batch
     young = batch(engine, tenant)
@@ -168,7 +162,7 @@ def test_an_unseen_write_is_seen_once_the_memory_is_older_than_its_max_age(engin
 
 def test_a_write_outside_the_ingest_api_makes_the_next_check_exact(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="month", limit_usd="1.00", action="block")
+    make_cap(engine, tenant, scope="global", period="month", limit_usd="1.00", action="block")
     batch(engine, tenant)
     assert batch(engine, tenant).from_memory
     store(engine, tenant, [spend_event(NOW) for _ in range(10)])  # ``ingest_events``: demo data, a script
@@ -179,7 +173,7 @@ def test_a_write_outside_the_ingest_api_makes_the_next_check_exact(engine, make_
 
 def test_events_of_a_previous_period_and_unpriced_calls_take_no_room(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="day", limit_usd="0.20", threshold_pct=99, action="block")
+    make_cap(engine, tenant, scope="global", period="day", limit_usd="0.20", threshold_pct=99, action="block")
     batch(engine, tenant)  # $0.15 of the $0.198 threshold
     yesterday = batch(engine, tenant, count=20, at=NOW - timedelta(days=1))  # $3 in the previous day
     assert (yesterday.from_memory, yesterday.blocked) == (True, [])
@@ -196,7 +190,7 @@ def test_events_of_a_previous_period_and_unpriced_calls_take_no_room(engine, mak
 def test_every_customer_caps_answer_from_memory_while_the_whole_account_is_far_below(engine, make_account,
                                                                                     sqlite_only) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="customer", value="*", period="day", limit_usd="1.00", threshold_pct=50,
+    make_cap(engine, tenant, scope="customer", value="*", period="day", limit_usd="1.00", threshold_pct=50,
          action="block")
     batch(engine, tenant, customer_id="c0")
     assert batch(engine, tenant, customer_id="c1").from_memory  # the account: $0.30 < $0.50
@@ -213,7 +207,7 @@ def test_every_customer_caps_answer_from_memory_while_the_whole_account_is_far_b
 
 def test_another_ingest_process_on_the_database_turns_the_memory_off(engine, make_account, sqlite_only) -> None:
     tenant, _, _ = make_account()
-    _cap(engine, tenant, scope="global", period="month", limit_usd="100")
+    make_cap(engine, tenant, scope="global", period="month", limit_usd="100")
     batch(engine, tenant)
     assert batch(engine, tenant).from_memory
     code = ("import sys, sqlalchemy as sa\n"
@@ -266,7 +260,7 @@ def test_replies_and_alerts_equal_exact_evaluation(engine, make_account, sqlite_
     """After every reply: its blocked list is the exact one, and every level the exact spend reached has
     fired (the memory never skips a crossing, whether from memory or not)."""
     tenant, _, _ = make_account()
-    rules = [_cap(engine, tenant, scope=scope, value=value, period=period, limit_usd=limit,
+    rules = [make_cap(engine, tenant, scope=scope, value=value, period=period, limit_usd=limit,
                   threshold_pct=threshold, action=action)
              for (scope, value), period, limit, threshold, action in specs]
     for drawn in batches:
